@@ -1,0 +1,45 @@
+// The five algorithms and the LAG trigger rules (DESIGN.md section 2).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace lag {
+
+enum class Algorithm { GD, LagWK, LagPS, CycIAG, NumIAG };
+
+Algorithm parse_algorithm(const std::string& name);  // gd, lag-wk, lag-ps, cyc-iag, num-iag
+std::vector<Algorithm> parse_algorithm_list(const std::string& comma_list);
+const char* algorithm_name(Algorithm a);
+
+// The paper's reference xi: 1 for LAG-WK, 10 for LAG-PS (unused by the others).
+double default_xi(Algorithm a);
+
+// The last D squared steps ||theta^{j+1} - theta^j||^2 and the trigger threshold built on them:
+//   tau^k = xi / (D alpha^2 M^2) * sum_{d=1..D} ||theta^{k+1-d} - theta^{k-d}||^2
+// (while fewer than D steps exist, the sum runs over those that do).
+class StepHistory {
+ public:
+  explicit StepHistory(int depth);
+  void push(double step_norm2);
+  double sum() const;
+  double threshold(double xi, double alpha, int workers) const;
+  int depth() const { return depth_; }
+
+ private:
+  int depth_;
+  std::vector<double> ring_;
+  std::size_t next_ = 0;
+  std::size_t count_ = 0;
+};
+
+// LAG-WK: worker m uploads iff its delta is large against the threshold.
+inline bool wk_fires(double delta_norm2, double tau) { return delta_norm2 > tau; }
+
+// LAG-PS: the server asks worker m iff L_m^2 ||theta_hat_m - theta^k||^2 > tau.
+inline bool ps_fires(double worker_smoothness, double stale_distance2, double tau) {
+  return worker_smoothness * worker_smoothness * stale_distance2 > tau;
+}
+
+}  // namespace lag

@@ -1,0 +1,55 @@
+// The seam between the engine and where the vectors live (backend + transport).
+//
+// A Cluster holds the server (theta^k, the aggregate gradient, theta_hat_m for LAG-PS) and the
+// M workers (shard, fresh gradient g_m, last uploaded gradient g_hat_m, delta_m = g_m - g_hat_m).
+// The engine drives it one step at a time and sees only scalars and per-worker flags, so the
+// same engine loop runs on CPU threads, GPUs, or ranks of an MPI job.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lag/ledger.hpp"
+
+namespace lag {
+
+using Flags = std::vector<std::uint8_t>;  // one entry per worker, 0 or 1
+
+struct Evaluation {
+  double loss = 0.0;       // L(theta^k) = sum_m L_m(theta^k)
+  double grad_norm = 0.0;  // ||grad L(theta^k)||, the true gradient (not the stale aggregate)
+};
+
+template <class T>
+class Cluster {
+ public:
+  virtual ~Cluster() = default;
+
+  virtual int workers() const = 0;
+  virtual std::size_t dim() const = 0;
+
+  // theta = 0, aggregate = 0, g_hat_m = 0, theta_hat_m = 0; traffic counters to zero.
+  virtual void reset() = 0;
+  // Selected workers receive theta^k and compute g_m = grad L_m(theta^k), L_m(theta^k) and
+  // ||delta_m||^2 with delta_m = g_m - g_hat_m.
+  virtual void compute(const Flags& selected) = 0;
+  // LAG-WK trigger, evaluated where the worker lives: fire[m] = selected[m] && wk_fires(...).
+  virtual void trigger(double tau, const Flags& selected, Flags& fire) = 0;
+  // LAG-PS: the server's ||theta_hat_m - theta^k||^2 for every worker.
+  virtual void stale_distances(std::vector<double>& out) = 0;
+  // Loss and true gradient norm at theta^k. Workers that computed at theta^k this round reuse
+  // their results; the others compute for monitoring only (no state changes, not in the ledger).
+  virtual Evaluation evaluate() = 0;
+  // Senders upload: aggregate += sum_m delta_m in worker order, or, with `replace` (GD: every
+  // worker sends its full gradient), aggregate = sum_m g_m. Then g_hat_m <- g_m and
+  // theta_hat_m <- theta^k for each sender.
+  virtual void upload(const Flags& senders, bool replace) = 0;
+  // theta^{k+1} = theta^k - step * aggregate; returns ||theta^{k+1} - theta^k||^2.
+  virtual double step(double step_size) = 0;
+  // Copy of the server's theta.
+  virtual std::vector<T> theta() const = 0;
+  // Bytes that crossed a device or network boundary since the last call (then reset).
+  virtual void take_physical_bytes(std::uint64_t& up, std::uint64_t& down) = 0;
+};
+
+}  // namespace lag

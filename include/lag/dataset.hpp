@@ -1,0 +1,110 @@
+// Shards and data sets: what the loaders produce and the engine consumes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lag {
+
+// Where each kind of label first appears in a file (1-based line numbers, 0 = never). Kept so
+// that label checks made after loading (they depend on the model) can still name file and line.
+struct LabelCensus {
+  std::size_t first_zero = 0;
+  std::size_t first_minus_one = 0;
+  std::size_t first_plus_one = 0;
+  std::size_t first_other = 0;  // first label outside {-1, 0, +1}
+  double other_value = 0.0;
+};
+
+// One worker's data: `rows` rows of `dim` features, densified, row-major.
+template <class T>
+struct Shard {
+  std::string source;  // file the rows came from (for messages)
+  std::size_t rows = 0;
+  std::size_t dim = 0;
+  std::vector<T> x;  // rows * dim, row-major
+  std::vector<T> y;  // rows
+  LabelCensus labels;
+
+  const T* row(std::size_t i) const { return x.data() + i * dim; }
+};
+
+// M shards of a common dimension; shard m belongs to worker m.
+template <class T>
+struct Dataset {
+  std::size_t dim = 0;
+  std::vector<Shard<T>> shards;
+
+  int workers() const { return static_cast<int>(shards.size()); }
+  std::size_t total_rows() const {
+    std::size_t n = 0;
+    for (const auto& s : shards) n += s.rows;
+    return n;
+  }
+};
+
+// Same data in another precision (fp64 -> fp32 for single-precision runs).
+template <class To, class From>
+Dataset<To> convert_precision(const Dataset<From>& in) {
+  Dataset<To> out;
+  out.dim = in.dim;
+  out.shards.reserve(in.shards.size());
+  for (const auto& s : in.shards) {
+    Shard<To> t;
+    t.source = s.source;
+    t.rows = s.rows;
+    t.dim = s.dim;
+    t.labels = s.labels;
+    t.x.assign(s.x.begin(), s.x.end());
+    t.y.assign(s.y.begin(), s.y.end());
+    out.shards.push_back(std::move(t));
+  }
+  return out;
+}
+
+// ---- loading ---------------------------------------------------------------
+
+enum class FileFormat { Auto, Libsvm, Csv };
+
+// "auto", "libsvm" (also "svmlight"), "csv"; throws lag::Error otherwise.
+FileFormat parse_file_format(const std::string& name);
+
+struct LoadOptions {
+  FileFormat format = FileFormat::Auto;  // Auto: ".csv" -> CSV, anything else -> LIBSVM
+  // CSV: 1-based column holding the label (default: the first).
+  std::size_t label_col = 1;
+  // Number of features. 0: inferred (CSV: column count - 1; LIBSVM: largest index over all
+  // files). When set, a LIBSVM index above it is an error.
+  std::size_t dim = 0;
+};
+
+// Expand the --data arguments: a directory stands for its regular files with a data extension
+// (.svm .libsvm .svmlight .txt .csv .data), sorted by name; files are kept as given.
+// Throws lag::Error for a missing path or an empty directory.
+std::vector<std::string> expand_data_paths(const std::vector<std::string>& args);
+
+// Read one file. CSV: header detected (first line with a non-numeric field) and skipped;
+// LIBSVM: 1-based indices, `qid:` ignored, `#` starts a comment. Throws lag::InputError naming
+// file, line and column for: unreadable file, ragged rows, non-numeric fields, NaN/Inf, index 0
+// or out of range, indices not increasing, a file with no rows.
+Shard<double> load_file(const std::string& path, const LoadOptions& options);
+
+// Load each file as one shard and reconcile the dimension: all shards are densified to a common
+// `dim`. Throws lag::InputError on a dimension mismatch between CSV shards (or a LIBSVM shard
+// wider than a CSV one), naming both files.
+Dataset<double> load_shards(const std::vector<std::string>& paths, const LoadOptions& options);
+
+// ---- partitioning ----------------------------------------------------------
+
+enum class Partition { Contiguous, Shuffle };
+Partition parse_partition(const std::string& name);  // "contiguous" | "shuffle"
+
+// Split one shard's rows over `workers` shards: contiguous blocks whose sizes differ by at most
+// one (the first rows % workers get one more), after a seeded shuffle for Partition::Shuffle.
+// Throws lag::Error when there are fewer rows than workers (a shard would be empty).
+Dataset<double> partition_rows(const Shard<double>& all, int workers, Partition kind,
+                               std::uint64_t seed);
+
+}  // namespace lag

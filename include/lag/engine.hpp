@@ -1,0 +1,81 @@
+// The engine: one loop for all five algorithms (DESIGN.md section 2). Each iteration is
+// plan -> compute -> (evaluate, record) -> trigger -> upload -> step, one call each.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lag/algorithm.hpp"
+#include "lag/cluster.hpp"
+#include "lag/ledger.hpp"
+
+namespace lag {
+
+struct TrainOptions {
+  Algorithm algorithm = Algorithm::LagWK;
+  double alpha = 0.0;  // step size; 0 means 1/L
+  int depth = 10;      // D
+  double xi = std::numeric_limits<double>::quiet_NaN();  // NaN: default_xi(algorithm)
+  std::int64_t max_iters = 10000;
+  double target_gap = 0.0;  // stop once L(theta) - L* <= target_gap (0: off; needs optimum)
+  std::optional<double> optimum;  // L*
+  double grad_tol = 0.0;    // stop once ||grad L(theta)|| <= grad_tol (0: off)
+  double time_limit = 0.0;  // seconds (0: none)
+  std::int64_t eval_every = 1;  // evaluate loss every this many iterations (and at the end)
+  std::uint64_t seed = 1;       // Num-IAG's draws
+};
+
+// What the engine needs to know about the problem besides the cluster.
+struct ProblemConstants {
+  double smoothness = 0.0;                  // global L
+  std::vector<double> worker_smoothness;    // L_m
+};
+
+// One row of metrics.csv: the state after `iter` iterations (iterate theta^{iter+1}) and what
+// iteration `iter` spent to produce it (row 0: the starting point, nothing spent).
+struct IterationRow {
+  std::int64_t iter = 0;
+  bool evaluated = false;
+  double loss = 0.0;
+  double objective_error = std::numeric_limits<double>::quiet_NaN();  // when L* is known
+  double grad_norm = 0.0;
+  Traffic spent;       // this iteration
+  Traffic cumulative;  // iterations 1..iter
+  double wall_seconds = 0.0;  // training time so far, monitoring (evaluation) excluded
+};
+
+enum class StopReason { TargetGap, GradTol, MaxIters, TimeLimit, Diverged };
+const char* stop_reason_name(StopReason r);  // target_gap, grad_tol, max_iters, time_limit, diverged
+
+struct RunResult {
+  Algorithm algorithm = Algorithm::GD;
+  double alpha = 0.0;
+  double xi = 0.0;
+  std::int64_t iterations = 0;  // iterations spent to produce the final iterate
+  Traffic total;                // their traffic
+  double bytes_saved_fraction = 0.0;
+  double final_loss = 0.0;
+  double objective_error = std::numeric_limits<double>::quiet_NaN();
+  double grad_norm = 0.0;
+  StopReason stop_reason = StopReason::MaxIters;
+  std::string message;  // for Diverged: what happened, in a sentence
+  double wall_seconds = 0.0;
+  double eval_seconds = 0.0;
+  std::vector<double> theta;
+};
+
+using RowObserver = std::function<void(const IterationRow&)>;
+
+// Run one algorithm from theta = 0 on the cluster (which is reset first). Throws lag::Error for
+// inconsistent options (e.g. a target gap without an optimum); divergence is not thrown but
+// returned as StopReason::Diverged with a message.
+template <class T>
+RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const TrainOptions& options,
+                const RowObserver& observer = {});
+
+}  // namespace lag

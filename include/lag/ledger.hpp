@@ -1,0 +1,62 @@
+// The communication ledger: exact per-iteration counts of what moved (DESIGN.md section 3).
+//
+// Logical bytes follow the paper's model, every worker a node beside the server:
+//   uplink     uploads * d * sizeof(T)                 (a delta, or GD's full gradient)
+//   downlink   receivers * d * sizeof(T)               (theta^k to each worker that needs it:
+//                                                       all M for GD and LAG-WK, only the
+//                                                       selected ones for LAG-PS and the IAGs)
+//   control    LAG-WK: M * (sizeof(T) + 1)             (tau^k down with theta, one trigger
+//                                                       flag byte up from every worker);
+//              the others: 0 (the server decides; its request is the theta it sends)
+//   GD-equivalent uplink   M * d * sizeof(T)
+// Physical bytes are what actually crossed a device or network boundary; the in-process CPU
+// backend moves none.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lag/algorithm.hpp"
+
+namespace lag {
+
+struct Traffic {
+  std::uint64_t uploads = 0;     // workers whose delta reached the server
+  std::uint64_t computes = 0;    // worker gradient evaluations spent (monitoring excluded)
+  std::uint64_t receivers = 0;   // workers sent theta
+  std::uint64_t bytes_up = 0;
+  std::uint64_t bytes_down = 0;
+  std::uint64_t control_bytes = 0;
+  std::uint64_t physical_bytes_up = 0;
+  std::uint64_t physical_bytes_down = 0;
+  std::uint64_t gd_equivalent_bytes_up = 0;
+
+  Traffic& operator+=(const Traffic& o);
+};
+
+class Ledger {
+ public:
+  Ledger(Algorithm algo, int workers, std::size_t dim, std::size_t value_bytes);
+
+  // Record one iteration from the counts of who computed and who uploaded; physical bytes are
+  // the transport's own counts for that iteration.
+  const Traffic& record(std::uint64_t computes, std::uint64_t uploads,
+                        std::uint64_t physical_up, std::uint64_t physical_down);
+
+  const std::vector<Traffic>& iterations() const { return per_iteration_; }
+  const Traffic& total() const { return total_; }
+  // Traffic of the last recorded iteration (all zero before the first).
+  Traffic last() const { return per_iteration_.empty() ? Traffic{} : per_iteration_.back(); }
+  // 1 - bytes_up / gd_equivalent_bytes_up (0 before the first iteration).
+  double bytes_saved_fraction() const;
+
+ private:
+  Algorithm algo_;
+  std::uint64_t workers_;
+  std::uint64_t vector_bytes_;
+  std::uint64_t value_bytes_;
+  std::vector<Traffic> per_iteration_;
+  Traffic total_;
+};
+
+}  // namespace lag

@@ -1,0 +1,29 @@
+// The optimal objective value L* used for the objective error L(theta) - L*.
+#pragma once
+
+#include <vector>
+
+#include "lag/dataset.hpp"
+#include "lag/model.hpp"
+
+namespace lag {
+
+struct Optimum {
+  double value = 0.0;          // L*
+  std::vector<double> theta;   // a minimiser
+  std::string method;          // how it was found, for the summary
+};
+
+// Least squares: the normal equations X^T X theta = X^T y solved by Cholesky (conjugate
+// gradients when X^T X is singular). Logistic: Newton's method with a backtracking line search
+// on the full objective. With lambda = 0 and separable data there is no minimiser: the iterates
+// run off to infinity and the value returned approaches the infimum 0, which is still the right
+// reference for the objective error. Fails when the Hessian becomes singular before that.
+// Everything in fp64. Throws lag::Error if it cannot reach a stationary point.
+Optimum solve_optimum(const Dataset<double>& data, const ModelSpec& model);
+
+// L(theta) = sum_m L_m(theta) in fp64, for checks and tests.
+double objective(const Dataset<double>& data, const ModelSpec& model,
+                 const std::vector<double>& theta);
+
+}  // namespace lag

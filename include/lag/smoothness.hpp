@@ -1,0 +1,23 @@
+// Smoothness constants (DESIGN.md section 1) from lambda_max by power iteration.
+#pragma once
+
+#include <vector>
+
+#include "lag/dataset.hpp"
+#include "lag/model.hpp"
+
+namespace lag {
+
+// lambda_max(X^T X) for the stacked rows of the given shards, by power iteration on X^T X
+// (deterministic start, relative tolerance 1e-12, at most `max_iters` products).
+double lambda_max_gram(const std::vector<const Shard<double>*>& shards, int max_iters = 2000);
+
+struct Smoothness {
+  std::vector<double> worker;  // L_m
+  double global = 0.0;         // L for the stacked data (logistic: regulariser M * lambda)
+};
+
+// Least squares: L_m = lambda_max(X_m^T X_m). Logistic: 1/4 lambda_max(X_m^T X_m) + lambda.
+Smoothness smoothness_constants(const Dataset<double>& data, const ModelSpec& model);
+
+}  // namespace lag

@@ -1,0 +1,58 @@
+#include <cuda_runtime_api.h>
+
+#include <vector>
+
+#include "vector_ops.cuh"
+
+namespace lag::cuda {
+
+namespace {
+
+template <class T>
+__global__ void axpy_kernel(std::size_t n, T a, const T* __restrict__ x, T* __restrict__ y) {
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    y[i] += a * x[i];
+}
+
+bool check(cudaError_t e, const char* what, std::string* why) {
+  if (e == cudaSuccess) return true;
+  if (why) *why = std::string(what) + ": " + cudaGetErrorString(e);
+  return false;
+}
+
+}  // namespace
+
+bool axpy_self_test(int device, std::string* why) {
+  constexpr std::size_t n = 1000;
+  std::vector<double> x(n), y(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = static_cast<double>(i);
+    y[i] = 1.0;
+  }
+  double *dx = nullptr, *dy = nullptr;
+  bool ok = check(cudaSetDevice(device), "cudaSetDevice", why) &&
+            check(cudaMalloc(&dx, n * sizeof(double)), "cudaMalloc", why) &&
+            check(cudaMalloc(&dy, n * sizeof(double)), "cudaMalloc", why) &&
+            check(cudaMemcpy(dx, x.data(), n * sizeof(double), cudaMemcpyHostToDevice),
+                  "cudaMemcpy", why) &&
+            check(cudaMemcpy(dy, y.data(), n * sizeof(double), cudaMemcpyHostToDevice),
+                  "cudaMemcpy", why);
+  if (ok) {
+    axpy_kernel<double><<<4, 256>>>(n, 2.0, dx, dy);
+    ok = check(cudaGetLastError(), "axpy kernel launch", why) &&
+         check(cudaMemcpy(y.data(), dy, n * sizeof(double), cudaMemcpyDeviceToHost),
+               "cudaMemcpy", why);
+  }
+  cudaFree(dx);
+  cudaFree(dy);
+  if (!ok) return false;
+  for (std::size_t i = 0; i < n; ++i)
+    if (y[i] != 1.0 + 2.0 * static_cast<double>(i)) {
+      if (why) *why = "axpy kernel computed a wrong value";
+      return false;
+    }
+  return true;
+}
+
+}  // namespace lag::cuda

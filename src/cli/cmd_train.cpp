@@ -1,0 +1,259 @@
+// lag train: run one or more algorithms on the same data and account for every byte.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <optional>
+
+#include "cli/commands.hpp"
+#include "cli/config_file.hpp"
+#include "cli/data_options.hpp"
+#include "cli/progress.hpp"
+#include "cli/train_outputs.hpp"
+#include "cpu/cpu_cluster.hpp"
+#include "lag/build_info.hpp"
+#include "lag/engine.hpp"
+#include "lag/error.hpp"
+#include "lag/optimum.hpp"
+#include "lag/smoothness.hpp"
+#include "lag/thread_pool.hpp"
+
+namespace lag::cli {
+
+namespace {
+
+struct TrainArgs {
+  DataOptions data;
+  std::string algos = "gd,lag-wk,lag-ps";
+  std::string precision = "fp64";
+  double alpha = 0;
+  int depth = 10;
+  double xi = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t max_iters = 10000;
+  double target_gap = 0;
+  std::string optimum;  // "", "auto" or a number
+  double grad_tol = 0;
+  double time_limit = 0;
+  std::int64_t eval_every = 1;
+  int threads = 0;
+  std::string out = "lag-out";
+  bool quiet = false;
+};
+
+class TrainCommand final : public Command {
+ public:
+  explicit TrainCommand(CLI::App& app) {
+    CLI::App* c = app.add_subcommand(
+        "train",
+        "Train a model over M workers with GD, LAG-WK, LAG-PS, Cyc-IAG and/or Num-IAG, and "
+        "report the uploads and bytes each spent against plain gradient descent.");
+    app_ = c;
+    c->add_option("--config", config_,
+                  "TOML file of options: keys are the long option names (e.g. algo = "
+                  "\"gd,lag-wk\", data = [\"a.svm\", \"b.svm\"], max-iters = 500); options given "
+                  "on the command line override it");
+    add_data_options(*c, a_.data);
+    c->add_option("--algo", a_.algos,
+                  "Comma list of algorithms: gd, lag-wk (worker-side trigger), lag-ps "
+                  "(server-side trigger), cyc-iag, num-iag")
+        ->capture_default_str()
+        ->group("Algorithm");
+    c->add_option("--precision", a_.precision, "Arithmetic of the workers and server: fp64 or fp32")
+        ->check(CLI::IsMember({"fp64", "fp32"}))
+        ->capture_default_str()
+        ->group("Algorithm");
+    c->add_option("--alpha", a_.alpha, "Step size (default 1/L; Cyc-/Num-IAG use alpha/M)")
+        ->check(positive_number())
+        ->group("Algorithm");
+    c->add_option("--depth,-D", a_.depth, "D: number of past steps in the trigger threshold")
+        ->check(positive_number())
+        ->capture_default_str()
+        ->group("Algorithm");
+    c->add_option("--xi", a_.xi,
+                  "xi: trigger constant (default 1 for lag-wk, 10 for lag-ps, as in the paper)")
+        ->check(non_negative_number())
+        ->group("Algorithm");
+    c->add_option("--max-iters", a_.max_iters, "Stop after this many iterations")
+        ->check(non_negative_number())
+        ->capture_default_str()
+        ->group("Stopping");
+    c->add_option("--target-gap", a_.target_gap,
+                  "Stop once the objective error L(theta) - L* is at most this (needs --optimum, "
+                  "which then defaults to auto)")
+        ->check(non_negative_number())
+        ->group("Stopping");
+    c->add_option("--optimum", a_.optimum,
+                  "L*: a number, or auto (least squares: the normal equations solved exactly; "
+                  "logistic: Newton's method), for the objective error")
+        ->group("Stopping");
+    c->add_option("--grad-tol", a_.grad_tol, "Stop once ||grad L(theta)|| is at most this")
+        ->check(non_negative_number())
+        ->group("Stopping");
+    c->add_option("--time-limit", a_.time_limit, "Stop a run after this many seconds of training")
+        ->check(non_negative_number())
+        ->group("Stopping");
+    c->add_option("--eval-every", a_.eval_every,
+                  "Evaluate loss and gradient norm every this many iterations (stopping rules "
+                  "on them are checked then)")
+        ->check(positive_number())
+        ->capture_default_str()
+        ->group("Output");
+    c->add_option("--threads", a_.threads, "CPU threads (default: all cores)")
+        ->check(non_negative_number())
+        ->group("Algorithm");
+    c->add_option("--out", a_.out, "Output folder: metrics.csv, summary.json, weights-ALGO.txt")
+        ->capture_default_str()
+        ->group("Output");
+    c->add_flag("--quiet,-q", a_.quiet, "No progress line and no table")->group("Output");
+  }
+
+  int run() override;
+
+ private:
+  template <class T>
+  std::vector<RunResult> train_all(const Dataset<double>& data, const ModelSpec& model,
+                                   const std::vector<Algorithm>& algos,
+                                   const ProblemConstants& constants, TrainOptions base,
+                                   MetricsWriter& metrics, ThreadPool& pool);
+  TrainArgs a_;
+  std::string config_;
+  CLI::App* app_ = nullptr;
+};
+
+std::optional<double> parse_optimum(const std::string& s) {
+  if (s.empty() || s == "auto") return std::nullopt;
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != s.size() || !std::isfinite(v))
+    throw Error("--optimum must be a number or 'auto', got '" + s + "'");
+  return v;
+}
+
+template <class T>
+std::vector<RunResult> TrainCommand::train_all(const Dataset<double>& data, const ModelSpec& model,
+                                               const std::vector<Algorithm>& algos,
+                                               const ProblemConstants& constants,
+                                               TrainOptions base, MetricsWriter& metrics,
+                                               ThreadPool& pool) {
+  Dataset<T> converted;
+  const Dataset<T>* view;
+  if constexpr (std::is_same_v<T, double>) {
+    view = &data;
+  } else {
+    converted = convert_precision<T>(data);
+    view = &converted;
+  }
+  CpuCluster<T> cluster(*view, model, pool);
+  Progress progress(!a_.quiet);
+  std::vector<RunResult> results;
+  for (Algorithm algo : algos) {
+    TrainOptions o = base;
+    o.algorithm = algo;
+    const char* name = algorithm_name(algo);
+    results.push_back(train(cluster, constants, o, [&](const IterationRow& row) {
+      metrics.write(name, row);
+      progress.update(name, row);
+    }));
+    progress.finish();
+    if (results.back().stop_reason == StopReason::Diverged)
+      std::fprintf(stderr, "lag: error: %s\n", results.back().message.c_str());
+  }
+  return results;
+}
+
+int TrainCommand::run() {
+  if (!config_.empty()) apply_config_file(*app_, config_);
+  // Everything that can fail on the user's input fails here, before the output folder exists.
+  const std::vector<Algorithm> algos = parse_algorithm_list(a_.algos);
+  std::optional<double> optimum = parse_optimum(a_.optimum);
+  const bool want_auto_optimum = a_.optimum == "auto" || (a_.optimum.empty() && a_.target_gap > 0);
+  ModelSpec model;
+  std::vector<std::string> notices;
+  const Dataset<double> data = load_training_data(a_.data, model, notices);
+  for (const auto& n : notices) std::fprintf(stderr, "lag: %s\n", n.c_str());
+
+  const Smoothness smooth = smoothness_constants(data, model);
+  std::string optimum_method = optimum ? "given" : "";
+  if (want_auto_optimum) {
+    const Optimum opt = solve_optimum(data, model);
+    optimum = opt.value;
+    optimum_method = opt.method;
+  }
+  TrainOptions base;
+  base.alpha = a_.alpha;
+  base.depth = a_.depth;
+  base.xi = a_.xi;
+  base.max_iters = a_.max_iters;
+  base.target_gap = a_.target_gap;
+  base.optimum = optimum;
+  base.grad_tol = a_.grad_tol;
+  base.time_limit = a_.time_limit;
+  base.eval_every = a_.eval_every;
+  base.seed = a_.data.seed;
+  ProblemConstants constants{smooth.global, smooth.worker};
+
+  if (!a_.quiet) {
+    std::printf("data: %d workers, %zu rows, %zu features; model %s", data.workers(),
+                data.total_rows(), data.dim, model_name(model.kind));
+    if (model.kind == ModelKind::Logistic) std::printf(" (lambda %g)", model.lambda);
+    std::printf("\nsmoothness L = %.6g, alpha = %.6g%s\n", smooth.global,
+                a_.alpha > 0 ? a_.alpha : 1.0 / smooth.global, a_.alpha > 0 ? "" : " (1/L)");
+    if (optimum) std::printf("optimum L* = %.17g (%s)\n", *optimum, optimum_method.c_str());
+    std::fflush(stdout);
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(a_.out, ec);
+  if (ec) throw Error("cannot create output folder " + a_.out + ": " + ec.message());
+  const std::filesystem::path out(a_.out);
+  MetricsWriter metrics((out / "metrics.csv").string());
+  ThreadPool pool(a_.threads);
+  std::vector<RunResult> results =
+      a_.precision == "fp32"
+          ? train_all<float>(data, model, algos, constants, base, metrics, pool)
+          : train_all<double>(data, model, algos, constants, base, metrics, pool);
+  metrics.close();
+
+  RunContext ctx{model_name(model.kind), data.workers(), data.dim,   a_.precision,
+                 model.lambda,           a_.depth,       pool.size()};
+  nlohmann::json summary;
+  summary["version"] = build_info().version;
+  summary["smoothness"] = smooth.global;
+  summary["worker_smoothness"] = smooth.worker;
+  summary["optimum"] = optimum ? nlohmann::json(*optimum) : nlohmann::json(nullptr);
+  summary["optimum_method"] = optimum_method;
+  summary["rows"] = data.total_rows();
+  std::vector<std::string> sources;
+  for (const auto& s : data.shards) sources.push_back(s.source);
+  summary["shards"] = sources;
+  summary["runs"] = nlohmann::json::array();
+  bool diverged = false;
+  for (const auto& r : results) {
+    summary["runs"].push_back(run_json(r, ctx));
+    write_weights((out / (std::string("weights-") + algorithm_name(r.algorithm) + ".txt")).string(),
+                  r.theta);
+    diverged = diverged || r.stop_reason == StopReason::Diverged;
+  }
+  write_json((out / "summary.json").string(), summary);
+  if (!a_.quiet) {
+    std::cout << "\n";
+    print_comparison(std::cout, results);
+    std::cout << "outputs: " << (out / "summary.json").string() << ", "
+              << (out / "metrics.csv").string() << ", weights-*.txt\n";
+  }
+  return diverged ? kExitDiverged : kExitOk;
+}
+
+}  // namespace
+
+std::unique_ptr<Command> add_train_command(CLI::App& app) {
+  return std::make_unique<TrainCommand>(app);
+}
+
+}  // namespace lag::cli

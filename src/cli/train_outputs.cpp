@@ -1,0 +1,155 @@
+#include "cli/train_outputs.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "lag/error.hpp"
+
+namespace lag::cli {
+
+namespace {
+
+std::string io_error(const std::string& what, const std::string& path) {
+  return "cannot " + what + " " + path + ": " + std::strerror(errno);
+}
+
+// JSON has no NaN: an unknown value is null.
+nlohmann::json number_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+MetricsWriter::MetricsWriter(const std::string& path) : path_(path) {
+  file_ = std::fopen(path.c_str(), "w");
+  if (!file_) throw Error(io_error("create", path));
+  std::fputs(
+      "algo,iter,loss,objective_error,grad_norm,uploads,bytes_up,bytes_down,control_bytes,"
+      "cum_uploads,cum_bytes_up,cum_bytes_down,cum_control_bytes,wall_seconds\n",
+      file_);
+}
+
+MetricsWriter::~MetricsWriter() {
+  if (file_) std::fclose(file_);
+}
+
+void MetricsWriter::write(const char* algo, const IterationRow& r) {
+  char loss[96] = ",,";
+  if (r.evaluated) {
+    if (std::isnan(r.objective_error))
+      std::snprintf(loss, sizeof loss, "%.17g,,%.17g", r.loss, r.grad_norm);
+    else
+      std::snprintf(loss, sizeof loss, "%.17g,%.17g,%.17g", r.loss, r.objective_error,
+                    r.grad_norm);
+  }
+  const auto& s = r.spent;
+  const auto& c = r.cumulative;
+  using ull = unsigned long long;
+  std::fprintf(file_, "%s,%lld,%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.6f\n", algo,
+               static_cast<long long>(r.iter), loss, static_cast<ull>(s.uploads),
+               static_cast<ull>(s.bytes_up), static_cast<ull>(s.bytes_down),
+               static_cast<ull>(s.control_bytes), static_cast<ull>(c.uploads),
+               static_cast<ull>(c.bytes_up), static_cast<ull>(c.bytes_down),
+               static_cast<ull>(c.control_bytes), r.wall_seconds);
+}
+
+void MetricsWriter::close() {
+  if (!file_) return;
+  const bool failed = std::ferror(file_) != 0;
+  const bool close_failed = std::fclose(file_) != 0;
+  file_ = nullptr;
+  if (failed || close_failed) throw Error(io_error("write", path_));
+}
+
+void write_weights(const std::string& path, const std::vector<double>& theta) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) throw Error(io_error("create", path));
+  for (double v : theta) std::fprintf(f, "%.17g\n", v);
+  const bool failed = std::ferror(f) != 0;
+  if (std::fclose(f) != 0 || failed) throw Error(io_error("write", path));
+}
+
+void write_json(const std::string& path, const nlohmann::json& doc) {
+  std::ofstream out(path);
+  if (!out) throw Error(io_error("create", path));
+  out << doc.dump(2) << "\n";
+  if (!out) throw Error(io_error("write", path));
+}
+
+nlohmann::json run_json(const RunResult& r, const RunContext& c) {
+  const Traffic& t = r.total;
+  nlohmann::json j;
+  j["algo"] = algorithm_name(r.algorithm);
+  j["model"] = c.model;
+  j["workers"] = c.workers;
+  j["dim"] = c.dim;
+  j["precision"] = c.precision;
+  j["iterations"] = r.iterations;
+  j["uploads"] = t.uploads;
+  j["computes"] = t.computes;
+  j["bytes_up"] = t.bytes_up;
+  j["bytes_down"] = t.bytes_down;
+  j["control_bytes"] = t.control_bytes;
+  j["physical_bytes_up"] = t.physical_bytes_up;
+  j["physical_bytes_down"] = t.physical_bytes_down;
+  j["gd_equivalent_bytes_up"] = t.gd_equivalent_bytes_up;
+  j["bytes_saved_fraction"] = r.bytes_saved_fraction;
+  j["bytes_saved_per_iteration"] =
+      r.iterations > 0 ? static_cast<double>(t.gd_equivalent_bytes_up - t.bytes_up) /
+                             static_cast<double>(r.iterations)
+                       : 0.0;
+  j["final_loss"] = number_or_null(r.final_loss);
+  j["objective_error"] = number_or_null(r.objective_error);
+  j["grad_norm"] = number_or_null(r.grad_norm);
+  j["stop_reason"] = stop_reason_name(r.stop_reason);
+  if (!r.message.empty()) j["message"] = r.message;
+  j["wall_seconds"] = r.wall_seconds;
+  j["eval_seconds"] = r.eval_seconds;
+  j["alpha"] = r.alpha;
+  j["xi"] = r.xi;
+  j["depth"] = c.depth;
+  j["lambda"] = c.lambda;
+  j["threads"] = c.threads;
+  return j;
+}
+
+void print_comparison(std::ostream& out, const std::vector<RunResult>& runs) {
+  const RunResult* gd = nullptr;
+  for (const auto& r : runs)
+    if (r.algorithm == Algorithm::GD) gd = &r;
+  out << std::left << std::setw(9) << "algo" << std::right << std::setw(8) << "iters"
+      << std::setw(10) << "uploads" << std::setw(10) << "vs GD" << std::setw(12) << "MB up"
+      << std::setw(10) << "saved" << std::setw(12) << "obj.error" << std::setw(12) << "stop"
+      << std::setw(10) << "time s" << "\n";
+  for (const auto& r : runs) {
+    out << std::left << std::setw(9) << algorithm_name(r.algorithm) << std::right << std::setw(8)
+        << r.iterations << std::setw(10) << r.total.uploads;
+    if (gd && gd->total.uploads > 0) {
+      std::ostringstream ratio;
+      ratio << std::fixed << std::setprecision(3)
+            << static_cast<double>(r.total.uploads) / static_cast<double>(gd->total.uploads);
+      out << std::setw(10) << ratio.str();
+    } else {
+      out << std::setw(10) << "-";
+    }
+    out << std::setw(12) << std::fixed << std::setprecision(3)
+        << static_cast<double>(r.total.bytes_up) / 1e6 << std::setw(9) << std::setprecision(1)
+        << 100.0 * r.bytes_saved_fraction << "%";
+    std::ostringstream err;
+    if (std::isnan(r.objective_error))
+      err << "-";
+    else
+      err << std::scientific << std::setprecision(2) << r.objective_error;
+    out << std::setw(12) << err.str() << std::setw(12) << stop_reason_name(r.stop_reason)
+        << std::setw(10) << std::fixed << std::setprecision(3) << r.wall_seconds << "\n";
+    out.unsetf(std::ios::floatfield);
+  }
+  out << "(vs GD: uploads relative to the GD run; saved: uplink bytes saved against the "
+         "GD-equivalent M*d*sizeof(T) per iteration)\n";
+}
+
+}  // namespace lag::cli

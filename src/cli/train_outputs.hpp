@@ -1,0 +1,51 @@
+// What `lag train` writes: metrics.csv, summary.json, weights, and the comparison table.
+#pragma once
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "lag/engine.hpp"
+
+namespace lag::cli {
+
+// metrics.csv, streamed: one row per iteration of every run, the algorithm in the first column.
+class MetricsWriter {
+ public:
+  explicit MetricsWriter(const std::string& path);
+  ~MetricsWriter();
+  MetricsWriter(const MetricsWriter&) = delete;
+  MetricsWriter& operator=(const MetricsWriter&) = delete;
+  void write(const char* algo, const IterationRow& row);
+  void close();  // throws lag::Error if anything failed to write
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+
+// theta, one value per line, 17 significant digits (exact round trip).
+void write_weights(const std::string& path, const std::vector<double>& theta);
+
+// Writes `doc` to `path` (pretty, trailing newline); throws lag::Error on failure.
+void write_json(const std::string& path, const nlohmann::json& doc);
+
+// The run's fields for summary.json's `runs` array.
+struct RunContext {
+  std::string model;
+  int workers = 0;
+  std::size_t dim = 0;
+  std::string precision;
+  double lambda = 0;
+  int depth = 0;
+  int threads = 0;
+};
+nlohmann::json run_json(const RunResult& r, const RunContext& c);
+
+// Fixed-width comparison of the runs; savings against GD's run when there is one, and against
+// the GD-equivalent bytes always.
+void print_comparison(std::ostream& out, const std::vector<RunResult>& runs);
+
+}  // namespace lag::cli

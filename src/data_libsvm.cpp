@@ -1,0 +1,231 @@
+// LIBSVM / svmlight reader: "LABEL [qid:N] INDEX:VALUE ..." per line, 1-based increasing
+// indices, '#' to the end of the line a comment. Rows are collected sparse (the dimension is
+// only known at the end of the file) and densified afterwards.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "data_internal.hpp"
+#include "lag/error.hpp"
+
+namespace lag::detail {
+namespace {
+
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+// The file's rows before densifying. 32-bit indices halve the index memory; a larger index
+// could not be densified anyway.
+struct SparseRows {
+  std::vector<std::uint32_t> index;  // 1-based, increasing within a row
+  std::vector<double> value;
+  std::vector<std::size_t> row_end;  // one past each row's last entry
+  std::vector<double> y;
+  LabelCensus census;
+};
+
+class LibsvmParser {
+ public:
+  LibsvmParser(const std::string& path, std::size_t dim) : path_(path), dim_(dim) {}
+
+  void reserve(const std::string& text) {
+    const std::size_t lines = count_lines(text);
+    const auto colons = static_cast<std::size_t>(std::count(text.begin(), text.end(), ':'));
+    rows_.row_end.reserve(lines);
+    rows_.y.reserve(lines);
+    rows_.index.reserve(colons);
+    rows_.value.reserve(colons);
+  }
+
+  // Parses one line (already without its newline).
+  void parse_line(const char* begin, const char* end, std::size_t line) {
+    line_ = line;
+    line_begin_ = begin;
+    if (const void* hash = std::memchr(begin, '#', end - begin)) {
+      end = static_cast<const char*>(hash);
+    }
+    const char* p = skip_blanks(begin, end);
+    if (p == end) return;  // blank or comment-only
+
+    const char* token_end = token_stop(p, end);
+    parse_label(p, token_end);
+    std::size_t previous = 0;
+    for (p = skip_blanks(token_end, end); p != end; p = skip_blanks(token_end, end)) {
+      token_end = token_stop(p, end);
+      parse_feature(p, token_end, previous);
+    }
+    rows_.row_end.push_back(rows_.index.size());
+    if (first_row_line_ == 0) first_row_line_ = line;
+  }
+
+  SparseRows& rows() { return rows_; }
+  std::size_t first_row_line() const { return first_row_line_; }
+  std::size_t widest_index() const { return widest_index_; }
+  std::size_t widest_line() const { return widest_line_; }
+  std::size_t widest_column() const { return widest_column_; }
+
+ private:
+  static const char* skip_blanks(const char* p, const char* end) {
+    while (p != end && is_blank(*p)) ++p;
+    return p;
+  }
+  static const char* token_stop(const char* p, const char* end) {
+    while (p != end && !is_blank(*p)) ++p;
+    return p;
+  }
+  std::size_t column(const char* p) const { return static_cast<std::size_t>(p - line_begin_) + 1; }
+
+  [[noreturn]] void fail(const char* at, const std::string& message) const {
+    throw InputError(path_, line_, column(at), message);
+  }
+
+  void parse_label(const char* begin, const char* end) {
+    double y = 0.0;
+    switch (parse_number(begin, end, y)) {
+      case NumberStatus::Ok:
+        break;
+      case NumberStatus::OutOfRange:
+        fail(begin, "label " + quote_field(begin, end) + " is out of range for a double");
+      case NumberStatus::NotNumber:
+        fail(begin, "label " + quote_field(begin, end) + " is not a number" + label_hint(begin, end));
+    }
+    if (!std::isfinite(y)) throw_not_finite(y, path_, line_, column(begin), "label");
+    rows_.y.push_back(y);
+    count_label(rows_.census, y, line_);
+  }
+
+  // Why a first field might not be a number: the usual mistakes, named.
+  static std::string label_hint(const char* begin, const char* end) {
+    if (std::memchr(begin, ',', end - begin) != nullptr) {
+      return " (is this a CSV file? choose the csv format)";
+    }
+    if (std::memchr(begin, ':', end - begin) != nullptr) {
+      return " (every line must start with its label)";
+    }
+    return "";
+  }
+
+  void parse_feature(const char* begin, const char* end, std::size_t& previous) {
+    const auto* colon = static_cast<const char*>(std::memchr(begin, ':', end - begin));
+    // Quoted only on failure: building it for every feature would dominate the parse.
+    auto token = [&] { return quote_field(begin, end); };
+    if (colon == nullptr) fail(begin, "malformed feature " + token() + " (expected INDEX:VALUE)");
+    if (colon - begin == 3 && std::memcmp(begin, "qid", 3) == 0) return;  // query ids: unused
+
+    const std::size_t index = parse_index(begin, colon, end);
+    if (index == 0) fail(begin, "feature index 0 (indices are 1-based)");
+    if (dim_ > 0 && index > dim_) {
+      fail(begin, "feature index " + std::to_string(index) + " is above the dimension " +
+                      std::to_string(dim_) + " (--dim)");
+    }
+    if (index <= previous) {
+      fail(begin, index == previous
+                      ? "feature index " + std::to_string(index) +
+                            " repeated (indices must be increasing)"
+                      : "feature index " + std::to_string(index) + " after " +
+                            std::to_string(previous) + " (indices must be increasing)");
+    }
+    previous = index;
+
+    const char* value_begin = colon + 1;
+    double value = 0.0;
+    if (value_begin == end) fail(begin, "missing value in feature " + token());
+    switch (parse_number(value_begin, end, value)) {
+      case NumberStatus::Ok:
+        break;
+      case NumberStatus::OutOfRange:
+        fail(value_begin, "value " + quote_field(value_begin, end) + " in feature " + token() +
+                              " is out of range for a double");
+      case NumberStatus::NotNumber:
+        fail(value_begin, "value " + quote_field(value_begin, end) + " in feature " + token() +
+                              " is not a number");
+    }
+    if (!std::isfinite(value)) throw_not_finite(value, path_, line_, column(value_begin), "value");
+
+    if (index > widest_index_) {
+      widest_index_ = index;
+      widest_line_ = line_;
+      widest_column_ = column(begin);
+    }
+    rows_.index.push_back(static_cast<std::uint32_t>(index));
+    rows_.value.push_back(value);
+  }
+
+  // [begin, colon) is the index of the feature [begin, end).
+  std::size_t parse_index(const char* begin, const char* colon, const char* end) const {
+    if (begin == colon) {
+      fail(begin, "missing feature index in " + quote_field(begin, end) + " (expected INDEX:VALUE)");
+    }
+    std::uint64_t index = 0;
+    const std::from_chars_result r = std::from_chars(begin, colon, index);
+    constexpr std::uint64_t kMaxIndex = std::numeric_limits<std::uint32_t>::max();
+    if (r.ptr == colon && (r.ec == std::errc::result_out_of_range || index > kMaxIndex)) {
+      fail(begin, "feature index " + quote_field(begin, colon) + " is too large");
+    }
+    if (r.ec != std::errc() || r.ptr != colon) {
+      fail(begin, "feature index " + quote_field(begin, colon) + " in " + quote_field(begin, end) +
+                      " is not a positive integer");
+    }
+    return static_cast<std::size_t>(index);
+  }
+
+  const std::string& path_;
+  std::size_t dim_;
+  SparseRows rows_;
+  std::size_t line_ = 0;
+  const char* line_begin_ = nullptr;
+  std::size_t first_row_line_ = 0;
+  std::size_t widest_index_ = 0;
+  std::size_t widest_line_ = 0;
+  std::size_t widest_column_ = 0;
+};
+
+}  // namespace
+
+LoadedFile read_libsvm(const std::string& path, std::string text, const LoadOptions& options) {
+  LibsvmParser parser(path, options.dim);
+  parser.reserve(text);
+  LineReader lines(text);
+  const char* begin = nullptr;
+  const char* end = nullptr;
+  while (lines.next(begin, end)) parser.parse_line(begin, end, lines.number());
+  std::string().swap(text);  // the dense matrix may need the memory
+
+  SparseRows& rows = parser.rows();
+  const std::size_t n = rows.y.size();
+  if (n == 0) throw InputError(path, 0, 0, "no data rows");
+
+  LoadedFile out;
+  out.info.format = FileFormat::Libsvm;
+  out.info.first_row_line = parser.first_row_line();
+  out.info.widest_index = parser.widest_index();
+  out.info.widest_line = parser.widest_line();
+  out.info.widest_column = parser.widest_column();
+
+  const std::size_t dim = options.dim > 0 ? options.dim : parser.widest_index();
+  check_dense_size(path, n, dim, out.info.widest_line, out.info.widest_column,
+                   options.dim > 0 ? "the dimension " + std::to_string(dim) + " (--dim)"
+                                   : "feature index " + std::to_string(dim));
+
+  Shard<double>& s = out.shard;
+  s.source = path;
+  s.rows = n;
+  s.dim = dim;
+  s.x.assign(n * dim, 0.0);
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    double* row = s.x.data() + i * dim;
+    for (; k < rows.row_end[i]; ++k) row[rows.index[k] - 1] = rows.value[k];
+  }
+  s.y = std::move(rows.y);
+  s.labels = rows.census;
+  return out;
+}
+
+}  // namespace lag::detail

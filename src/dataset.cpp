@@ -1,0 +1,367 @@
+// Loading data files into shards: format choice, file reading, the number parser and messages
+// shared by the LIBSVM and CSV readers, and the dimension reconciliation across shards.
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <new>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
+
+#include "data_internal.hpp"
+#include "lag/error.hpp"
+
+namespace lag {
+namespace detail {
+
+// ---- reading ---------------------------------------------------------------
+
+std::string read_text(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw InputError(path, 0, 0, "is a directory, not a data file");
+
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    throw InputError(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
+  }
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(file, &std::fclose);
+
+  // Read straight into the string. The size is a hint only (pipes and /proc files have none),
+  // so the buffer still grows if the file turns out longer; one spare byte lets the first
+  // short read find the end without another allocation.
+  const std::uintmax_t hint = fs::file_size(path, ec);
+  std::string text;
+  try {
+    text.resize(ec ? std::size_t{1} << 16 : static_cast<std::size_t>(hint) + 1);
+    std::size_t used = 0;
+    for (;;) {
+      const std::size_t got = std::fread(&text[used], 1, text.size() - used, file);
+      used += got;
+      if (used < text.size()) break;  // a short read: end of file or an error
+      text.resize(text.size() * 2);
+    }
+    text.resize(used);
+  } catch (const std::bad_alloc&) {
+    throw InputError(path, 0, 0, "too large to read into memory");
+  }
+  if (std::ferror(file)) {
+    throw InputError(path, 0, 0, std::string("read error: ") + std::strerror(errno));
+  }
+  return text;
+}
+
+namespace {
+
+// Compressed or binary files would otherwise fail on line 1 with a baffling "non-numeric" byte
+// soup; say what they are instead.
+void check_is_text(const std::string& path, const std::string& text) {
+  if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f &&
+      static_cast<unsigned char>(text[1]) == 0x8b) {
+    throw InputError(path, 0, 0, "is gzip-compressed; decompress it first");
+  }
+  const std::size_t probe = std::min<std::size_t>(text.size(), 4096);
+  if (std::memchr(text.data(), '\0', probe) != nullptr) {
+    throw InputError(path, 0, 0, "is not a text file (it contains NUL bytes)");
+  }
+}
+
+std::string lower_extension(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+
+}  // namespace
+
+LineReader::LineReader(const std::string& text)
+    : pos_(text.data()), end_(text.data() + text.size()) {
+  if (text.size() >= 3 && std::memcmp(pos_, "\xEF\xBB\xBF", 3) == 0) pos_ += 3;
+}
+
+bool LineReader::next(const char*& begin, const char*& end) {
+  if (pos_ == end_) return false;
+  const auto* newline = static_cast<const char*>(std::memchr(pos_, '\n', end_ - pos_));
+  begin = pos_;
+  end = newline != nullptr ? newline : end_;
+  pos_ = newline != nullptr ? newline + 1 : end_;
+  if (end != begin && end[-1] == '\r') --end;
+  ++number_;
+  return true;
+}
+
+std::size_t count_lines(const std::string& text) {
+  const auto newlines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+  return newlines + 1;
+}
+
+// ---- numbers ---------------------------------------------------------------
+
+namespace {
+
+// strtod on a private NUL-terminated copy: the field in the file is not terminated where it
+// ends, and strtod would read on.
+double strtod_copy(const char* begin, const char* end, const char** stop) {
+  const std::string copy(begin, end);
+  char* copy_stop = nullptr;
+  const double v = std::strtod(copy.c_str(), &copy_stop);
+  *stop = begin + (copy_stop - copy.c_str());
+  return v;
+}
+
+}  // namespace
+
+NumberStatus parse_number(const char* begin, const char* end, double& out) {
+  // from_chars rejects the '+' that LIBSVM labels often carry ("+1").
+  if (end - begin > 1 && *begin == '+' && begin[1] != '+' && begin[1] != '-') ++begin;
+  if (begin == end) return NumberStatus::NotNumber;
+#if defined(__cpp_lib_to_chars)
+  const std::from_chars_result r = std::from_chars(begin, end, out);
+  if (r.ptr != end) return NumberStatus::NotNumber;
+  if (r.ec == std::errc()) return NumberStatus::Ok;
+  if (r.ec != std::errc::result_out_of_range) return NumberStatus::NotNumber;
+  // Out of range covers underflow too; a tiny value is fine as 0 or a subnormal, so let strtod
+  // decide which it was.
+  const char* stop = nullptr;
+  const double v = strtod_copy(begin, end, &stop);
+  if (std::isinf(v)) return NumberStatus::OutOfRange;
+  out = v;
+  return NumberStatus::Ok;
+#else
+  // Without floating-point from_chars: strtod, rejecting the forms it accepts beyond decimal.
+  if (std::isspace(static_cast<unsigned char>(*begin))) return NumberStatus::NotNumber;
+  const char* stop = nullptr;
+  errno = 0;
+  const double v = strtod_copy(begin, end, &stop);
+  if (stop != end) return NumberStatus::NotNumber;
+  if (std::memchr(begin, 'x', end - begin) || std::memchr(begin, 'X', end - begin)) {
+    return NumberStatus::NotNumber;
+  }
+  if (errno == ERANGE && std::isinf(v)) return NumberStatus::OutOfRange;
+  out = v;
+  return NumberStatus::Ok;
+#endif
+}
+
+void throw_not_finite(double value, const std::string& path, std::size_t line, std::size_t column,
+                      const std::string& what) {
+  if (std::isnan(value)) throw InputError(path, line, column, "NaN " + what);
+  throw InputError(path, line, column, "infinite " + what);
+}
+
+std::string quote_field(const char* begin, const char* end) {
+  constexpr std::ptrdiff_t kMaxShown = 40;
+  const bool cut = end - begin > kMaxShown;
+  if (cut) end = begin + kMaxShown;
+  std::string s = "'";
+  for (const char* p = begin; p != end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      s += buf;
+    } else {
+      s += *p;
+    }
+  }
+  s += cut ? "...'" : "'";
+  return s;
+}
+
+std::string format_number(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  char buf[40];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, value);
+    if (std::strtod(buf, nullptr) == value) break;
+  }
+  return buf;
+}
+
+void count_label(LabelCensus& census, double y, std::size_t line) {
+  if (y == 0.0) {
+    if (census.first_zero == 0) census.first_zero = line;
+  } else if (y == 1.0) {
+    if (census.first_plus_one == 0) census.first_plus_one = line;
+  } else if (y == -1.0) {
+    if (census.first_minus_one == 0) census.first_minus_one = line;
+  } else if (census.first_other == 0) {
+    census.first_other = line;
+    census.other_value = y;
+  }
+}
+
+namespace {
+
+std::string gigabytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GB", bytes / 1e9);
+  return buf;
+}
+
+// Physical memory in bytes, 0 when unknown.
+double physical_memory() {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page_size > 0) return static_cast<double>(pages) * static_cast<double>(page_size);
+#endif
+  return 0.0;
+}
+
+}  // namespace
+
+void check_dense_size(const std::string& path, std::size_t rows, std::size_t dim,
+                      std::size_t line, std::size_t column, const std::string& cause) {
+  const std::string shape = std::to_string(rows) + " x " + std::to_string(dim);
+  const std::size_t max_elements = std::numeric_limits<std::size_t>::max() / sizeof(double);
+  if (dim != 0 && rows > max_elements / dim) {
+    throw InputError(path, line, column, cause + " makes the dense matrix " + shape +
+                                             ", too large to address");
+  }
+  const double bytes = static_cast<double>(rows) * static_cast<double>(dim) * sizeof(double);
+  const double memory = physical_memory();
+  if (memory > 0.0 && bytes > memory) {
+    throw InputError(path, line, column,
+                     cause + " makes the dense matrix " + shape + " (" + gigabytes(bytes) +
+                         "), more than this machine's memory (" + gigabytes(memory) + ")");
+  }
+}
+
+// ---- loading ---------------------------------------------------------------
+
+LoadedFile load_one(const std::string& path, const LoadOptions& options) {
+  FileFormat format = options.format;
+  if (format == FileFormat::Auto) {
+    format = lower_extension(path) == ".csv" ? FileFormat::Csv : FileFormat::Libsvm;
+  }
+  std::string text = read_text(path);
+  check_is_text(path, text);
+  try {
+    if (format == FileFormat::Csv) return read_csv(path, text, options);
+    return read_libsvm(path, std::move(text), options);
+  } catch (const std::bad_alloc&) {
+    throw InputError(path, 0, 0, "not enough memory to load it");
+  }
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::LoadedFile;
+
+// Re-lays a shard's rows out with a wider stride, zero-filling the new trailing features. Rows
+// move from the last to the first, so no row is overwritten before it has moved: row i's new
+// place starts at or after its old one and ends before row i+1's new place.
+void widen(Shard<double>& s, std::size_t dim) {
+  if (s.dim == dim) return;
+  const std::size_t old_dim = s.dim;
+  s.x.resize(s.rows * dim);
+  double* x = s.x.data();
+  for (std::size_t i = s.rows; i-- > 0;) {
+    double* to = x + i * dim;
+    if (old_dim > 0) std::memmove(to, x + i * old_dim, old_dim * sizeof(double));
+    std::fill(to + old_dim, to + dim, 0.0);
+  }
+  s.dim = dim;
+}
+
+// The common dimension. --dim has already been enforced by the readers. Otherwise CSV shards
+// fix it (they must agree), and LIBSVM shards, which only say which features they use, are
+// padded to it or, with no CSV shard, to the largest index anywhere.
+std::size_t reconcile_dim(const std::vector<LoadedFile>& files, const LoadOptions& options) {
+  if (options.dim > 0) return options.dim;
+
+  const LoadedFile* csv = nullptr;
+  for (const LoadedFile& f : files) {
+    if (f.info.format != FileFormat::Csv) continue;
+    if (csv == nullptr) {
+      csv = &f;
+    } else if (f.shard.dim != csv->shard.dim) {
+      throw InputError(f.shard.source, f.info.first_row_line, 0,
+                       "rows have " + std::to_string(f.shard.dim) + " features, but " +
+                           csv->shard.source + " has " + std::to_string(csv->shard.dim) +
+                           " (all shards need the same dimension)");
+    }
+  }
+
+  std::size_t dim = 0;
+  const LoadedFile* widest = nullptr;
+  for (const LoadedFile& f : files) {
+    if (f.info.format == FileFormat::Csv) continue;
+    if (csv != nullptr && f.shard.dim > csv->shard.dim) {
+      throw InputError(f.shard.source, f.info.widest_line, f.info.widest_column,
+                       "feature index " + std::to_string(f.info.widest_index) +
+                           " is above the dimension " + std::to_string(csv->shard.dim) +
+                           " of the CSV shard " + csv->shard.source);
+    }
+    if (widest == nullptr || f.shard.dim > dim) {
+      widest = &f;
+      dim = f.shard.dim;
+    }
+  }
+  if (csv != nullptr) return csv->shard.dim;
+
+  if (dim == 0) {
+    throw InputError(files.front().shard.source, 0, 0,
+                     files.size() == 1 ? "no features: every row holds only a label"
+                                       : "no features in any file: every row holds only a label");
+  }
+  std::size_t total_rows = 0;
+  for (const LoadedFile& f : files) total_rows += f.shard.rows;
+  detail::check_dense_size(widest->shard.source, total_rows, dim, widest->info.widest_line,
+                           widest->info.widest_column,
+                           "feature index " + std::to_string(dim) + " (over all files)");
+  return dim;
+}
+
+}  // namespace
+
+FileFormat parse_file_format(const std::string& name) {
+  if (name == "auto") return FileFormat::Auto;
+  if (name == "libsvm" || name == "svmlight") return FileFormat::Libsvm;
+  if (name == "csv") return FileFormat::Csv;
+  throw Error("unknown data format '" + name + "' (expected auto, libsvm, svmlight or csv)");
+}
+
+Shard<double> load_file(const std::string& path, const LoadOptions& options) {
+  return detail::load_one(path, options).shard;
+}
+
+Dataset<double> load_shards(const std::vector<std::string>& paths, const LoadOptions& options) {
+  if (paths.empty()) throw Error("no data files to load");
+  std::vector<LoadedFile> files;
+  files.reserve(paths.size());
+  for (const std::string& path : paths) files.push_back(detail::load_one(path, options));
+
+  Dataset<double> data;
+  data.dim = reconcile_dim(files, options);
+  data.shards.reserve(files.size());
+  for (LoadedFile& f : files) {
+    try {
+      widen(f.shard, data.dim);
+    } catch (const std::bad_alloc&) {
+      throw InputError(f.shard.source, 0, 0, "not enough memory to pad its rows to " +
+                                                 std::to_string(data.dim) + " features");
+    }
+    data.shards.push_back(std::move(f.shard));
+  }
+  return data;
+}
+
+}  // namespace lag

@@ -1,0 +1,225 @@
+#include "lag/engine.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "lag/error.hpp"
+#include "lag/random.hpp"
+
+namespace lag {
+
+const char* stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::TargetGap: return "target_gap";
+    case StopReason::GradTol: return "grad_tol";
+    case StopReason::MaxIters: return "max_iters";
+    case StopReason::TimeLimit: return "time_limit";
+    case StopReason::Diverged: return "diverged";
+  }
+  return "?";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// A loss this many times the starting loss (plus one, for a zero start) means the iterates are
+// running away: with alpha <= 2/L none of the algorithms can get there.
+constexpr double kBlowUpFactor = 1e12;
+
+void validate(const TrainOptions& o, const ProblemConstants& p, int workers) {
+  if (workers < 1) throw Error("no workers");
+  if (static_cast<int>(p.worker_smoothness.size()) != workers)
+    throw Error("internal: one smoothness constant per worker expected");
+  if (o.alpha < 0 || !std::isfinite(o.alpha)) throw Error("--alpha must be a positive number");
+  if (o.alpha == 0 && !(p.smoothness > 0))
+    throw Error("the smoothness constant L is 0 (all-zero data?); give the step with --alpha");
+  if (o.max_iters < 0) throw Error("--max-iters must be >= 0");
+  if (o.eval_every < 1) throw Error("--eval-every must be >= 1");
+  if (o.target_gap < 0) throw Error("--target-gap must be >= 0");
+  if (o.target_gap > 0 && !o.optimum)
+    throw Error("--target-gap needs the optimal value: give --optimum VALUE or --optimum auto");
+  if (o.grad_tol < 0) throw Error("--grad-tol must be >= 0");
+  if (o.time_limit < 0) throw Error("--time-limit must be >= 0");
+  if (!std::isnan(o.xi) && !(o.xi >= 0)) throw Error("--xi must be >= 0");
+}
+
+// Which workers compute in iteration k (1-based). Iteration 1 is a full round for every
+// algorithm, so the aggregate starts as the exact gradient.
+class Planner {
+ public:
+  Planner(const TrainOptions& o, const ProblemConstants& p, int workers)
+      : algo_(o.algorithm), workers_(workers), smoothness_(p.worker_smoothness), rng_(o.seed) {}
+
+  template <class T>
+  void plan(std::int64_t k, double tau, Cluster<T>& cluster, Flags& selected) {
+    selected.assign(static_cast<std::size_t>(workers_), 0);
+    if (k == 1 || algo_ == Algorithm::GD || algo_ == Algorithm::LagWK) {
+      std::fill(selected.begin(), selected.end(), 1);
+      return;
+    }
+    switch (algo_) {
+      case Algorithm::LagPS:
+        cluster.stale_distances(distances_);
+        for (int m = 0; m < workers_; ++m)
+          selected[m] = ps_fires(smoothness_[m], distances_[m], tau) ? 1 : 0;
+        break;
+      case Algorithm::CycIAG:
+        selected[static_cast<std::size_t>((k - 2) % workers_)] = 1;
+        break;
+      case Algorithm::NumIAG:
+        selected[rng_.weighted(smoothness_)] = 1;
+        break;
+      default:
+        break;
+    }
+  }
+
+ private:
+  Algorithm algo_;
+  int workers_;
+  std::vector<double> smoothness_;
+  Random rng_;
+  std::vector<double> distances_;
+};
+
+std::uint64_t count(const Flags& f) {
+  std::uint64_t n = 0;
+  for (auto v : f) n += v;
+  return n;
+}
+
+}  // namespace
+
+template <class T>
+RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const TrainOptions& options,
+                const RowObserver& observer) {
+  const int M = cluster.workers();
+  validate(options, problem, M);
+  const Algorithm algo = options.algorithm;
+  const bool iag = algo == Algorithm::CycIAG || algo == Algorithm::NumIAG;
+
+  RunResult result;
+  result.algorithm = algo;
+  result.alpha = options.alpha > 0 ? options.alpha : 1.0 / problem.smoothness;
+  result.xi = std::isnan(options.xi) ? default_xi(algo) : options.xi;
+  const double step_size = iag ? result.alpha / M : result.alpha;
+
+  cluster.reset();
+  StepHistory history(options.depth);
+  Ledger ledger(algo, M, cluster.dim(), sizeof(T));
+  Planner planner(options, problem, M);
+  Flags selected, fire;
+  double initial_loss = 0;
+  double train_seconds = 0, eval_seconds = 0;
+
+  for (std::int64_t t = 0;; ++t) {  // t iterations done; the server holds theta^{t+1}
+    const auto t0 = Clock::now();
+    const bool out_of_iters = t >= options.max_iters;
+    const bool out_of_time = options.time_limit > 0 && train_seconds >= options.time_limit;
+    const std::int64_t k = t + 1;
+    const double tau = history.threshold(result.xi, result.alpha, M);
+
+    // 1. Plan and compute iteration k (skipped when the run ends here).
+    if (!out_of_iters && !out_of_time) {
+      planner.plan(k, tau, cluster, selected);
+      cluster.compute(selected);
+    }
+    train_seconds += seconds_since(t0);
+
+    // 2. Evaluate theta^{t+1} and record row t; stop if a rule is met.
+    IterationRow row;
+    row.iter = t;
+    row.spent = ledger.last();
+    row.cumulative = ledger.total();
+    row.wall_seconds = train_seconds;
+    const bool needs_eval = t == 0 || t % options.eval_every == 0 || out_of_iters || out_of_time;
+    std::optional<StopReason> stop;
+    if (needs_eval) {
+      const auto e0 = Clock::now();
+      const Evaluation ev = cluster.evaluate();
+      eval_seconds += seconds_since(e0);
+      row.evaluated = true;
+      row.loss = ev.loss;
+      row.grad_norm = ev.grad_norm;
+      if (options.optimum) row.objective_error = ev.loss - *options.optimum;
+      if (t == 0) initial_loss = ev.loss;
+      result.final_loss = ev.loss;
+      result.grad_norm = ev.grad_norm;
+      result.objective_error = row.objective_error;
+      if (!std::isfinite(ev.loss) || !std::isfinite(ev.grad_norm)) {
+        stop = StopReason::Diverged;
+        result.message = "the loss became " + std::string(std::isnan(ev.loss) ? "NaN" : "infinite");
+      } else if (ev.loss > kBlowUpFactor * (1.0 + std::fabs(initial_loss))) {
+        stop = StopReason::Diverged;
+        std::ostringstream s;
+        s << "the loss blew up to " << ev.loss << " from " << initial_loss;
+        result.message = s.str();
+      } else if (options.target_gap > 0 && row.objective_error <= options.target_gap) {
+        stop = StopReason::TargetGap;
+      } else if (options.grad_tol > 0 && ev.grad_norm <= options.grad_tol) {
+        stop = StopReason::GradTol;
+      }
+    }
+    if (!stop && out_of_iters) stop = StopReason::MaxIters;
+    if (!stop && out_of_time) stop = StopReason::TimeLimit;
+    if (observer) observer(row);
+    if (stop) {
+      result.stop_reason = *stop;
+      result.iterations = t;
+      if (*stop == StopReason::Diverged) {
+        std::ostringstream s;
+        s << algorithm_name(algo) << " diverged at iteration " << t << ": " << result.message
+          << " (step " << step_size << "; try a smaller --alpha)";
+        result.message = s.str();
+      }
+      break;
+    }
+
+    // 3. Exchange: trigger, upload, step, record.
+    const auto x0 = Clock::now();
+    if (algo == Algorithm::LagWK && k > 1)
+      cluster.trigger(tau, selected, fire);
+    else
+      fire = selected;
+    cluster.upload(fire, algo == Algorithm::GD);
+    const double change2 = cluster.step(step_size);
+    history.push(change2);
+    std::uint64_t phys_up = 0, phys_down = 0;
+    cluster.take_physical_bytes(phys_up, phys_down);
+    ledger.record(count(selected), count(fire), phys_up, phys_down);
+    train_seconds += seconds_since(x0);
+    if (!std::isfinite(change2)) {
+      // Caught at the next evaluation when there is one; without, say so now.
+      result.stop_reason = StopReason::Diverged;
+      result.iterations = t + 1;
+      result.message = std::string(algorithm_name(algo)) + " diverged at iteration " +
+                       std::to_string(t + 1) + ": the step became non-finite (try a smaller --alpha)";
+      const Evaluation ev = cluster.evaluate();
+      result.final_loss = ev.loss;
+      result.grad_norm = ev.grad_norm;
+      if (options.optimum) result.objective_error = ev.loss - *options.optimum;
+      break;
+    }
+  }
+
+  result.total = ledger.total();
+  result.bytes_saved_fraction = ledger.bytes_saved_fraction();
+  result.wall_seconds = train_seconds;
+  result.eval_seconds = eval_seconds;
+  const std::vector<T> theta = cluster.theta();
+  result.theta.assign(theta.begin(), theta.end());
+  return result;
+}
+
+template RunResult train<float>(Cluster<float>&, const ProblemConstants&, const TrainOptions&,
+                                const RowObserver&);
+template RunResult train<double>(Cluster<double>&, const ProblemConstants&, const TrainOptions&,
+                                 const RowObserver&);
+
+}  // namespace lag

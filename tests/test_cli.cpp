@@ -1,0 +1,204 @@
+// The `lag` program end to end: gen -> train -> summary.json, config files, --help, and the
+// one-line errors for bad input (with nothing written to the output folder).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Result lag(const std::string& args) {
+  const std::string cmd = std::string(LAG_BINARY) + " " + args + " 2>&1";
+  Result r;
+  std::FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  while (std::fgets(buf.data(), buf.size(), p)) r.output += buf.data();
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lag-cli-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir_ / name) << text;
+  }
+  static nlohmann::json read_json(const std::string& p) {
+    std::ifstream in(p);
+    return nlohmann::json::parse(in);
+  }
+  fs::path dir_;
+};
+
+TEST_F(Cli, GenThenTrainWritesSummaryMetricsAndWeights) {
+  Result g = lag("gen paper-linear --out " + path("data"));
+  ASSERT_EQ(g.status, 0) << g.output;
+  Result t = lag("train --data " + path("data") +
+                 " --algo gd,lag-wk,lag-ps,cyc-iag,num-iag --target-gap 1e-8 --quiet --out " +
+                 path("out"));
+  ASSERT_EQ(t.status, 0) << t.output;
+  const auto s = read_json(path("out/summary.json"));
+  ASSERT_EQ(s["runs"].size(), 5u);
+  std::map<std::string, nlohmann::json> runs;
+  for (const auto& r : s["runs"]) {
+    for (const char* key :
+         {"algo", "model", "workers", "dim", "precision", "iterations", "uploads", "bytes_up",
+          "bytes_down", "gd_equivalent_bytes_up", "bytes_saved_fraction", "final_loss",
+          "objective_error", "stop_reason", "wall_seconds"})
+      EXPECT_TRUE(r.contains(key)) << key;
+    EXPECT_EQ(r["workers"], 9);
+    EXPECT_EQ(r["dim"], 50);
+    EXPECT_EQ(r["model"], "linear");
+    EXPECT_EQ(r["precision"], "fp64");
+    EXPECT_EQ(r["stop_reason"], "target_gap") << r["algo"];
+    EXPECT_LE(r["objective_error"].get<double>(), 1e-8);
+    EXPECT_EQ(r["bytes_up"].get<std::uint64_t>(), r["uploads"].get<std::uint64_t>() * 50 * 8);
+    EXPECT_EQ(r["gd_equivalent_bytes_up"].get<std::uint64_t>(),
+              r["iterations"].get<std::uint64_t>() * 9 * 50 * 8);
+    runs[r["algo"].get<std::string>()] = r;
+    EXPECT_TRUE(fs::exists(path("out/weights-" + r["algo"].get<std::string>() + ".txt")));
+  }
+  EXPECT_EQ(runs["gd"]["uploads"].get<std::uint64_t>(),
+            9 * runs["gd"]["iterations"].get<std::uint64_t>());
+  EXPECT_LT(runs["lag-wk"]["uploads"].get<std::uint64_t>() * 5,
+            runs["gd"]["uploads"].get<std::uint64_t>());
+  EXPECT_LT(runs["lag-ps"]["uploads"].get<std::uint64_t>() * 3,
+            runs["gd"]["uploads"].get<std::uint64_t>());
+
+  // metrics.csv: a header and one row per iteration (plus row 0) of every run.
+  std::ifstream m(path("out/metrics.csv"));
+  std::string line;
+  std::getline(m, line);
+  EXPECT_EQ(line.rfind("algo,iter,loss,objective_error,grad_norm,uploads,bytes_up", 0), 0u);
+  std::size_t rows = 0;
+  while (std::getline(m, line)) ++rows;
+  std::size_t expected = 0;
+  for (const auto& r : s["runs"]) expected += r["iterations"].get<std::size_t>() + 1;
+  EXPECT_EQ(rows, expected);
+}
+
+TEST_F(Cli, ComparisonTableOnStdout) {
+  ASSERT_EQ(lag("gen paper-linear --out " + path("data")).status, 0);
+  Result t = lag("train --data " + path("data") + " --target-gap 1e-6 --out " + path("out"));
+  ASSERT_EQ(t.status, 0) << t.output;
+  EXPECT_NE(t.output.find("algo"), std::string::npos);
+  EXPECT_NE(t.output.find("lag-wk"), std::string::npos);
+  EXPECT_NE(t.output.find("target_gap"), std::string::npos);
+}
+
+TEST_F(Cli, ConfigFileWithFlagOverride) {
+  ASSERT_EQ(lag("gen paper-linear --out " + path("data")).status, 0);
+  write("run.toml", "data = [\"" + path("data") + "\"]\nalgo = \"gd,lag-wk\"\nmax-iters = 7\n");
+  Result t = lag("train --config " + path("run.toml") + " --max-iters 5 --quiet --out " +
+                 path("out"));
+  ASSERT_EQ(t.status, 0) << t.output;
+  const auto s = read_json(path("out/summary.json"));
+  ASSERT_EQ(s["runs"].size(), 2u);
+  EXPECT_EQ(s["runs"][0]["iterations"], 5);
+  EXPECT_EQ(s["runs"][0]["stop_reason"], "max_iters");
+}
+
+TEST_F(Cli, ConfigFileUnknownKeyIsAnError) {
+  write("bad.toml", "algoo = \"gd\"\n");
+  Result t = lag("train --config " + path("bad.toml") + " --out " + path("out"));
+  EXPECT_NE(t.status, 0);
+  EXPECT_NE(t.output.find("algoo"), std::string::npos) << t.output;
+  EXPECT_FALSE(fs::exists(path("out")));
+}
+
+TEST_F(Cli, MalformedInputNamesFileAndLineAndWritesNothing) {
+  write("bad.svm", "1 1:0.5 2:1\n-1 1:0.25 0:2\n");
+  Result t = lag("train --data " + path("bad.svm") + " --out " + path("out"));
+  EXPECT_EQ(t.status, 1);
+  EXPECT_NE(t.output.find("bad.svm:2:"), std::string::npos) << t.output;
+  EXPECT_FALSE(fs::exists(path("out")));
+}
+
+TEST_F(Cli, BadLogisticLabelNamesLine) {
+  write("labels.csv", "y,a,b\n1,0.5,1\n-1,0.2,0.1\n2,1,1\n");
+  Result t = lag("train --data " + path("labels.csv") + " --model logistic --out " + path("out"));
+  EXPECT_EQ(t.status, 1);
+  EXPECT_NE(t.output.find("labels.csv:4"), std::string::npos) << t.output;
+  EXPECT_FALSE(fs::exists(path("out")));
+}
+
+TEST_F(Cli, ZeroOneLabelsAreMappedWithANotice) {
+  write("labels.csv", "1,0.5,1\n0,0.2,0.1\n1,1,1\n0,-1,0.3\n");
+  Result t = lag("train --data " + path("labels.csv") +
+                 " --model logistic --lambda 0.1 --max-iters 3 --quiet --out " + path("out"));
+  EXPECT_EQ(t.status, 0) << t.output;
+  EXPECT_NE(t.output.find("mapped"), std::string::npos) << t.output;
+}
+
+TEST_F(Cli, SplitOneFileOverWorkers) {
+  ASSERT_EQ(lag("gen hetero --workers 1 --rows 90 --dim 5 --out " + path("data")).status, 0);
+  Result t = lag("train --data " + path("data/shard-01.svm") +
+                 " --workers 4 --partition shuffle --max-iters 10 --quiet --out " + path("out"));
+  ASSERT_EQ(t.status, 0) << t.output;
+  const auto s = read_json(path("out/summary.json"));
+  EXPECT_EQ(s["runs"][0]["workers"], 4);
+  EXPECT_EQ(s["rows"], 90);
+}
+
+TEST_F(Cli, DivergenceExitsWithStatus3) {
+  ASSERT_EQ(lag("gen paper-linear --out " + path("data")).status, 0);
+  Result t = lag("train --data " + path("data") + " --algo gd --alpha 1 --quiet --out " +
+                 path("out"));
+  EXPECT_EQ(t.status, 3) << t.output;
+  EXPECT_NE(t.output.find("diverged"), std::string::npos) << t.output;
+  EXPECT_EQ(read_json(path("out/summary.json"))["runs"][0]["stop_reason"], "diverged");
+}
+
+TEST_F(Cli, HelpExplainsEveryOption) {
+  Result h = lag("train --help");
+  EXPECT_EQ(h.status, 0);
+  for (const char* opt : {"--data", "--workers", "--partition", "--model", "--lambda", "--algo",
+                          "--precision", "--alpha", "--depth", "--xi", "--max-iters",
+                          "--target-gap", "--optimum", "--grad-tol", "--time-limit",
+                          "--eval-every", "--threads", "--out", "--quiet", "--config",
+                          "--label-col", "--format"})
+    EXPECT_NE(h.output.find(opt), std::string::npos) << opt;
+}
+
+TEST_F(Cli, InfoShowsBuildAndData) {
+  ASSERT_EQ(lag("gen paper-linear --out " + path("data")).status, 0);
+  Result i = lag("info --data " + path("data"));
+  ASSERT_EQ(i.status, 0) << i.output;
+  EXPECT_NE(i.output.find("precisions: fp32, fp64"), std::string::npos) << i.output;
+  EXPECT_NE(i.output.find("CUDA:"), std::string::npos);
+  EXPECT_NE(i.output.find("global L"), std::string::npos);
+  EXPECT_NE(i.output.find("heterogeneity profile"), std::string::npos);
+}
+
+TEST_F(Cli, UnknownAlgorithmIsAnError) {
+  ASSERT_EQ(lag("gen paper-linear --out " + path("data")).status, 0);
+  Result t = lag("train --data " + path("data") + " --algo gd,lag --out " + path("out"));
+  EXPECT_EQ(t.status, 1);
+  EXPECT_NE(t.output.find("unknown algorithm 'lag'"), std::string::npos) << t.output;
+  EXPECT_FALSE(fs::exists(path("out")));
+}
+
+}  // namespace

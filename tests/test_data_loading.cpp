@@ -1,0 +1,518 @@
+// Data loading: the LIBSVM and CSV readers, their error messages, directory expansion, row
+// partitioning and the label rules of the models.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lag/dataset.hpp"
+#include "lag/error.hpp"
+#include "lag/model.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using lag::Dataset;
+using lag::FileFormat;
+using lag::LoadOptions;
+using lag::Shard;
+
+// Each test gets its own directory, so tests can run in parallel (ctest -j) and leave nothing.
+class DataLoading : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::random_device entropy;
+    dir_ = fs::temp_directory_path() /
+           ("lag-data-" + test + "-" + std::to_string(entropy()) + std::to_string(entropy()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string write(const std::string& name, const std::string& content) const {
+    const fs::path path = dir_ / name;
+    fs::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary);
+    out << content;
+    return path.string();
+  }
+
+  fs::path dir_;
+};
+
+LoadOptions with_dim(std::size_t dim) {
+  LoadOptions o;
+  o.dim = dim;
+  return o;
+}
+
+// The message of the InputError that `f` throws ("" and a test failure when it throws none).
+template <class F>
+std::string input_error(F&& f) {
+  try {
+    f();
+  } catch (const lag::InputError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected lag::InputError, got: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "expected lag::InputError, nothing was thrown";
+  return "";
+}
+
+// `message` reads "PATH:PLACE: ..." and contains `text`, all on one line.
+void expect_message(const std::string& message, const std::string& path, const std::string& place,
+                    const std::string& text) {
+  const std::string prefix = place.empty() ? path + ": " : path + ":" + place + ": ";
+  EXPECT_EQ(message.rfind(prefix, 0), 0u) << "message: " << message << "\nexpected prefix: " << prefix;
+  EXPECT_NE(message.find(text), std::string::npos) << "message: " << message << "\nexpected: " << text;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << "message: " << message;
+}
+
+std::string load_error(const std::string& path, const LoadOptions& options = {}) {
+  return input_error([&] { lag::load_file(path, options); });
+}
+
+// ---- LIBSVM ----------------------------------------------------------------
+
+TEST_F(DataLoading, LibsvmSparseRowsAreDensifiedToTheLargestIndex) {
+  const std::string path = write("a.svm",
+                                 "# a comment line\n"
+                                 "+1 qid:3 1:0.5 3:-2 # trailing comment\n"
+                                 "\n"
+                                 "   \t\n"
+                                 "-1 2:1e-3\n"
+                                 "0.5\n"
+                                 "1 4:7\n");
+  const Shard<double> s = lag::load_file(path, {});
+  EXPECT_EQ(s.source, path);
+  ASSERT_EQ(s.rows, 4u);
+  ASSERT_EQ(s.dim, 4u);
+  EXPECT_EQ(s.x, (std::vector<double>{0.5, 0, -2, 0, 0, 1e-3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7}));
+  EXPECT_EQ(s.y, (std::vector<double>{1, -1, 0.5, 1}));
+  EXPECT_EQ(s.labels.first_plus_one, 2u);
+  EXPECT_EQ(s.labels.first_minus_one, 5u);
+  EXPECT_EQ(s.labels.first_zero, 0u);
+  EXPECT_EQ(s.labels.first_other, 6u);
+  EXPECT_EQ(s.labels.other_value, 0.5);
+}
+
+TEST_F(DataLoading, LibsvmGivenDimPadsRows) {
+  const std::string path = write("a.libsvm", "1 2:3\n-1 1:1\n");
+  const Shard<double> s = lag::load_file(path, with_dim(4));
+  ASSERT_EQ(s.dim, 4u);
+  EXPECT_EQ(s.x, (std::vector<double>{0, 3, 0, 0, 1, 0, 0, 0}));
+}
+
+TEST_F(DataLoading, LibsvmAcceptsTabsCrlfNoFinalNewlineAndExactDecimals) {
+  const std::string path = write("a.txt", "\xEF\xBB\xBF" "1\t1:0.1\t2:1e-400\r\n-1 2:-3.25");
+  const Shard<double> s = lag::load_file(path, {});
+  ASSERT_EQ(s.rows, 2u);
+  EXPECT_EQ(s.x, (std::vector<double>{0.1, 0.0, 0.0, -3.25}));
+  EXPECT_EQ(s.y, (std::vector<double>{1, -1}));
+}
+
+TEST_F(DataLoading, LibsvmIndexZero) {
+  const std::string path = write("b.svm", "1 1:2\n-1 0:3\n");
+  expect_message(load_error(path), path, "2:4", "feature index 0 (indices are 1-based)");
+}
+
+TEST_F(DataLoading, LibsvmIndexAboveGivenDim) {
+  const std::string path = write("b.svm", "1 1:1 4:1\n");
+  expect_message(load_error(path, with_dim(3)), path, "1:7",
+                 "feature index 4 is above the dimension 3");
+}
+
+TEST_F(DataLoading, LibsvmIndicesNotIncreasing) {
+  const std::string path = write("b.svm", "1 3:1 2:1\n");
+  expect_message(load_error(path), path, "1:7", "feature index 2 after 3 (indices must be increasing)");
+  const std::string twice = write("c.svm", "1 2:1 2:1\n");
+  expect_message(load_error(twice), twice, "1:7", "feature index 2 repeated");
+}
+
+TEST_F(DataLoading, LibsvmMalformedTokens) {
+  struct Case {
+    const char* line;
+    const char* place;
+    const char* text;
+  };
+  const Case cases[] = {
+      {"1 abc", "1:3", "malformed feature 'abc' (expected INDEX:VALUE)"},
+      {"1 3:", "1:3", "missing value in feature '3:'"},
+      {"1 :3", "1:3", "missing feature index in ':3'"},
+      {"1 x:3", "1:3", "feature index 'x' in 'x:3' is not a positive integer"},
+      {"1 -2:3", "1:3", "feature index '-2' in '-2:3' is not a positive integer"},
+      {"1 99999999999999999999:1", "1:3", "feature index '99999999999999999999' is too large"},
+      {"1 3:abc", "1:5", "value 'abc' in feature '3:abc' is not a number"},
+      {"1 3:1:2", "1:5", "value '1:2' in feature '3:1:2' is not a number"},
+      {"1 3:1e999", "1:5", "out of range"},
+      {"abc 1:2", "1:1", "label 'abc' is not a number"},
+      {"1,2,3", "1:1", "is this a CSV file?"},
+      {"1:2 3:4", "1:1", "every line must start with its label"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.line);
+    const std::string path = write("m.svm", std::string("1 1:1\n") + c.line + "\n");
+    std::string place = c.place;
+    place[0] = '2';  // the bad line follows a good one
+    expect_message(load_error(path), path, place, c.text);
+  }
+}
+
+TEST_F(DataLoading, LibsvmNaNAndInf) {
+  const std::string nan_value = write("n.svm", "1 1:1\n1 1:nan\n");
+  expect_message(load_error(nan_value), nan_value, "2:5", "NaN value");
+  const std::string nan_label = write("l.svm", "NaN 1:1\n");
+  expect_message(load_error(nan_label), nan_label, "1:1", "NaN label");
+  const std::string inf_value = write("i.svm", "1 2:-inf\n");
+  expect_message(load_error(inf_value), inf_value, "1:5", "infinite value");
+}
+
+// ---- CSV -------------------------------------------------------------------
+
+TEST_F(DataLoading, CsvWithoutHeader) {
+  const std::string path = write("a.csv", "1,2,3\n-1,4,5\n");
+  const Shard<double> s = lag::load_file(path, {});
+  ASSERT_EQ(s.rows, 2u);
+  ASSERT_EQ(s.dim, 2u);
+  EXPECT_EQ(s.x, (std::vector<double>{2, 3, 4, 5}));
+  EXPECT_EQ(s.y, (std::vector<double>{1, -1}));
+}
+
+TEST_F(DataLoading, CsvWithHeaderWhitespaceAndBlankLines) {
+  const std::string path = write("a.csv",
+                                 "\xEF\xBB\xBF" "label , a,b\r\n"
+                                 " 1 , 2.5 ,\t3\r\n"
+                                 "\r\n"
+                                 "0,4,5\r\n");
+  const Shard<double> s = lag::load_file(path, {});
+  ASSERT_EQ(s.rows, 2u);
+  ASSERT_EQ(s.dim, 2u);
+  EXPECT_EQ(s.x, (std::vector<double>{2.5, 3, 4, 5}));
+  EXPECT_EQ(s.y, (std::vector<double>{1, 0}));
+  EXPECT_EQ(s.labels.first_plus_one, 2u);
+  EXPECT_EQ(s.labels.first_zero, 4u);
+}
+
+TEST_F(DataLoading, CsvLabelColumnOtherThanFirst) {
+  const std::string path = write("a.csv", "x1,x2,y,x3\n2,3,1,4\n5,6,-1,7\n");
+  LoadOptions options;
+  options.label_col = 3;
+  const Shard<double> s = lag::load_file(path, options);
+  ASSERT_EQ(s.dim, 3u);
+  EXPECT_EQ(s.x, (std::vector<double>{2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(s.y, (std::vector<double>{1, -1}));
+}
+
+TEST_F(DataLoading, CsvRaggedRows) {
+  const std::string path = write("a.csv", "1,2,3\n4,5,6\n\n7,8\n");
+  expect_message(load_error(path), path, "4", "row has 2 fields, expected 3 (as on line 1)");
+  const std::string longer = write("b.csv", "y,a,b\n1,2,3\n4,5,6,7\n");
+  expect_message(load_error(longer), longer, "3", "row has 4 fields, expected 3 (as on line 1)");
+}
+
+TEST_F(DataLoading, CsvNonNumericAndEmptyFields) {
+  const std::string path = write("a.csv", "1,2,3\n4, abc,6\n");
+  expect_message(load_error(path), path, "2:4", "non-numeric field 'abc' (field 2)");
+  const std::string empty = write("b.csv", "1,2,3\n4,,6\n");
+  expect_message(load_error(empty), empty, "2:3", "empty field (field 2)");
+  const std::string semicolons = write("c.csv", "1;2;3\n");
+  expect_message(load_error(semicolons), semicolons, "1", "fields must be separated by commas");
+  const std::string late_header = write("d.csv", "1,2\ny,x\n");
+  expect_message(load_error(late_header), late_header, "2:1", "non-numeric field 'y'");
+}
+
+TEST_F(DataLoading, CsvNaNAndInf) {
+  const std::string nan_value = write("a.csv", "1,2\n1,NaN\n");
+  expect_message(load_error(nan_value), nan_value, "2:3", "NaN value (field 2)");
+  const std::string nan_label = write("b.csv", "nan,2\n");
+  expect_message(load_error(nan_label), nan_label, "1:1", "NaN label (field 1)");
+  const std::string inf_value = write("c.csv", "1,2\n1,-Infinity\n");
+  expect_message(load_error(inf_value), inf_value, "2:3", "infinite value (field 2)");
+  const std::string huge = write("d.csv", "1,1e999\n");
+  expect_message(load_error(huge), huge, "1:3", "value '1e999' is out of range");
+}
+
+TEST_F(DataLoading, CsvLabelColumnBeyondTheFields) {
+  const std::string path = write("a.csv", "1,2,3\n");
+  LoadOptions options;
+  options.label_col = 4;
+  expect_message(load_error(path, options), path, "1", "label column 4 does not exist");
+}
+
+TEST_F(DataLoading, CsvGivenDimMustMatch) {
+  const std::string path = write("a.csv", "1,2,3\n");
+  expect_message(load_error(path, with_dim(5)), path, "1", "rows have 2 features");
+}
+
+// ---- files -----------------------------------------------------------------
+
+TEST_F(DataLoading, MissingOrUnreadableFile) {
+  const std::string missing = (dir_ / "nope.csv").string();
+  expect_message(load_error(missing), missing, "", "cannot open");
+  expect_message(load_error(dir_.string()), dir_.string(), "", "is a directory");
+  const std::string gz = write("a.svm", std::string("\x1f\x8b\x08\x00", 4) + "junk");
+  expect_message(load_error(gz), gz, "", "gzip");
+}
+
+TEST_F(DataLoading, FileWithoutRows) {
+  const std::string empty = write("x.csv", "");
+  expect_message(load_error(empty), empty, "", "no data rows");
+  const std::string header_only = write("y.csv", "label,a,b\n");
+  expect_message(load_error(header_only), header_only, "", "no data rows (only a header line)");
+  const std::string comments = write("z.svm", "# nothing here\n\n  \n");
+  expect_message(load_error(comments), comments, "", "no data rows");
+}
+
+TEST_F(DataLoading, FormatChosenByExtensionOrOption) {
+  const std::string upper = write("a.CSV", "1,2\n");
+  EXPECT_EQ(lag::load_file(upper, {}).dim, 1u);
+  const std::string data = write("a.data", "1 3:2\n");
+  EXPECT_EQ(lag::load_file(data, {}).dim, 3u);
+  const std::string commas = write("b.data", "1,2,3\n");
+  LoadOptions csv;
+  csv.format = FileFormat::Csv;
+  EXPECT_EQ(lag::load_file(commas, csv).dim, 2u);
+
+  EXPECT_EQ(lag::parse_file_format("auto"), FileFormat::Auto);
+  EXPECT_EQ(lag::parse_file_format("libsvm"), FileFormat::Libsvm);
+  EXPECT_EQ(lag::parse_file_format("svmlight"), FileFormat::Libsvm);
+  EXPECT_EQ(lag::parse_file_format("csv"), FileFormat::Csv);
+  EXPECT_THROW(lag::parse_file_format("tsv"), lag::Error);
+}
+
+// ---- several shards --------------------------------------------------------
+
+TEST_F(DataLoading, CsvShardDimensionMismatchNamesBothFiles) {
+  const std::string a = write("a.csv", "1,2,3\n");
+  const std::string b = write("b.csv", "y,p,q,r\n1,2,3,4\n");
+  const std::string message = input_error([&] { lag::load_shards({a, b}, {}); });
+  expect_message(message, b, "2", "rows have 3 features, but " + a + " has 2");
+}
+
+TEST_F(DataLoading, LibsvmShardsArePaddedToTheLargestIndex) {
+  const std::string a = write("a.svm", "1 2:5\n");
+  const std::string b = write("b.svm", "-1 5:1\n");
+  const Dataset<double> data = lag::load_shards({a, b}, {});
+  ASSERT_EQ(data.dim, 5u);
+  ASSERT_EQ(data.workers(), 2);
+  EXPECT_EQ(data.total_rows(), 2u);
+  EXPECT_EQ(data.shards[0].dim, 5u);
+  EXPECT_EQ(data.shards[0].x, (std::vector<double>{0, 5, 0, 0, 0}));
+  EXPECT_EQ(data.shards[1].x, (std::vector<double>{0, 0, 0, 0, 1}));
+}
+
+TEST_F(DataLoading, LibsvmShardPaddedToCsvDimensionButNotBeyond) {
+  const std::string a = write("a.csv", "1,2,3,4\n");
+  const std::string b = write("b.svm", "1 1:1\n-1 2:2\n");
+  const Dataset<double> data = lag::load_shards({a, b}, {});
+  ASSERT_EQ(data.dim, 3u);
+  EXPECT_EQ(data.shards[1].x, (std::vector<double>{1, 0, 0, 0, 2, 0}));
+
+  const std::string wide = write("c.svm", "1 1:1\n1 7:1\n");
+  const std::string message = input_error([&] { lag::load_shards({a, wide}, {}); });
+  expect_message(message, wide, "2:3", "feature index 7 is above the dimension 3 of the CSV shard " + a);
+}
+
+// ---- directories -----------------------------------------------------------
+
+TEST_F(DataLoading, ExpandDirectoryKeepsDataFilesSortedByName) {
+  write("data/shard-10.svm", "1 1:1\n");
+  write("data/b.csv", "1,1\n");
+  write("data/a.TXT", "1 1:1\n");
+  write("data/shard-02.svm", "1 1:1\n");
+  write("data/notes.md", "not data\n");
+  write("data/.hidden.svm", "1 1:1\n");
+  fs::create_directories(dir_ / "data" / "sub.svm");
+  const std::string single = write("single.anything", "1 1:1\n");
+  const fs::path d = dir_ / "data";
+  const std::vector<std::string> paths = lag::expand_data_paths({single, d.string()});
+  const std::vector<std::string> expected = {single, (d / "a.TXT").string(), (d / "b.csv").string(),
+                                             (d / "shard-02.svm").string(),
+                                             (d / "shard-10.svm").string()};
+  EXPECT_EQ(paths, expected);
+}
+
+TEST_F(DataLoading, ExpandMissingPathOrEmptyDirectory) {
+  const std::string missing = (dir_ / "missing").string();
+  expect_message(input_error([&] { lag::expand_data_paths({missing}); }), missing, "",
+                 "no such file or directory");
+  write("empty/readme.md", "x\n");
+  const std::string empty = (dir_ / "empty").string();
+  expect_message(input_error([&] { lag::expand_data_paths({empty}); }), empty, "",
+                 "directory has no data files");
+}
+
+// ---- partitioning ----------------------------------------------------------
+
+// `rows` rows of two features, row i being (i, -i) with label i % 2 ? +1 : -1.
+Shard<double> numbered_rows(std::size_t rows) {
+  Shard<double> s;
+  s.source = "all.svm";
+  s.rows = rows;
+  s.dim = 2;
+  for (std::size_t i = 0; i < rows; ++i) {
+    s.x.push_back(static_cast<double>(i));
+    s.x.push_back(-static_cast<double>(i));
+    s.y.push_back(i % 2 ? 1.0 : -1.0);
+  }
+  s.labels.first_minus_one = 1;
+  s.labels.first_plus_one = 2;
+  return s;
+}
+
+std::vector<double> first_features(const Shard<double>& s) {
+  std::vector<double> v;
+  for (std::size_t i = 0; i < s.rows; ++i) v.push_back(s.row(i)[0]);
+  return v;
+}
+
+TEST(Partition, ParseNames) {
+  EXPECT_EQ(lag::parse_partition("contiguous"), lag::Partition::Contiguous);
+  EXPECT_EQ(lag::parse_partition("shuffle"), lag::Partition::Shuffle);
+  EXPECT_THROW(lag::parse_partition("random"), lag::Error);
+}
+
+TEST(Partition, ContiguousBlocksDifferByAtMostOne) {
+  const Dataset<double> data =
+      lag::partition_rows(numbered_rows(10), 4, lag::Partition::Contiguous, 1);
+  ASSERT_EQ(data.workers(), 4);
+  EXPECT_EQ(data.dim, 2u);
+  EXPECT_EQ(first_features(data.shards[0]), (std::vector<double>{0, 1, 2}));
+  EXPECT_EQ(first_features(data.shards[1]), (std::vector<double>{3, 4, 5}));
+  EXPECT_EQ(first_features(data.shards[2]), (std::vector<double>{6, 7}));
+  EXPECT_EQ(first_features(data.shards[3]), (std::vector<double>{8, 9}));
+  EXPECT_EQ(data.shards[1].source, "all.svm[rows 4-6]");
+  EXPECT_EQ(data.shards[2].row(1)[1], -7.0);
+  EXPECT_EQ(data.shards[2].y, (std::vector<double>{-1, 1}));
+  EXPECT_EQ(data.shards[2].labels.first_minus_one, 1u);
+  EXPECT_EQ(data.shards[2].labels.first_plus_one, 2u);
+}
+
+TEST(Partition, ShuffleIsSeededAndKeepsEveryRowOnce) {
+  const Shard<double> all = numbered_rows(101);
+  const auto split = [&](std::uint64_t seed) {
+    std::vector<std::vector<double>> parts;
+    for (const auto& s : lag::partition_rows(all, 4, lag::Partition::Shuffle, seed).shards) {
+      parts.push_back(first_features(s));
+      for (std::size_t i = 0; i < s.rows; ++i) {
+        EXPECT_EQ(s.row(i)[1], -s.row(i)[0]);  // rows move whole
+        EXPECT_EQ(s.y[i], static_cast<std::size_t>(s.row(i)[0]) % 2 ? 1.0 : -1.0);
+      }
+    }
+    return parts;
+  };
+  const auto a = split(7);
+  EXPECT_EQ(a, split(7));
+  EXPECT_NE(a, split(8));
+  ASSERT_EQ(a.size(), 4u);
+  EXPECT_EQ(a[0].size(), 26u);
+  EXPECT_EQ(a[3].size(), 25u);
+  std::vector<double> every;
+  for (const auto& part : a) every.insert(every.end(), part.begin(), part.end());
+  std::sort(every.begin(), every.end());
+  EXPECT_EQ(every, first_features(all));
+  EXPECT_NE(a[0], (std::vector<double>(every.begin(), every.begin() + 26)));
+}
+
+TEST(Partition, FewerRowsThanWorkersIsAnError) {
+  try {
+    lag::partition_rows(numbered_rows(3), 4, lag::Partition::Contiguous, 1);
+    FAIL() << "no error";
+  } catch (const lag::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("3 rows cannot be split over 4 workers"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// ---- labels ----------------------------------------------------------------
+
+TEST_F(DataLoading, LogisticMapsZeroOneLabels) {
+  Dataset<double> data = lag::load_shards({write("a.svm", "1 1:1\n0 1:2\n"),
+                                           write("b.svm", "0 1:3\n")},
+                                          {});
+  const std::string notice = lag::prepare_labels(data, lag::ModelKind::Logistic);
+  EXPECT_NE(notice.find("{0,1} mapped to {-1,+1}"), std::string::npos) << notice;
+  EXPECT_EQ(data.shards[0].y, (std::vector<double>{1, -1}));
+  EXPECT_EQ(data.shards[1].y, (std::vector<double>{-1}));
+  EXPECT_EQ(data.shards[0].labels.first_zero, 0u);
+  EXPECT_EQ(data.shards[0].labels.first_minus_one, 2u);
+
+  // Already -1/+1: nothing to say.
+  EXPECT_EQ(lag::prepare_labels(data, lag::ModelKind::Logistic), "");
+}
+
+TEST_F(DataLoading, LeastSquaresKeepsLabels) {
+  Dataset<double> data = lag::load_shards({write("a.svm", "2.5 1:1\n0 1:2\n")}, {});
+  EXPECT_EQ(lag::prepare_labels(data, lag::ModelKind::LeastSquares), "");
+  EXPECT_EQ(data.shards[0].y, (std::vector<double>{2.5, 0}));
+}
+
+TEST_F(DataLoading, LogisticRejectsOtherLabelsAtTheirLine) {
+  const std::string a = write("a.svm", "1 1:1\n");
+  const std::string b = write("b.svm", "# header comment\n1 1:1\n2 1:1\n0.5 1:1\n");
+  Dataset<double> data = lag::load_shards({a, b}, {});
+  const std::string message =
+      input_error([&] { lag::prepare_labels(data, lag::ModelKind::Logistic); });
+  expect_message(message, b, "3", "label 2 is not valid for logistic regression");
+}
+
+TEST_F(DataLoading, LogisticRejectsZeroMixedWithMinusOne) {
+  const std::string a = write("a.svm", "1 1:1\n-1 1:1\n");
+  const std::string b = write("b.svm", "1 1:1\n\n0 1:2\n");
+  Dataset<double> data = lag::load_shards({a, b}, {});
+  const std::string message =
+      input_error([&] { lag::prepare_labels(data, lag::ModelKind::Logistic); });
+  expect_message(message, b, "3", "label 0 in a data set that also uses -1 (first at " + a + ":2)");
+  EXPECT_EQ(data.shards[1].y[1], 0.0);  // nothing mapped
+}
+
+TEST_F(DataLoading, LabelErrorsAfterPartitioningNameTheFile) {
+  const std::string path = write("all.csv", "y,x\n1,1\n-1,2\n1,3\n7,4\n");
+  const Dataset<double> parts =
+      lag::partition_rows(lag::load_file(path, {}), 2, lag::Partition::Contiguous, 1);
+  Dataset<double> data = parts;
+  const std::string message =
+      input_error([&] { lag::prepare_labels(data, lag::ModelKind::Logistic); });
+  expect_message(message, path, "5", "label 7 is not valid");
+}
+
+TEST(Labels, LabelErrorsInHandBuiltShardsNameTheRow) {
+  Dataset<double> data;
+  data.dim = 1;
+  Shard<double> s;
+  s.source = "memory";
+  s.rows = 2;
+  s.dim = 1;
+  s.x = {1, 2};
+  s.y = {1, 3};
+  data.shards.push_back(s);
+  const std::string message =
+      input_error([&] { lag::prepare_labels(data, lag::ModelKind::Logistic); });
+  expect_message(message, "memory", "", "label 3 is not valid for logistic regression");
+  EXPECT_NE(message.find("(row 2)"), std::string::npos) << message;
+}
+
+TEST(Labels, SoftplusIsStable) {
+  EXPECT_DOUBLE_EQ(lag::softplus(0.0), std::log(2.0));
+  EXPECT_DOUBLE_EQ(lag::softplus(1.0), std::log1p(std::exp(1.0)));
+  EXPECT_DOUBLE_EQ(lag::softplus(-1.0), std::log1p(std::exp(-1.0)));
+  EXPECT_DOUBLE_EQ(lag::softplus(1000.0), 1000.0);
+  EXPECT_EQ(lag::softplus(-1000.0), 0.0);
+  EXPECT_DOUBLE_EQ(lag::softplus(-40.0), std::exp(-40.0));
+  EXPECT_DOUBLE_EQ(lag::softplus(40.0) - 40.0, 0.0);
+  EXPECT_TRUE(std::isfinite(lag::softplus(1e308)));
+}
+
+}  // namespace

@@ -1,0 +1,214 @@
+// The engine with the CPU cluster: convergence, the paper's communication savings, stopping
+// rules, divergence, and bit-identical reruns across thread counts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "cpu/cpu_cluster.hpp"
+#include "lag/engine.hpp"
+#include "lag/error.hpp"
+#include "lag/optimum.hpp"
+#include "lag/smoothness.hpp"
+#include "lag/synthetic.hpp"
+#include "test_helpers.hpp"
+
+namespace lag {
+namespace {
+
+constexpr Algorithm kAll[] = {Algorithm::GD, Algorithm::LagWK, Algorithm::LagPS, Algorithm::CycIAG,
+                              Algorithm::NumIAG};
+
+ProblemConstants constants_for(const Dataset<double>& d, const ModelSpec& m) {
+  const Smoothness s = smoothness_constants(d, m);
+  return {s.global, s.worker};
+}
+
+template <class T = double>
+RunResult run(const Dataset<double>& data, const ModelSpec& model, TrainOptions o,
+              int threads = 2, std::vector<IterationRow>* rows = nullptr) {
+  Dataset<T> converted = convert_precision<T>(data);
+  ThreadPool pool(threads);
+  CpuCluster<T> cluster(converted, model, pool);
+  return train(cluster, constants_for(data, model), o, [&](const IterationRow& r) {
+    if (rows) rows->push_back(r);
+  });
+}
+
+double relative_distance(const std::vector<double>& a, const std::vector<double>& b) {
+  double num = 0, den = 0;
+  for (std::size_t j = 0; j < a.size(); ++j) {
+    num += (a[j] - b[j]) * (a[j] - b[j]);
+    den += b[j] * b[j];
+  }
+  return std::sqrt(num / den);
+}
+
+TEST(Engine, LeastSquaresConvergesToExactSolution) {
+  std::vector<double> truth;
+  const auto data = test::gaussian_data(4, 30, 6, false, 0.0, 21, &truth);  // y = X theta
+  TrainOptions o;
+  o.algorithm = Algorithm::GD;
+  o.max_iters = 20000;
+  o.grad_tol = 1e-13;
+  const RunResult r = run(data, ModelSpec{}, o);
+  EXPECT_EQ(r.stop_reason, StopReason::GradTol);
+  EXPECT_LT(relative_distance(r.theta, truth), 1e-9);
+}
+
+TEST(Engine, EveryAlgorithmReachesTheLeastSquaresOptimum) {
+  const auto data = test::gaussian_data(5, 40, 8, false, 0.5, 22);
+  const ModelSpec model;
+  const Optimum opt = solve_optimum(data, model);
+  for (Algorithm a : kAll) {
+    TrainOptions o;
+    o.algorithm = a;
+    o.max_iters = 200000;
+    o.optimum = opt.value;
+    o.target_gap = 1e-12 * opt.value;
+    const RunResult r = run(data, model, o);
+    EXPECT_EQ(r.stop_reason, StopReason::TargetGap) << algorithm_name(a);
+    EXPECT_LT(relative_distance(r.theta, opt.theta), 1e-5) << algorithm_name(a);
+  }
+}
+
+TEST(Engine, LagReachesTheLogisticOptimumOfGd) {
+  const auto data = test::gaussian_data(4, 60, 6, true, 0, 23);
+  const ModelSpec model{ModelKind::Logistic, 0.05};
+  const Optimum opt = solve_optimum(data, model);
+  std::vector<std::vector<double>> thetas;
+  for (Algorithm a : {Algorithm::GD, Algorithm::LagWK, Algorithm::LagPS}) {
+    TrainOptions o;
+    o.algorithm = a;
+    o.max_iters = 100000;
+    o.optimum = opt.value;
+    o.target_gap = 1e-11;
+    const RunResult r = run(data, model, o);
+    ASSERT_EQ(r.stop_reason, StopReason::TargetGap) << algorithm_name(a);
+    EXPECT_LT(r.objective_error, 1e-11);
+    EXPECT_LT(relative_distance(r.theta, opt.theta), 1e-4) << algorithm_name(a);
+    thetas.push_back(r.theta);
+  }
+  EXPECT_LT(relative_distance(thetas[1], thetas[0]), 1e-4);
+  EXPECT_LT(relative_distance(thetas[2], thetas[0]), 1e-4);
+}
+
+// The paper's headline: on heterogeneous shards LAG needs far fewer uploads than GD.
+TEST(Engine, PaperLinearUploadSavings) {
+  const auto data = make_paper_linear(PaperLinearSpec{});
+  const ModelSpec model;
+  const Optimum opt = solve_optimum(data, model);
+  std::uint64_t uploads[3] = {};
+  int i = 0;
+  for (Algorithm a : {Algorithm::GD, Algorithm::LagWK, Algorithm::LagPS}) {
+    TrainOptions o;
+    o.algorithm = a;
+    o.optimum = opt.value;
+    o.target_gap = 1e-8;
+    const RunResult r = run(data, model, o);
+    ASSERT_EQ(r.stop_reason, StopReason::TargetGap) << algorithm_name(a);
+    uploads[i++] = r.total.uploads;
+  }
+  EXPECT_LT(uploads[1] * 5, uploads[0]) << "LAG-WK " << uploads[1] << " vs GD " << uploads[0];
+  EXPECT_LT(uploads[2] * 3, uploads[0]) << "LAG-PS " << uploads[2] << " vs GD " << uploads[0];
+}
+
+TEST(Engine, TargetGapStopsAtTheFirstIterateThatMeetsIt) {
+  const auto data = make_paper_linear(PaperLinearSpec{});
+  const Optimum opt = solve_optimum(data, ModelSpec{});
+  TrainOptions o;
+  o.algorithm = Algorithm::LagWK;
+  o.optimum = opt.value;
+  o.target_gap = 1e-6;
+  std::vector<IterationRow> rows;
+  const RunResult r = run(data, ModelSpec{}, o, 2, &rows);
+  ASSERT_EQ(r.stop_reason, StopReason::TargetGap);
+  ASSERT_EQ(rows.size(), static_cast<std::size_t>(r.iterations + 1));
+  EXPECT_LE(rows.back().objective_error, 1e-6);
+  EXPECT_GT(rows[rows.size() - 2].objective_error, 1e-6);
+  // Counts are those spent to produce that iterate.
+  EXPECT_EQ(r.total.uploads, rows.back().cumulative.uploads);
+}
+
+TEST(Engine, MaxItersAndEvalEvery) {
+  const auto data = make_paper_linear(PaperLinearSpec{});
+  TrainOptions o;
+  o.algorithm = Algorithm::GD;
+  o.max_iters = 25;
+  o.eval_every = 10;
+  std::vector<IterationRow> rows;
+  const RunResult r = run(data, ModelSpec{}, o, 2, &rows);
+  EXPECT_EQ(r.stop_reason, StopReason::MaxIters);
+  EXPECT_EQ(r.iterations, 25);
+  ASSERT_EQ(rows.size(), 26u);
+  for (const auto& row : rows)
+    EXPECT_EQ(row.evaluated, row.iter % 10 == 0 || row.iter == 25) << row.iter;
+}
+
+TEST(Engine, TargetGapWithoutOptimumIsAnError) {
+  const auto data = make_paper_linear(PaperLinearSpec{});
+  TrainOptions o;
+  o.target_gap = 1e-3;
+  EXPECT_THROW(run(data, ModelSpec{}, o), Error);
+}
+
+TEST(Engine, DivergenceStopsWithAClearMessage) {
+  const auto data = make_paper_linear(PaperLinearSpec{});
+  const ProblemConstants c = constants_for(data, ModelSpec{});
+  TrainOptions o;
+  o.algorithm = Algorithm::GD;
+  o.alpha = 3.0 / c.smoothness;  // beyond 2/L: GD diverges
+  const RunResult r = run(data, ModelSpec{}, o);
+  EXPECT_EQ(r.stop_reason, StopReason::Diverged);
+  EXPECT_NE(r.message.find("diverged at iteration"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("--alpha"), std::string::npos) << r.message;
+  EXPECT_LT(r.iterations, 10000);
+}
+
+TEST(Engine, Fp32ConvergesClose) {
+  const auto data = make_paper_linear(PaperLinearSpec{});
+  const Optimum opt = solve_optimum(data, ModelSpec{});
+  TrainOptions o;
+  o.algorithm = Algorithm::LagWK;
+  o.optimum = opt.value;
+  o.target_gap = 1e-3;
+  const RunResult r = run<float>(data, ModelSpec{}, o);
+  EXPECT_EQ(r.stop_reason, StopReason::TargetGap);
+}
+
+// Bits of every iterate, every trigger decision and every ledger row are the same for any
+// thread count and on reruns; shards span several row chunks so the chunked reduction is used.
+TEST(Engine, BitIdenticalAcrossRerunsAndThreadCounts) {
+  const auto data = test::gaussian_data(3, 2 * CpuCluster<double>::kChunkRows + 77, 12, true, 0, 31);
+  const ModelSpec model{ModelKind::Logistic, 0.01};
+  const ProblemConstants c = constants_for(data, model);
+  for (Algorithm a : {Algorithm::LagWK, Algorithm::LagPS, Algorithm::NumIAG}) {
+    std::vector<std::vector<Flags>> decisions;
+    std::vector<std::vector<double>> thetas;
+    std::vector<std::vector<double>> losses;
+    for (int threads : {1, 2, 3, 2}) {
+      ThreadPool pool(threads);
+      CpuCluster<double> cpu(data, model, pool);
+      test::CountingCluster<double> counting(cpu);
+      TrainOptions o;
+      o.algorithm = a;
+      o.max_iters = 40;
+      std::vector<double> loss;
+      const RunResult r = train(counting, c, o, [&](const IterationRow& row) { loss.push_back(row.loss); });
+      decisions.push_back(counting.uploads);
+      thetas.push_back(r.theta);
+      losses.push_back(loss);
+    }
+    for (std::size_t i = 1; i < thetas.size(); ++i) {
+      EXPECT_EQ(decisions[i], decisions[0]) << algorithm_name(a);
+      ASSERT_EQ(thetas[i].size(), thetas[0].size());
+      EXPECT_EQ(0, std::memcmp(thetas[i].data(), thetas[0].data(), thetas[0].size() * sizeof(double)))
+          << algorithm_name(a) << " run " << i;
+      EXPECT_EQ(0, std::memcmp(losses[i].data(), losses[0].data(), losses[0].size() * sizeof(double)))
+          << algorithm_name(a) << " run " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lag

@@ -1,0 +1,90 @@
+// Small data sets and wrappers shared by the tests.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lag/cluster.hpp"
+#include "lag/dataset.hpp"
+#include "lag/random.hpp"
+
+namespace lag::test {
+
+// M shards of `rows` Gaussian rows, shard m scaled by (1 + m); targets x.theta_true (+ noise)
+// for least squares, or +-1 drawn from the logistic model.
+inline Dataset<double> gaussian_data(int workers, std::size_t rows, std::size_t dim, bool logistic,
+                                     double noise, std::uint64_t seed,
+                                     std::vector<double>* theta_true = nullptr) {
+  Random rng(seed);
+  std::vector<double> theta(dim);
+  for (double& t : theta) t = rng.normal();
+  if (theta_true) *theta_true = theta;
+  Dataset<double> d;
+  d.dim = dim;
+  for (int m = 0; m < workers; ++m) {
+    Shard<double> s;
+    s.source = "gaussian[" + std::to_string(m) + "]";
+    s.rows = rows;
+    s.dim = dim;
+    s.x.resize(rows * dim);
+    s.y.resize(rows);
+    for (std::size_t i = 0; i < rows; ++i) {
+      double z = 0;
+      for (std::size_t j = 0; j < dim; ++j) {
+        const double v = rng.normal() * (1.0 + m) / std::sqrt(static_cast<double>(dim));
+        s.x[i * dim + j] = v;
+        z += v * theta[j];
+      }
+      if (logistic)
+        s.y[i] = rng.uniform() < 1.0 / (1.0 + std::exp(-z)) ? 1.0 : -1.0;
+      else
+        s.y[i] = z + noise * rng.normal();
+    }
+    d.shards.push_back(std::move(s));
+  }
+  return d;
+}
+
+// Forwards to a real cluster and counts, independently of the ledger, what actually moved.
+template <class T>
+class CountingCluster final : public Cluster<T> {
+ public:
+  explicit CountingCluster(Cluster<T>& inner) : inner_(inner) {}
+  int workers() const override { return inner_.workers(); }
+  std::size_t dim() const override { return inner_.dim(); }
+  void reset() override {
+    inner_.reset();
+    uploads.clear();
+    computes.clear();
+  }
+  void compute(const Flags& s) override {
+    computes.push_back(s);
+    inner_.compute(s);
+  }
+  void trigger(double tau, const Flags& s, Flags& f) override { inner_.trigger(tau, s, f); }
+  void stale_distances(std::vector<double>& out) override { inner_.stale_distances(out); }
+  Evaluation evaluate() override { return inner_.evaluate(); }
+  void upload(const Flags& senders, bool replace) override {
+    uploads.push_back(senders);
+    inner_.upload(senders, replace);
+  }
+  double step(double s) override { return inner_.step(s); }
+  std::vector<T> theta() const override { return inner_.theta(); }
+  void take_physical_bytes(std::uint64_t& up, std::uint64_t& down) override {
+    inner_.take_physical_bytes(up, down);
+  }
+
+  std::vector<Flags> uploads;   // senders of each upload() call, in order
+  std::vector<Flags> computes;  // selected workers of each compute() call
+
+ private:
+  Cluster<T>& inner_;
+};
+
+inline std::uint64_t count_flags(const Flags& f) {
+  std::uint64_t n = 0;
+  for (auto v : f) n += v;
+  return n;
+}
+
+}  // namespace lag::test
