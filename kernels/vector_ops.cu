@@ -41,8 +41,8 @@ bool axpy_self_test(int device, std::string* why) {
   if (ok) {
     axpy_kernel<double><<<4, 256>>>(n, 2.0, dx, dy);
     ok = check(cudaGetLastError(), "axpy kernel launch", why) &&
-         check(cudaMemcpy(y.data(), dy, n * sizeof(double), cudaMemcpyDeviceToHost),
-               "cudaMemcpy", why);
+         check(cudaMemcpy(y.data(), dy, n * sizeof(double), cudaMemcpyDeviceToHost), "cudaMemcpy",
+               why);
   }
   cudaFree(dx);
   cudaFree(dy);

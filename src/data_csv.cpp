@@ -106,9 +106,9 @@ class CsvParser {
                            "label), but the dimension is set to " + std::to_string(options_.dim) +
                            " (--dim)");
     }
-    check_dense_size(path_, lines_, dim(), line_, 0, "the file's " + std::to_string(lines_) +
-                                                         " lines of " + std::to_string(dim()) +
-                                                         " features");
+    check_dense_size(path_, lines_, dim(), line_, 0,
+                     "the file's " + std::to_string(lines_) + " lines of " + std::to_string(dim()) +
+                         " features");
     x_.reserve(lines_ * dim());
     y_.reserve(lines_);
   }
@@ -182,7 +182,7 @@ class CsvParser {
 }  // namespace
 
 LoadedFile read_csv(const std::string& path, const std::string& text, const LoadOptions& options) {
-  if (options.label_col == 0) throw Error("the label column is 1-based; 0 is not a column");
+  if (options.label_col == 0) throw Error("--label-col is 1-based; 0 is not a column");
   CsvParser parser(path, options, count_lines(text));
   LineReader lines(text);
   const char* begin = nullptr;
@@ -191,8 +191,9 @@ LoadedFile read_csv(const std::string& path, const std::string& text, const Load
 
   const std::size_t rows = parser.y().size();
   if (rows == 0) {
-    throw InputError(path, 0, 0,
-                     parser.header_line() != 0 ? "no data rows (only a header line)" : "no data rows");
+    throw InputError(
+        path, 0, 0,
+        parser.header_line() != 0 ? "no data rows (only a header line)" : "no data rows");
   }
   LoadedFile out;
   out.info.format = FileFormat::Csv;

@@ -20,6 +20,9 @@ namespace {
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
+// Indices are stored in 32 bits (see SparseRows).
+constexpr std::size_t kMaxIndex = std::numeric_limits<std::uint32_t>::max();
+
 // The file's rows before densifying. 32-bit indices halve the index memory; a larger index
 // could not be densified anyway.
 struct SparseRows {
@@ -36,7 +39,7 @@ class LibsvmParser {
 
   void reserve(const std::string& text) {
     const std::size_t lines = count_lines(text);
-    const auto colons = static_cast<std::size_t>(std::count(text.begin(), text.end(), ':'));
+    const std::size_t colons = count_byte(text, ':');
     rows_.row_end.reserve(lines);
     rows_.y.reserve(lines);
     rows_.index.reserve(colons);
@@ -57,8 +60,11 @@ class LibsvmParser {
     parse_label(p, token_end);
     std::size_t previous = 0;
     for (p = skip_blanks(token_end, end); p != end; p = skip_blanks(token_end, end)) {
-      token_end = token_stop(p, end);
-      parse_feature(p, token_end, previous);
+      token_end = parse_plain_feature(p, end, previous);
+      if (token_end == nullptr) {
+        token_end = token_stop(p, end);
+        parse_feature(p, token_end, previous);
+      }
     }
     rows_.row_end.push_back(rows_.index.size());
     if (first_row_line_ == 0) first_row_line_ = line;
@@ -93,7 +99,8 @@ class LibsvmParser {
       case NumberStatus::OutOfRange:
         fail(begin, "label " + quote_field(begin, end) + " is out of range for a double");
       case NumberStatus::NotNumber:
-        fail(begin, "label " + quote_field(begin, end) + " is not a number" + label_hint(begin, end));
+        fail(begin,
+             "label " + quote_field(begin, end) + " is not a number" + label_hint(begin, end));
     }
     if (!std::isfinite(y)) throw_not_finite(y, path_, line_, column(begin), "label");
     rows_.y.push_back(y);
@@ -103,12 +110,43 @@ class LibsvmParser {
   // Why a first field might not be a number: the usual mistakes, named.
   static std::string label_hint(const char* begin, const char* end) {
     if (std::memchr(begin, ',', end - begin) != nullptr) {
-      return " (is this a CSV file? choose the csv format)";
+      return " (is this a CSV file? use --format csv)";
     }
     if (std::memchr(begin, ':', end - begin) != nullptr) {
       return " (every line must start with its label)";
     }
     return "";
+  }
+
+  // The common case, a valid INDEX:VALUE with a plain decimal value, read in a single pass.
+  // Returns the end of the token, or nullptr for anything else (qid, odd numbers, mistakes),
+  // which parse_feature then reads or reports.
+  const char* parse_plain_feature(const char* begin, const char* end, std::size_t& previous) {
+    const char* p = begin;
+    std::size_t index = 0;
+    while (p != end && static_cast<unsigned>(*p - '0') < 10 && p - begin < 10) {
+      index = index * 10 + static_cast<unsigned>(*p++ - '0');
+    }
+    if (p == begin || p == end || *p != ':') return nullptr;
+    if (index == 0 || index <= previous || index > kMaxIndex || (dim_ > 0 && index > dim_)) {
+      return nullptr;
+    }
+    double value = 0.0;
+    const char* stop = scan_plain_decimal(p + 1, end, value);
+    if (stop == nullptr || (stop != end && !is_blank(*stop))) return nullptr;
+    previous = index;
+    add_feature(begin, index, value);
+    return stop;
+  }
+
+  void add_feature(const char* at, std::size_t index, double value) {
+    if (index > widest_index_) {
+      widest_index_ = index;
+      widest_line_ = line_;
+      widest_column_ = column(at);
+    }
+    rows_.index.push_back(static_cast<std::uint32_t>(index));
+    rows_.value.push_back(value);
   }
 
   void parse_feature(const char* begin, const char* end, std::size_t& previous) {
@@ -125,11 +163,11 @@ class LibsvmParser {
                       std::to_string(dim_) + " (--dim)");
     }
     if (index <= previous) {
-      fail(begin, index == previous
-                      ? "feature index " + std::to_string(index) +
-                            " repeated (indices must be increasing)"
-                      : "feature index " + std::to_string(index) + " after " +
-                            std::to_string(previous) + " (indices must be increasing)");
+      fail(begin,
+           index == previous
+               ? "feature index " + std::to_string(index) + " repeated (indices must be increasing)"
+               : "feature index " + std::to_string(index) + " after " + std::to_string(previous) +
+                     " (indices must be increasing)");
     }
     previous = index;
 
@@ -147,24 +185,17 @@ class LibsvmParser {
                               " is not a number");
     }
     if (!std::isfinite(value)) throw_not_finite(value, path_, line_, column(value_begin), "value");
-
-    if (index > widest_index_) {
-      widest_index_ = index;
-      widest_line_ = line_;
-      widest_column_ = column(begin);
-    }
-    rows_.index.push_back(static_cast<std::uint32_t>(index));
-    rows_.value.push_back(value);
+    add_feature(begin, index, value);
   }
 
   // [begin, colon) is the index of the feature [begin, end).
   std::size_t parse_index(const char* begin, const char* colon, const char* end) const {
     if (begin == colon) {
-      fail(begin, "missing feature index in " + quote_field(begin, end) + " (expected INDEX:VALUE)");
+      fail(begin,
+           "missing feature index in " + quote_field(begin, end) + " (expected INDEX:VALUE)");
     }
     std::uint64_t index = 0;
     const std::from_chars_result r = std::from_chars(begin, colon, index);
-    constexpr std::uint64_t kMaxIndex = std::numeric_limits<std::uint32_t>::max();
     if (r.ptr == colon && (r.ec == std::errc::result_out_of_range || index > kMaxIndex)) {
       fail(begin, "feature index " + quote_field(begin, colon) + " is too large");
     }

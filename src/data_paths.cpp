@@ -43,9 +43,9 @@ std::vector<std::string> files_in(const std::string& dir) {
   }
   if (ec) throw InputError(dir, 0, 0, "cannot list the directory: " + ec.message());
   if (names.empty()) {
-    throw InputError(dir, 0, 0,
-                     std::string("directory has no data files (looked for ") + kDataExtensionList +
-                         ")");
+    throw InputError(
+        dir, 0, 0,
+        std::string("directory has no data files (looked for ") + kDataExtensionList + ")");
   }
   std::sort(names.begin(), names.end());
 

@@ -1,10 +1,12 @@
 // Loading data files into shards: format choice, file reading, the number parser and messages
 // shared by the LIBSVM and CSV readers, and the dimension reconciliation across shards.
 #include <algorithm>
+#include <bitset>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -103,10 +105,28 @@ bool LineReader::next(const char*& begin, const char*& end) {
   return true;
 }
 
-std::size_t count_lines(const std::string& text) {
-  const auto newlines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-  return newlines + 1;
+std::size_t count_byte(const std::string& text, char c) {
+  // Eight bytes at a time: this runs over every byte of the file (twice for LIBSVM), and a
+  // byte loop, or memchr once per hit when hits are dense (every feature has a ':'), costs a
+  // noticeable share of the parse.
+  constexpr std::uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL;
+  const std::uint64_t pattern = 0x0101010101010101ULL * static_cast<unsigned char>(c);
+  const char* p = text.data();
+  const char* end = p + text.size();
+  std::size_t n = 0;
+  for (; end - p >= 8; p += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, p, 8);
+    const std::uint64_t x = word ^ pattern;  // zero bytes where c was
+    // High bit set exactly in the zero bytes of x; no carry crosses a byte.
+    const std::uint64_t zero = ~(((x & kLow7) + kLow7) | x | kLow7);
+    n += std::bitset<64>(zero).count();
+  }
+  for (; p != end; ++p) n += *p == c ? 1 : 0;
+  return n;
 }
+
+std::size_t count_lines(const std::string& text) { return count_byte(text, '\n') + 1; }
 
 // ---- numbers ---------------------------------------------------------------
 
@@ -124,7 +144,7 @@ double strtod_copy(const char* begin, const char* end, const char** stop) {
 
 }  // namespace
 
-NumberStatus parse_number(const char* begin, const char* end, double& out) {
+NumberStatus parse_number_general(const char* begin, const char* end, double& out) {
   // from_chars rejects the '+' that LIBSVM labels often carry ("+1").
   if (end - begin > 1 && *begin == '+' && begin[1] != '+' && begin[1] != '-') ++begin;
   if (begin == end) return NumberStatus::NotNumber;
@@ -218,20 +238,22 @@ double physical_memory() {
 #if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page_size = sysconf(_SC_PAGE_SIZE);
-  if (pages > 0 && page_size > 0) return static_cast<double>(pages) * static_cast<double>(page_size);
+  if (pages > 0 && page_size > 0) {
+    return static_cast<double>(pages) * static_cast<double>(page_size);
+  }
 #endif
   return 0.0;
 }
 
 }  // namespace
 
-void check_dense_size(const std::string& path, std::size_t rows, std::size_t dim,
-                      std::size_t line, std::size_t column, const std::string& cause) {
+void check_dense_size(const std::string& path, std::size_t rows, std::size_t dim, std::size_t line,
+                      std::size_t column, const std::string& cause) {
   const std::string shape = std::to_string(rows) + " x " + std::to_string(dim);
   const std::size_t max_elements = std::numeric_limits<std::size_t>::max() / sizeof(double);
   if (dim != 0 && rows > max_elements / dim) {
-    throw InputError(path, line, column, cause + " makes the dense matrix " + shape +
-                                             ", too large to address");
+    throw InputError(path, line, column,
+                     cause + " makes the dense matrix " + shape + ", too large to address");
   }
   const double bytes = static_cast<double>(rows) * static_cast<double>(dim) * sizeof(double);
   const double memory = physical_memory();
@@ -356,8 +378,9 @@ Dataset<double> load_shards(const std::vector<std::string>& paths, const LoadOpt
     try {
       widen(f.shard, data.dim);
     } catch (const std::bad_alloc&) {
-      throw InputError(f.shard.source, 0, 0, "not enough memory to pad its rows to " +
-                                                 std::to_string(data.dim) + " features");
+      throw InputError(
+          f.shard.source, 0, 0,
+          "not enough memory to pad its rows to " + std::to_string(data.dim) + " features");
     }
     data.shards.push_back(std::move(f.shard));
   }

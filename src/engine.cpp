@@ -11,11 +11,16 @@ namespace lag {
 
 const char* stop_reason_name(StopReason r) {
   switch (r) {
-    case StopReason::TargetGap: return "target_gap";
-    case StopReason::GradTol: return "grad_tol";
-    case StopReason::MaxIters: return "max_iters";
-    case StopReason::TimeLimit: return "time_limit";
-    case StopReason::Diverged: return "diverged";
+    case StopReason::TargetGap:
+      return "target_gap";
+    case StopReason::GradTol:
+      return "grad_tol";
+    case StopReason::MaxIters:
+      return "max_iters";
+    case StopReason::TimeLimit:
+      return "time_limit";
+    case StopReason::Diverged:
+      return "diverged";
   }
   return "?";
 }
@@ -199,7 +204,8 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
       result.stop_reason = StopReason::Diverged;
       result.iterations = t + 1;
       result.message = std::string(algorithm_name(algo)) + " diverged at iteration " +
-                       std::to_string(t + 1) + ": the step became non-finite (try a smaller --alpha)";
+                       std::to_string(t + 1) +
+                       ": the step became non-finite (try a smaller --alpha)";
       const Evaluation ev = cluster.evaluate();
       result.final_loss = ev.loss;
       result.grad_norm = ev.grad_norm;

@@ -101,8 +101,8 @@ Optimum least_squares(const Dataset<double>& data, const ModelSpec& model) {
   Matrix g(d * d, 0.0);
   std::vector<double> b(d, 0.0);
   for (const auto& s : data.shards) {
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, static_cast<int>(s.rows), 1.0,
-                s.x.data(), n, 1.0, g.data(), n);
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, static_cast<int>(s.rows), 1.0, s.x.data(),
+                n, 1.0, g.data(), n);
     cblas_dgemv(CblasRowMajor, CblasTrans, static_cast<int>(s.rows), n, 1.0, s.x.data(), n,
                 s.y.data(), 1, 1.0, b.data(), 1);
   }
@@ -128,8 +128,9 @@ Optimum least_squares(const Dataset<double>& data, const ModelSpec& model) {
 }
 
 // Full logistic objective, gradient and Hessian at theta (fp64).
-double logistic_newton_system(const Dataset<double>& data, double reg, const std::vector<double>& theta,
-                              std::vector<double>& grad, Matrix* hessian) {
+double logistic_newton_system(const Dataset<double>& data, double reg,
+                              const std::vector<double>& theta, std::vector<double>& grad,
+                              Matrix* hessian) {
   const std::size_t d = data.dim;
   std::fill(grad.begin(), grad.end(), 0.0);
   if (hessian) std::fill(hessian->begin(), hessian->end(), 0.0);
@@ -209,8 +210,8 @@ double objective(const Dataset<double>& data, const ModelSpec& model,
                  const std::vector<double>& theta) {
   double loss = 0;
   for (const auto& s : data.shards)
-    loss += cpu::accumulate_loss(model.kind, s.x.data(), s.y.data(), s.rows, data.dim,
-                                 theta.data());
+    loss +=
+        cpu::accumulate_loss(model.kind, s.x.data(), s.y.data(), s.rows, data.dim, theta.data());
   if (model.kind == ModelKind::Logistic)
     loss += 0.5 * static_cast<double>(data.workers()) * model.lambda *
             cpu::norm2(theta.data(), data.dim);
@@ -218,8 +219,7 @@ double objective(const Dataset<double>& data, const ModelSpec& model,
 }
 
 Optimum solve_optimum(const Dataset<double>& data, const ModelSpec& model) {
-  return model.kind == ModelKind::LeastSquares ? least_squares(data, model)
-                                               : logistic(data, model);
+  return model.kind == ModelKind::LeastSquares ? least_squares(data, model) : logistic(data, model);
 }
 
 }  // namespace lag

@@ -112,8 +112,8 @@ TEST_F(Cli, ComparisonTableOnStdout) {
 TEST_F(Cli, ConfigFileWithFlagOverride) {
   ASSERT_EQ(lag("gen paper-linear --out " + path("data")).status, 0);
   write("run.toml", "data = [\"" + path("data") + "\"]\nalgo = \"gd,lag-wk\"\nmax-iters = 7\n");
-  Result t = lag("train --config " + path("run.toml") + " --max-iters 5 --quiet --out " +
-                 path("out"));
+  Result t =
+      lag("train --config " + path("run.toml") + " --max-iters 5 --quiet --out " + path("out"));
   ASSERT_EQ(t.status, 0) << t.output;
   const auto s = read_json(path("out/summary.json"));
   ASSERT_EQ(s["runs"].size(), 2u);
@@ -165,8 +165,8 @@ TEST_F(Cli, SplitOneFileOverWorkers) {
 
 TEST_F(Cli, DivergenceExitsWithStatus3) {
   ASSERT_EQ(lag("gen paper-linear --out " + path("data")).status, 0);
-  Result t = lag("train --data " + path("data") + " --algo gd --alpha 1 --quiet --out " +
-                 path("out"));
+  Result t =
+      lag("train --data " + path("data") + " --algo gd --alpha 1 --quiet --out " + path("out"));
   EXPECT_EQ(t.status, 3) << t.output;
   EXPECT_NE(t.output.find("diverged"), std::string::npos) << t.output;
   EXPECT_EQ(read_json(path("out/summary.json"))["runs"][0]["stop_reason"], "diverged");
@@ -175,11 +175,11 @@ TEST_F(Cli, DivergenceExitsWithStatus3) {
 TEST_F(Cli, HelpExplainsEveryOption) {
   Result h = lag("train --help");
   EXPECT_EQ(h.status, 0);
-  for (const char* opt : {"--data", "--workers", "--partition", "--model", "--lambda", "--algo",
-                          "--precision", "--alpha", "--depth", "--xi", "--max-iters",
-                          "--target-gap", "--optimum", "--grad-tol", "--time-limit",
-                          "--eval-every", "--threads", "--out", "--quiet", "--config",
-                          "--label-col", "--format"})
+  for (const char* opt :
+       {"--data",      "--workers",  "--partition",  "--model",      "--lambda",    "--algo",
+        "--precision", "--alpha",    "--depth",      "--xi",         "--max-iters", "--target-gap",
+        "--optimum",   "--grad-tol", "--time-limit", "--eval-every", "--threads",   "--out",
+        "--quiet",     "--config",   "--label-col",  "--format"})
     EXPECT_NE(h.output.find(opt), std::string::npos) << opt;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -74,8 +75,10 @@ std::string input_error(F&& f) {
 void expect_message(const std::string& message, const std::string& path, const std::string& place,
                     const std::string& text) {
   const std::string prefix = place.empty() ? path + ": " : path + ":" + place + ": ";
-  EXPECT_EQ(message.rfind(prefix, 0), 0u) << "message: " << message << "\nexpected prefix: " << prefix;
-  EXPECT_NE(message.find(text), std::string::npos) << "message: " << message << "\nexpected: " << text;
+  EXPECT_EQ(message.rfind(prefix, 0), 0u)
+      << "message: " << message << "\nexpected prefix: " << prefix;
+  EXPECT_NE(message.find(text), std::string::npos)
+      << "message: " << message << "\nexpected: " << text;
   EXPECT_EQ(message.find('\n'), std::string::npos) << "message: " << message;
 }
 
@@ -115,7 +118,9 @@ TEST_F(DataLoading, LibsvmGivenDimPadsRows) {
 }
 
 TEST_F(DataLoading, LibsvmAcceptsTabsCrlfNoFinalNewlineAndExactDecimals) {
-  const std::string path = write("a.txt", "\xEF\xBB\xBF" "1\t1:0.1\t2:1e-400\r\n-1 2:-3.25");
+  const std::string path = write("a.txt",
+                                 "\xEF\xBB\xBF"
+                                 "1\t1:0.1\t2:1e-400\r\n-1 2:-3.25");
   const Shard<double> s = lag::load_file(path, {});
   ASSERT_EQ(s.rows, 2u);
   EXPECT_EQ(s.x, (std::vector<double>{0.1, 0.0, 0.0, -3.25}));
@@ -135,7 +140,8 @@ TEST_F(DataLoading, LibsvmIndexAboveGivenDim) {
 
 TEST_F(DataLoading, LibsvmIndicesNotIncreasing) {
   const std::string path = write("b.svm", "1 3:1 2:1\n");
-  expect_message(load_error(path), path, "1:7", "feature index 2 after 3 (indices must be increasing)");
+  expect_message(load_error(path), path, "1:7",
+                 "feature index 2 after 3 (indices must be increasing)");
   const std::string twice = write("c.svm", "1 2:1 2:1\n");
   expect_message(load_error(twice), twice, "1:7", "feature index 2 repeated");
 }
@@ -191,7 +197,8 @@ TEST_F(DataLoading, CsvWithoutHeader) {
 
 TEST_F(DataLoading, CsvWithHeaderWhitespaceAndBlankLines) {
   const std::string path = write("a.csv",
-                                 "\xEF\xBB\xBF" "label , a,b\r\n"
+                                 "\xEF\xBB\xBF"
+                                 "label , a,b\r\n"
                                  " 1 , 2.5 ,\t3\r\n"
                                  "\r\n"
                                  "0,4,5\r\n");
@@ -253,6 +260,57 @@ TEST_F(DataLoading, CsvLabelColumnBeyondTheFields) {
 TEST_F(DataLoading, CsvGivenDimMustMatch) {
   const std::string path = write("a.csv", "1,2,3\n");
   expect_message(load_error(path, with_dim(5)), path, "1", "rows have 2 features");
+}
+
+TEST_F(DataLoading, NumbersReadExactly) {
+  // Plain decimals take a fast path, the rest the general parser; both must round exactly.
+  const std::vector<std::string> numbers = {"0.1",
+                                            "-0.3",
+                                            "+2.5",
+                                            "1e22",
+                                            "1e23",
+                                            "9007199254740993",
+                                            "0.000001",
+                                            "1.",
+                                            ".5",
+                                            "-0",
+                                            "3E-5",
+                                            "123456789012345678901234",
+                                            "4.9e-324",
+                                            "1e-400",
+                                            "1.7976931348623157e308",
+                                            "2.2250738585072014e-308",
+                                            "0.30000000000000004"};
+  std::string text;
+  for (const std::string& n : numbers) text += "1," + n + "\n";
+  const Shard<double> s = lag::load_file(write("n.csv", text), {});
+  ASSERT_EQ(s.rows, numbers.size());
+  for (std::size_t i = 0; i < numbers.size(); ++i) {
+    EXPECT_EQ(s.x[i], std::strtod(numbers[i].c_str(), nullptr)) << numbers[i];
+  }
+  EXPECT_TRUE(std::signbit(s.x[9]));  // "-0"
+}
+
+// Whatever the bytes, loading either succeeds with a consistent shard or throws InputError.
+TEST_F(DataLoading, GarbageNeverCrashes) {
+  std::mt19937 random(12345);
+  const std::string alphabet = "0123456789:.,-+eE #\n\t\rqidnaNfI";
+  for (int round = 0; round < 400; ++round) {
+    std::string text(random() % 60, ' ');
+    for (char& c : text) c = alphabet[random() % alphabet.size()];
+    const std::string path = write(round % 2 ? "g.csv" : "g.svm", text);
+    SCOPED_TRACE(text);
+    try {
+      const Shard<double> shard = lag::load_file(path, {});
+      EXPECT_GT(shard.rows, 0u);
+      EXPECT_EQ(shard.x.size(), shard.rows * shard.dim);
+      EXPECT_EQ(shard.y.size(), shard.rows);
+      for (const double v : shard.x) EXPECT_TRUE(std::isfinite(v));
+    } catch (const lag::InputError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(path, 0), 0u) << e.what();
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    }
+  }
 }
 
 // ---- files -----------------------------------------------------------------
@@ -321,7 +379,8 @@ TEST_F(DataLoading, LibsvmShardPaddedToCsvDimensionButNotBeyond) {
 
   const std::string wide = write("c.svm", "1 1:1\n1 7:1\n");
   const std::string message = input_error([&] { lag::load_shards({a, wide}, {}); });
-  expect_message(message, wide, "2:3", "feature index 7 is above the dimension 3 of the CSV shard " + a);
+  expect_message(message, wide, "2:3",
+                 "feature index 7 is above the dimension 3 of the CSV shard " + a);
 }
 
 // ---- directories -----------------------------------------------------------
@@ -439,9 +498,8 @@ TEST(Partition, FewerRowsThanWorkersIsAnError) {
 // ---- labels ----------------------------------------------------------------
 
 TEST_F(DataLoading, LogisticMapsZeroOneLabels) {
-  Dataset<double> data = lag::load_shards({write("a.svm", "1 1:1\n0 1:2\n"),
-                                           write("b.svm", "0 1:3\n")},
-                                          {});
+  Dataset<double> data =
+      lag::load_shards({write("a.svm", "1 1:1\n0 1:2\n"), write("b.svm", "0 1:3\n")}, {});
   const std::string notice = lag::prepare_labels(data, lag::ModelKind::Logistic);
   EXPECT_NE(notice.find("{0,1} mapped to {-1,+1}"), std::string::npos) << notice;
   EXPECT_EQ(data.shards[0].y, (std::vector<double>{1, -1}));

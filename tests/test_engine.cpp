@@ -25,8 +25,8 @@ ProblemConstants constants_for(const Dataset<double>& d, const ModelSpec& m) {
 }
 
 template <class T = double>
-RunResult run(const Dataset<double>& data, const ModelSpec& model, TrainOptions o,
-              int threads = 2, std::vector<IterationRow>* rows = nullptr) {
+RunResult run(const Dataset<double>& data, const ModelSpec& model, TrainOptions o, int threads = 2,
+              std::vector<IterationRow>* rows = nullptr) {
   Dataset<T> converted = convert_precision<T>(data);
   ThreadPool pool(threads);
   CpuCluster<T> cluster(converted, model, pool);
@@ -179,7 +179,8 @@ TEST(Engine, Fp32ConvergesClose) {
 // Bits of every iterate, every trigger decision and every ledger row are the same for any
 // thread count and on reruns; shards span several row chunks so the chunked reduction is used.
 TEST(Engine, BitIdenticalAcrossRerunsAndThreadCounts) {
-  const auto data = test::gaussian_data(3, 2 * CpuCluster<double>::kChunkRows + 77, 12, true, 0, 31);
+  const auto data =
+      test::gaussian_data(3, 2 * CpuCluster<double>::kChunkRows + 77, 12, true, 0, 31);
   const ModelSpec model{ModelKind::Logistic, 0.01};
   const ProblemConstants c = constants_for(data, model);
   for (Algorithm a : {Algorithm::LagWK, Algorithm::LagPS, Algorithm::NumIAG}) {
@@ -194,7 +195,8 @@ TEST(Engine, BitIdenticalAcrossRerunsAndThreadCounts) {
       o.algorithm = a;
       o.max_iters = 40;
       std::vector<double> loss;
-      const RunResult r = train(counting, c, o, [&](const IterationRow& row) { loss.push_back(row.loss); });
+      const RunResult r =
+          train(counting, c, o, [&](const IterationRow& row) { loss.push_back(row.loss); });
       decisions.push_back(counting.uploads);
       thetas.push_back(r.theta);
       losses.push_back(loss);
@@ -202,9 +204,11 @@ TEST(Engine, BitIdenticalAcrossRerunsAndThreadCounts) {
     for (std::size_t i = 1; i < thetas.size(); ++i) {
       EXPECT_EQ(decisions[i], decisions[0]) << algorithm_name(a);
       ASSERT_EQ(thetas[i].size(), thetas[0].size());
-      EXPECT_EQ(0, std::memcmp(thetas[i].data(), thetas[0].data(), thetas[0].size() * sizeof(double)))
+      EXPECT_EQ(0,
+                std::memcmp(thetas[i].data(), thetas[0].data(), thetas[0].size() * sizeof(double)))
           << algorithm_name(a) << " run " << i;
-      EXPECT_EQ(0, std::memcmp(losses[i].data(), losses[0].data(), losses[0].size() * sizeof(double)))
+      EXPECT_EQ(0,
+                std::memcmp(losses[i].data(), losses[0].data(), losses[0].size() * sizeof(double)))
           << algorithm_name(a) << " run " << i;
     }
   }

@@ -65,9 +65,15 @@ void expect_exact(Algorithm a) {
       EXPECT_EQ(senders, static_cast<std::uint64_t>(M)) << "iteration 1 is a full round";
     }
     switch (a) {
-      case Algorithm::GD: EXPECT_EQ(senders, static_cast<std::uint64_t>(M)); break;
-      case Algorithm::LagWK: EXPECT_EQ(computed, static_cast<std::uint64_t>(M)); break;
-      case Algorithm::LagPS: EXPECT_EQ(senders, computed); break;
+      case Algorithm::GD:
+        EXPECT_EQ(senders, static_cast<std::uint64_t>(M));
+        break;
+      case Algorithm::LagWK:
+        EXPECT_EQ(computed, static_cast<std::uint64_t>(M));
+        break;
+      case Algorithm::LagPS:
+        EXPECT_EQ(senders, computed);
+        break;
       default:
         if (t > 1) {
           EXPECT_EQ(senders, 1u);

@@ -22,18 +22,19 @@ void expect_gradient_matches_finite_differences(ModelKind kind) {
   std::vector<double> theta(s.dim);
   for (double& t : theta) t = 0.5 * rng.normal();
   std::vector<double> g(s.dim, 0.0);
-  const double loss = cpu::accumulate_gradient(kind, s.x.data(), s.y.data(), s.rows, s.dim,
-                                               theta.data(), g.data());
-  EXPECT_DOUBLE_EQ(loss, cpu::accumulate_loss(kind, s.x.data(), s.y.data(), s.rows, s.dim,
-                                              theta.data()));
+  const double loss =
+      cpu::accumulate_gradient(kind, s.x.data(), s.y.data(), s.rows, s.dim, theta.data(), g.data());
+  EXPECT_DOUBLE_EQ(loss,
+                   cpu::accumulate_loss(kind, s.x.data(), s.y.data(), s.rows, s.dim, theta.data()));
   const double h = 1e-6;
   for (std::size_t j = 0; j < s.dim; ++j) {
     auto plus = theta, minus = theta;
     plus[j] += h;
     minus[j] -= h;
-    const double fd = (cpu::accumulate_loss(kind, s.x.data(), s.y.data(), s.rows, s.dim, plus.data()) -
-                       cpu::accumulate_loss(kind, s.x.data(), s.y.data(), s.rows, s.dim, minus.data())) /
-                      (2 * h);
+    const double fd =
+        (cpu::accumulate_loss(kind, s.x.data(), s.y.data(), s.rows, s.dim, plus.data()) -
+         cpu::accumulate_loss(kind, s.x.data(), s.y.data(), s.rows, s.dim, minus.data())) /
+        (2 * h);
     EXPECT_NEAR(g[j], fd, 1e-6 * std::max(1.0, std::fabs(fd))) << "coordinate " << j;
   }
 }
@@ -65,8 +66,8 @@ TEST(Gradient, FloatKernelAgreesWithDouble) {
   const auto& sf = f.shards[0];
   const double l = cpu::accumulate_gradient(ModelKind::Logistic, s.x.data(), s.y.data(), s.rows,
                                             s.dim, theta.data(), g.data());
-  const double lf = cpu::accumulate_gradient(ModelKind::Logistic, sf.x.data(), sf.y.data(),
-                                             sf.rows, sf.dim, thetaf.data(), gf.data());
+  const double lf = cpu::accumulate_gradient(ModelKind::Logistic, sf.x.data(), sf.y.data(), sf.rows,
+                                             sf.dim, thetaf.data(), gf.data());
   EXPECT_NEAR(l, lf, 1e-5 * l);
   for (int j = 0; j < 9; ++j) EXPECT_NEAR(g[j], gf[j], 1e-4);
 }

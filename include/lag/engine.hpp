@@ -18,22 +18,22 @@ namespace lag {
 
 struct TrainOptions {
   Algorithm algorithm = Algorithm::LagWK;
-  double alpha = 0.0;  // step size; 0 means 1/L
-  int depth = 10;      // D
+  double alpha = 0.0;                                    // step size; 0 means 1/L
+  int depth = 10;                                        // D
   double xi = std::numeric_limits<double>::quiet_NaN();  // NaN: default_xi(algorithm)
   std::int64_t max_iters = 10000;
-  double target_gap = 0.0;  // stop once L(theta) - L* <= target_gap (0: off; needs optimum)
+  double target_gap = 0.0;        // stop once L(theta) - L* <= target_gap (0: off; needs optimum)
   std::optional<double> optimum;  // L*
-  double grad_tol = 0.0;    // stop once ||grad L(theta)|| <= grad_tol (0: off)
-  double time_limit = 0.0;  // seconds (0: none)
-  std::int64_t eval_every = 1;  // evaluate loss every this many iterations (and at the end)
-  std::uint64_t seed = 1;       // Num-IAG's draws
+  double grad_tol = 0.0;          // stop once ||grad L(theta)|| <= grad_tol (0: off)
+  double time_limit = 0.0;        // seconds (0: none)
+  std::int64_t eval_every = 1;    // evaluate loss every this many iterations (and at the end)
+  std::uint64_t seed = 1;         // Num-IAG's draws
 };
 
 // What the engine needs to know about the problem besides the cluster.
 struct ProblemConstants {
-  double smoothness = 0.0;                  // global L
-  std::vector<double> worker_smoothness;    // L_m
+  double smoothness = 0.0;                // global L
+  std::vector<double> worker_smoothness;  // L_m
 };
 
 // One row of metrics.csv: the state after `iter` iterations (iterate theta^{iter+1}) and what
@@ -44,13 +44,14 @@ struct IterationRow {
   double loss = 0.0;
   double objective_error = std::numeric_limits<double>::quiet_NaN();  // when L* is known
   double grad_norm = 0.0;
-  Traffic spent;       // this iteration
-  Traffic cumulative;  // iterations 1..iter
+  Traffic spent;              // this iteration
+  Traffic cumulative;         // iterations 1..iter
   double wall_seconds = 0.0;  // training time so far, monitoring (evaluation) excluded
 };
 
 enum class StopReason { TargetGap, GradTol, MaxIters, TimeLimit, Diverged };
-const char* stop_reason_name(StopReason r);  // target_gap, grad_tol, max_iters, time_limit, diverged
+const char* stop_reason_name(
+    StopReason r);  // target_gap, grad_tol, max_iters, time_limit, diverged
 
 struct RunResult {
   Algorithm algorithm = Algorithm::GD;

@@ -6,7 +6,7 @@
 namespace lag {
 
 struct HeterogeneityPoint {
-  int k = 0;            // gamma = 1 / (k D)
+  int k = 0;  // gamma = 1 / (k D)
   double gamma = 0.0;
   double fraction = 0.0;  // fraction of workers with L_m <= sqrt(gamma) L / M
 };

@@ -21,9 +21,9 @@
 namespace lag {
 
 struct Traffic {
-  std::uint64_t uploads = 0;     // workers whose delta reached the server
-  std::uint64_t computes = 0;    // worker gradient evaluations spent (monitoring excluded)
-  std::uint64_t receivers = 0;   // workers sent theta
+  std::uint64_t uploads = 0;    // workers whose delta reached the server
+  std::uint64_t computes = 0;   // worker gradient evaluations spent (monitoring excluded)
+  std::uint64_t receivers = 0;  // workers sent theta
   std::uint64_t bytes_up = 0;
   std::uint64_t bytes_down = 0;
   std::uint64_t control_bytes = 0;
@@ -40,8 +40,8 @@ class Ledger {
 
   // Record one iteration from the counts of who computed and who uploaded; physical bytes are
   // the transport's own counts for that iteration.
-  const Traffic& record(std::uint64_t computes, std::uint64_t uploads,
-                        std::uint64_t physical_up, std::uint64_t physical_down);
+  const Traffic& record(std::uint64_t computes, std::uint64_t uploads, std::uint64_t physical_up,
+                        std::uint64_t physical_down);
 
   const std::vector<Traffic>& iterations() const { return per_iteration_; }
   const Traffic& total() const { return total_; }

@@ -9,9 +9,9 @@
 namespace lag {
 
 struct Optimum {
-  double value = 0.0;          // L*
-  std::vector<double> theta;   // a minimiser
-  std::string method;          // how it was found, for the summary
+  double value = 0.0;         // L*
+  std::vector<double> theta;  // a minimiser
+  std::string method;         // how it was found, for the summary
 };
 
 // Least squares: the normal equations X^T X theta = X^T y solved by Cholesky (conjugate

@@ -37,8 +37,9 @@ struct HeteroSpec {
 Dataset<double> make_hetero(const HeteroSpec& spec);
 
 // Write each shard to DIR/shard-NN.svm (LIBSVM: the nonzero features and always the last one, so
-// that a reader infers the dimension; 17 significant digits so that the data round-trips exactly) or DIR/shard-NN.csv (label first, no header); creates DIR.
-// Returns the paths written, in worker order.
+// that a reader infers the dimension; 17 significant digits so that the data round-trips exactly)
+// or DIR/shard-NN.csv (label first, no header); creates DIR. Returns the paths written, in worker
+// order.
 std::vector<std::string> write_shards(const Dataset<double>& data, const std::string& dir,
                                       FileFormat format);
 

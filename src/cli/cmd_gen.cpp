@@ -78,6 +78,8 @@ class GenCommand final : public Command {
 
 }  // namespace
 
-std::unique_ptr<Command> add_gen_command(CLI::App& app) { return std::make_unique<GenCommand>(app); }
+std::unique_ptr<Command> add_gen_command(CLI::App& app) {
+  return std::make_unique<GenCommand>(app);
+}
 
 }  // namespace lag::cli

@@ -138,9 +138,8 @@ std::optional<double> parse_optimum(const std::string& s) {
 template <class T>
 std::vector<RunResult> TrainCommand::train_all(const Dataset<double>& data, const ModelSpec& model,
                                                const std::vector<Algorithm>& algos,
-                                               const ProblemConstants& constants,
-                                               TrainOptions base, MetricsWriter& metrics,
-                                               ThreadPool& pool) {
+                                               const ProblemConstants& constants, TrainOptions base,
+                                               MetricsWriter& metrics, ThreadPool& pool) {
   Dataset<T> converted;
   const Dataset<T>* view;
   if constexpr (std::is_same_v<T, double>) {

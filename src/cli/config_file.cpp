@@ -1,7 +1,8 @@
 #include "cli/config_file.hpp"
 
-#include <sstream>
 #include <toml++/toml.h>
+
+#include <sstream>
 #include <vector>
 
 #include "lag/error.hpp"

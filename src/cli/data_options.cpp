@@ -32,7 +32,8 @@ void add_data_options(CLI::App& app, DataOptions& o) {
                  "a directory to use its data files in name order. A single file is split over "
                  "--workers")
       ->group("Data");
-  app.add_option("--format", o.format, "File format: auto (.csv is CSV, others LIBSVM), libsvm, csv")
+  app.add_option("--format", o.format,
+                 "File format: auto (.csv is CSV, others LIBSVM), libsvm, csv")
       ->check(CLI::IsMember({"auto", "libsvm", "svmlight", "csv"}))
       ->capture_default_str()
       ->group("Data");
@@ -47,7 +48,8 @@ void add_data_options(CLI::App& app, DataOptions& o) {
                  "Number of workers M when one file is split (default: one worker per file)")
       ->check(positive_number())
       ->group("Data");
-  app.add_option("--partition", o.partition, "How one file is split: contiguous or shuffle (seeded)")
+  app.add_option("--partition", o.partition,
+                 "How one file is split: contiguous or shuffle (seeded)")
       ->check(CLI::IsMember({"contiguous", "shuffle"}))
       ->capture_default_str()
       ->group("Data");

@@ -16,10 +16,10 @@ void Progress::update(const std::string& algo, const IterationRow& row) {
   last_ = now;
   drawn_ = true;
   const auto& c = row.cumulative;
-  const double saved =
-      c.gd_equivalent_bytes_up
-          ? 100.0 * (1.0 - static_cast<double>(c.bytes_up) / static_cast<double>(c.gd_equivalent_bytes_up))
-          : 0.0;
+  const double saved = c.gd_equivalent_bytes_up
+                           ? 100.0 * (1.0 - static_cast<double>(c.bytes_up) /
+                                                static_cast<double>(c.gd_equivalent_bytes_up))
+                           : 0.0;
   char loss[64] = "";
   if (row.evaluated) {
     if (std::isnan(row.objective_error))
@@ -28,8 +28,8 @@ void Progress::update(const std::string& algo, const IterationRow& row) {
       std::snprintf(loss, sizeof loss, "  gap %.3e", row.objective_error);
   }
   std::fprintf(stderr, "\r[%s] iter %lld%s  uploads %llu  bytes saved %.1f%%\x1b[K", algo.c_str(),
-               static_cast<long long>(row.iter), loss,
-               static_cast<unsigned long long>(c.uploads), saved);
+               static_cast<long long>(row.iter), loss, static_cast<unsigned long long>(c.uploads),
+               saved);
   std::fflush(stderr);
 }
 

@@ -43,8 +43,7 @@ void MetricsWriter::write(const char* algo, const IterationRow& r) {
     if (std::isnan(r.objective_error))
       std::snprintf(loss, sizeof loss, "%.17g,,%.17g", r.loss, r.grad_norm);
     else
-      std::snprintf(loss, sizeof loss, "%.17g,%.17g,%.17g", r.loss, r.objective_error,
-                    r.grad_norm);
+      std::snprintf(loss, sizeof loss, "%.17g,%.17g,%.17g", r.loss, r.objective_error, r.grad_norm);
   }
   const auto& s = r.spent;
   const auto& c = r.cumulative;
@@ -124,7 +123,8 @@ void print_comparison(std::ostream& out, const std::vector<RunResult>& runs) {
   out << std::left << std::setw(9) << "algo" << std::right << std::setw(8) << "iters"
       << std::setw(10) << "uploads" << std::setw(10) << "vs GD" << std::setw(12) << "MB up"
       << std::setw(10) << "saved" << std::setw(12) << "obj.error" << std::setw(12) << "stop"
-      << std::setw(10) << "time s" << "\n";
+      << std::setw(10) << "time s"
+      << "\n";
   for (const auto& r : runs) {
     out << std::left << std::setw(9) << algorithm_name(r.algorithm) << std::right << std::setw(8)
         << r.iterations << std::setw(10) << r.total.uploads;
