@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ pkg-config ccache
           libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libopenblas-dev
-          libgtest-dev libbenchmark-dev)
+          libgtest-dev libbenchmark-dev dataset-fashion-mnist zlib1g-dev)
 
 missing=()
 for p in "${packages[@]}"; do

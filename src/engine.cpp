@@ -103,7 +103,7 @@ std::uint64_t count(const Flags& f) {
 
 template <class T>
 RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const TrainOptions& options,
-                const RowObserver& observer) {
+                const RowObserver& observer, const TestEvaluator& test) {
   const int M = cluster.workers();
   validate(options, problem, M);
   const Algorithm algo = options.algorithm;
@@ -115,7 +115,7 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
   result.xi = std::isnan(options.xi) ? default_xi(algo) : options.xi;
   const double step_size = iag ? result.alpha / M : result.alpha;
 
-  cluster.reset();
+  cluster.reset(problem.initial_theta);
   StepHistory history(options.depth);
   Ledger ledger(algo, M, cluster.dim(), sizeof(T));
   Planner planner(options, problem, M);
@@ -148,10 +148,15 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
     if (needs_eval) {
       const auto e0 = Clock::now();
       const Evaluation ev = cluster.evaluate();
-      eval_seconds += seconds_since(e0);
       row.evaluated = true;
       row.loss = ev.loss;
       row.grad_norm = ev.grad_norm;
+      if (test) {
+        const std::vector<T> theta = cluster.theta();
+        row.test = test(std::vector<double>(theta.begin(), theta.end()));
+        result.test = row.test;
+      }
+      eval_seconds += seconds_since(e0);
       if (options.optimum) row.objective_error = ev.loss - *options.optimum;
       if (t == 0) initial_loss = ev.loss;
       result.final_loss = ev.loss;
@@ -223,9 +228,9 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
   return result;
 }
 
-template RunResult train<float>(Cluster<float>&, const ProblemConstants&, const TrainOptions&,
-                                const RowObserver&);
-template RunResult train<double>(Cluster<double>&, const ProblemConstants&, const TrainOptions&,
-                                 const RowObserver&);
+template RunResult train<float>(Cluster<float>&, const ProblemConstants&,
+                                const TrainOptions&, const RowObserver&, const TestEvaluator&);
+template RunResult train<double>(Cluster<double>&, const ProblemConstants&,
+                                const TrainOptions&, const RowObserver&, const TestEvaluator&);
 
 }  // namespace lag

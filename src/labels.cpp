@@ -75,6 +75,32 @@ std::string prepare_labels(Dataset<double>& data, ModelKind kind) {
   return "notice: labels {0,1} mapped to {-1,+1} for logistic regression";
 }
 
+std::string prepare_labels(Dataset<double>& data, ModelSpec& model) {
+  if (!is_multiclass(model.kind)) return prepare_labels(data, model.kind);
+  double largest = -1;
+  for (const Shard<double>& s : data.shards)
+    for (std::size_t i = 0; i < s.rows; ++i) {
+      const double y = s.y[i];
+      const bool in_range = model.classes == 0 || y < model.classes;
+      if (y >= 0 && y == std::floor(y) && y < 1e6 && in_range) {
+        largest = std::max(largest, y);
+        continue;
+      }
+      // Rows of a loaded file are its data lines in order; name the line when it is known.
+      const Occurrence at{&s, i, 0};
+      std::string what = "label " + detail::format_number(y) + " is not a class index";
+      what += model.classes == 0 ? " (expected an integer >= 0)"
+                                 : " (expected an integer in 0.." +
+                                       std::to_string(model.classes - 1) + ")";
+      at.fail(what);
+    }
+  if (model.classes == 0) model.classes = static_cast<int>(largest) + 1;
+  if (model.classes < 2)
+    throw Error("only one class in the data: " + std::string(model_name(model.kind)) +
+                " needs at least two");
+  return "";
+}
+
 double softplus(double u) {
   // log(1 + e^u) = max(u, 0) + log(1 + e^-|u|): the exponential never overflows, and log1p
   // keeps the digits when e^-|u| is tiny.

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "cpu/gradient.hpp"
+#include "lag/error.hpp"
 #include "lag/random.hpp"
 
 namespace lag {
@@ -67,6 +68,8 @@ double lambda_max_gram(const std::vector<const Shard<double>*>& shards, int max_
 }
 
 Smoothness smoothness_constants(const Dataset<double>& data, const ModelSpec& model) {
+  if (model.kind == ModelKind::Mlp)
+    throw Error("the MLP has no closed-form smoothness constant; estimate it (estimate_curvature)");
   Smoothness out;
   std::vector<const Shard<double>*> all;
   for (const auto& s : data.shards) {
@@ -74,9 +77,10 @@ Smoothness smoothness_constants(const Dataset<double>& data, const ModelSpec& mo
     out.worker.push_back(lambda_max_gram({&s}));
   }
   out.global = lambda_max_gram(all);
-  if (model.kind == ModelKind::Logistic) {
-    for (double& l : out.worker) l = 0.25 * l + model.lambda;
-    out.global = 0.25 * out.global + static_cast<double>(data.workers()) * model.lambda;
+  if (model.kind != ModelKind::LeastSquares) {
+    const double c = model.kind == ModelKind::Logistic ? 0.25 : 0.5;
+    for (double& l : out.worker) l = c * l + model.lambda;
+    out.global = c * out.global + static_cast<double>(data.workers()) * model.lambda;
   }
   return out;
 }

@@ -2,10 +2,20 @@
 
 namespace lag {
 
+namespace {
+thread_local int t_slot = 0;
+}  // namespace
+
+int ThreadPool::slot() { return t_slot; }
+
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
-  for (int i = 1; i < threads; ++i) threads_.emplace_back([this] { worker_loop(); });
+  for (int i = 1; i < threads; ++i)
+    threads_.emplace_back([this, i] {
+      t_slot = i;
+      worker_loop();
+    });
 }
 
 ThreadPool::~ThreadPool() {

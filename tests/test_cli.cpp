@@ -193,6 +193,88 @@ TEST_F(Cli, InfoShowsBuildAndData) {
   EXPECT_NE(i.output.find("heterogeneity profile"), std::string::npos);
 }
 
+// A raw (uncompressed) IDX file: magic 0 0 type ndims, big-endian dims, then the bytes.
+void write_idx(const std::string& path, const std::vector<std::uint32_t>& dims,
+               const std::vector<std::uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  const unsigned char head[4] = {0, 0, 0x08, static_cast<unsigned char>(dims.size())};
+  out.write(reinterpret_cast<const char*>(head), 4);
+  for (std::uint32_t d : dims) {
+    const unsigned char be[4] = {static_cast<unsigned char>(d >> 24),
+                                 static_cast<unsigned char>(d >> 16),
+                                 static_cast<unsigned char>(d >> 8), static_cast<unsigned char>(d)};
+    out.write(reinterpret_cast<const char*>(be), 4);
+  }
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// n 4x4 "images" of 3 classes: class c lights up row c of the image, plus a little noise.
+void write_idx_set(const std::string& images, const std::string& labels, std::uint32_t n,
+                   unsigned seed) {
+  std::vector<std::uint8_t> pixels, classes;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const auto c = static_cast<std::uint8_t>((i * 7 + seed) % 3);
+    classes.push_back(c);
+    for (unsigned p = 0; p < 16; ++p)
+      pixels.push_back(static_cast<std::uint8_t>((p / 4 == c ? 200 : 0) + (p * 13 + i * 5 + seed) % 40));
+  }
+  write_idx(images, {n, 4, 4}, pixels);
+  write_idx(labels, {n}, classes);
+}
+
+TEST_F(Cli, IdxSubsetEndToEnd) {
+  write_idx_set(path("train-images.idx"), path("train-labels.idx"), 90, 1);
+  write_idx_set(path("test-images.idx"), path("test-labels.idx"), 30, 2);
+  Result t = lag("train --data " + path("train-images.idx") + " --labels " +
+                 path("train-labels.idx") + " --test-data " + path("test-images.idx") +
+                 " --test-labels " + path("test-labels.idx") +
+                 " --model softmax --bias --workers 3 --partition label --algo gd,lag-wk,lag-ps"
+                 " --max-iters 200 --quiet --out " + path("out"));
+  ASSERT_EQ(t.status, 0) << t.output;
+  const auto s = read_json(path("out/summary.json"));
+  EXPECT_EQ(s["classes"], 3);
+  EXPECT_EQ(s["parameters"], 3 * 17);
+  EXPECT_EQ(s["test_rows"], 30);
+  for (const auto& r : s["runs"]) {
+    EXPECT_EQ(r["workers"], 3);
+    EXPECT_EQ(r["model"], "softmax");
+    EXPECT_GE(r["test_accuracy"].get<double>(), 0.95) << r["algo"];
+    EXPECT_GT(r["test_loss"].get<double>(), 0.0);
+  }
+  std::ifstream m(path("out/metrics.csv"));
+  std::string header;
+  std::getline(m, header);
+  EXPECT_NE(header.find("test_loss,test_accuracy"), std::string::npos) << header;
+}
+
+TEST_F(Cli, IdxImagesWithoutLabelsIsAnError) {
+  write_idx_set(path("train-images.idx"), path("train-labels.idx"), 9, 1);
+  Result t = lag("train --data " + path("train-images.idx") + " --model softmax --out " +
+                 path("out"));
+  EXPECT_EQ(t.status, 1);
+  EXPECT_NE(t.output.find("--labels"), std::string::npos) << t.output;
+  EXPECT_FALSE(fs::exists(path("out")));
+}
+
+TEST_F(Cli, MainJobDefaultsOnAFashionMnistSubset) {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  Result t = lag("train --limit 3000 --max-iters 20 --out " + path("out"));
+  ASSERT_EQ(t.status, 0) << t.output;
+  EXPECT_NE(t.output.find("the main job"), std::string::npos) << t.output;
+  EXPECT_NE(t.output.find("test acc"), std::string::npos) << t.output;
+  const auto s = read_json(path("out/summary.json"));
+  ASSERT_EQ(s["runs"].size(), 1u);
+  const auto& r = s["runs"][0];
+  EXPECT_EQ(r["algo"], "lag-wk");
+  EXPECT_EQ(r["model"], "softmax");
+  EXPECT_EQ(r["workers"], 10);
+  EXPECT_EQ(r["dim"], 785);  // 28 x 28 pixels and the bias
+  EXPECT_EQ(s["test_rows"], 10000);
+  EXPECT_GT(r["test_accuracy"].get<double>(), 0.3);  // chance is 0.1
+  EXPECT_GT(r["bytes_saved_fraction"].get<double>(), 0.0);
+}
+
 TEST_F(Cli, UnknownAlgorithmIsAnError) {
   ASSERT_EQ(lag("gen paper-linear --out " + path("data")).status, 0);
   Result t = lag("train --data " + path("data") + " --algo gd,lag --out " + path("out"));

@@ -21,7 +21,7 @@ constexpr Algorithm kAll[] = {Algorithm::GD, Algorithm::LagWK, Algorithm::LagPS,
 
 ProblemConstants constants_for(const Dataset<double>& d, const ModelSpec& m) {
   const Smoothness s = smoothness_constants(d, m);
-  return {s.global, s.worker};
+  return {s.global, s.worker, {}};
 }
 
 template <class T = double>
@@ -143,6 +143,22 @@ TEST(Engine, MaxItersAndEvalEvery) {
   ASSERT_EQ(rows.size(), 26u);
   for (const auto& row : rows)
     EXPECT_EQ(row.evaluated, row.iter % 10 == 0 || row.iter == 25) << row.iter;
+}
+
+TEST(Engine, TimeLimitStopsAndEvaluatesTheLastIterate) {
+  const auto data = make_paper_linear(PaperLinearSpec{});
+  TrainOptions o;
+  o.algorithm = Algorithm::LagPS;
+  o.time_limit = 1e-9;  // spent by the first iteration
+  o.eval_every = 1000;
+  std::vector<IterationRow> rows;
+  const RunResult r = run(data, ModelSpec{}, o, 2, &rows);
+  EXPECT_EQ(r.stop_reason, StopReason::TimeLimit);
+  EXPECT_EQ(r.iterations, 1);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows.back().evaluated);
+  EXPECT_EQ(r.final_loss, rows.back().loss);
+  EXPECT_EQ(r.total.uploads, 9u);
 }
 
 TEST(Engine, TargetGapWithoutOptimumIsAnError) {

@@ -52,8 +52,8 @@ class CountingCluster final : public Cluster<T> {
   explicit CountingCluster(Cluster<T>& inner) : inner_(inner) {}
   int workers() const override { return inner_.workers(); }
   std::size_t dim() const override { return inner_.dim(); }
-  void reset() override {
-    inner_.reset();
+  void reset(const std::vector<double>& theta0) override {
+    inner_.reset(theta0);
     uploads.clear();
     computes.clear();
   }

@@ -28,8 +28,9 @@ class Cluster {
   virtual int workers() const = 0;
   virtual std::size_t dim() const = 0;
 
-  // theta = 0, aggregate = 0, g_hat_m = 0, theta_hat_m = 0; traffic counters to zero.
-  virtual void reset() = 0;
+  // theta = theta0 (zeros when empty), aggregate = 0, g_hat_m = 0, theta_hat_m = theta0;
+  // traffic counters to zero.
+  virtual void reset(const std::vector<double>& theta0) = 0;
   // Selected workers receive theta^k and compute g_m = grad L_m(theta^k), L_m(theta^k) and
   // ||delta_m||^2 with delta_m = g_m - g_hat_m.
   virtual void compute(const Flags& selected) = 0;
@@ -46,7 +47,7 @@ class Cluster {
   virtual void upload(const Flags& senders, bool replace) = 0;
   // theta^{k+1} = theta^k - step * aggregate; returns ||theta^{k+1} - theta^k||^2.
   virtual double step(double step_size) = 0;
-  // Copy of the server's theta.
+  // Copy of the server's theta (length dim(): the model's parameter count).
   virtual std::vector<T> theta() const = 0;
   // Bytes that crossed a device or network boundary since the last call (then reset).
   virtual void take_physical_bytes(std::uint64_t& up, std::uint64_t& down) = 0;

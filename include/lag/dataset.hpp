@@ -98,13 +98,25 @@ Dataset<double> load_shards(const std::vector<std::string>& paths, const LoadOpt
 
 // ---- partitioning ----------------------------------------------------------
 
-enum class Partition { Contiguous, Shuffle };
-Partition parse_partition(const std::string& name);  // "contiguous" | "shuffle"
+enum class Partition { Contiguous, Shuffle, Label };
+Partition parse_partition(const std::string& name);  // "contiguous" | "shuffle" | "label"
 
 // Split one shard's rows over `workers` shards: contiguous blocks whose sizes differ by at most
 // one (the first rows % workers get one more), after a seeded shuffle for Partition::Shuffle.
-// Throws lag::Error when there are fewer rows than workers (a shard would be empty).
+// Throws lag::Error when there are fewer rows than workers (a shard would be empty), and for
+// Partition::Label, which needs the class counts: call partition_by_label for it.
 Dataset<double> partition_rows(const Shard<double>& all, int workers, Partition kind,
                                std::uint64_t seed);
+
+// Non-IID split: worker m (0-based) holds the classes (m*k + j) mod K for j = 0..k-1
+// (k = classes_per_worker, K = num_classes); each class's rows are shuffled (seeded) and split
+// in contiguous near-equal parts over the workers holding that class, in worker order (the
+// first rows % holders parts get one more). Within a worker shard rows keep their order in
+// `all`. Labels in all.y must be class indices 0..K-1. Sources read
+// "FILE[label part m of M: classes a,b]" (m 1-based). Throws lag::Error when k < 1 or k > K,
+// when workers * k < K (some class would be held by nobody), when a label is not a class
+// index, or when some worker would get no rows.
+Dataset<double> partition_by_label(const Shard<double>& all, int workers, int classes_per_worker,
+                                   int num_classes, std::uint64_t seed);
 
 }  // namespace lag

@@ -34,7 +34,15 @@ struct TrainOptions {
 struct ProblemConstants {
   double smoothness = 0.0;                // global L
   std::vector<double> worker_smoothness;  // L_m
+  std::vector<double> initial_theta;      // theta^1; empty means 0 (the MLP needs a random start)
 };
+
+// Held-out evaluation at an iterate (monitoring only, like the training loss).
+struct TestMetrics {
+  double loss = std::numeric_limits<double>::quiet_NaN();
+  double accuracy = std::numeric_limits<double>::quiet_NaN();  // fraction in [0, 1]
+};
+using TestEvaluator = std::function<TestMetrics(const std::vector<double>& theta)>;
 
 // One row of metrics.csv: the state after `iter` iterations (iterate theta^{iter+1}) and what
 // iteration `iter` spent to produce it (row 0: the starting point, nothing spent).
@@ -44,6 +52,7 @@ struct IterationRow {
   double loss = 0.0;
   double objective_error = std::numeric_limits<double>::quiet_NaN();  // when L* is known
   double grad_norm = 0.0;
+  TestMetrics test;           // when evaluated and a test evaluator is given
   Traffic spent;              // this iteration
   Traffic cumulative;         // iterations 1..iter
   double wall_seconds = 0.0;  // training time so far, monitoring (evaluation) excluded
@@ -63,6 +72,7 @@ struct RunResult {
   double final_loss = 0.0;
   double objective_error = std::numeric_limits<double>::quiet_NaN();
   double grad_norm = 0.0;
+  TestMetrics test;  // at the final iterate, with a test evaluator
   StopReason stop_reason = StopReason::MaxIters;
   std::string message;  // for Diverged: what happened, in a sentence
   double wall_seconds = 0.0;
@@ -72,11 +82,12 @@ struct RunResult {
 
 using RowObserver = std::function<void(const IterationRow&)>;
 
-// Run one algorithm from theta = 0 on the cluster (which is reset first). Throws lag::Error for
+// Run one algorithm from theta^1 on the cluster (which is reset first). Throws lag::Error for
 // inconsistent options (e.g. a target gap without an optimum); divergence is not thrown but
-// returned as StopReason::Diverged with a message.
+// returned as StopReason::Diverged with a message. `test`, when given, is called at every
+// evaluated iterate.
 template <class T>
 RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const TrainOptions& options,
-                const RowObserver& observer = {});
+                const RowObserver& observer = {}, const TestEvaluator& test = {});
 
 }  // namespace lag

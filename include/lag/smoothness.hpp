@@ -17,7 +17,10 @@ struct Smoothness {
   double global = 0.0;         // L for the stacked data (logistic: regulariser M * lambda)
 };
 
-// Least squares: L_m = lambda_max(X_m^T X_m). Logistic: 1/4 lambda_max(X_m^T X_m) + lambda.
+// Closed-form bounds. Least squares: L_m = lambda_max(X_m^T X_m). Logistic:
+// 1/4 lambda_max(X_m^T X_m) + lambda. Softmax: 1/2 lambda_max(X_m^T X_m) + lambda (the Hessian
+// of the cross-entropy in the logits, diag(p) - p p^T, has eigenvalues at most 1/2). The MLP has
+// no closed form: see estimate_curvature (cpu/curvature.hpp); this throws lag::Error for it.
 Smoothness smoothness_constants(const Dataset<double>& data, const ModelSpec& model);
 
 }  // namespace lag

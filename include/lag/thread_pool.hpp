@@ -24,6 +24,10 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(threads_.size()) + 1; }
 
+  // Index in [0, size()) of the calling thread within the pool that runs it (0 for the thread
+  // that calls parallel_for), so that bodies can use per-thread scratch without locks.
+  static int slot();
+
   // Run body(i) for i in [0, n); returns when all are done. The first exception thrown by a
   // body is rethrown here.
   void parallel_for(std::size_t n, const std::function<void(std::size_t)>& body);

@@ -6,6 +6,8 @@
 #include "lag/build_info.hpp"
 #include "lag/heterogeneity.hpp"
 #include "lag/smoothness.hpp"
+#include "lag/thread_pool.hpp"
+#include "cpu/curvature.hpp"
 
 namespace lag::cli {
 
@@ -41,11 +43,15 @@ class InfoCommand final : public Command {
                   d.memory_gib, d.compute_major, d.compute_minor);
     if (data_.paths.empty()) return kExitOk;
 
-    ModelSpec model;
-    std::vector<std::string> notices;
-    const Dataset<double> data = load_training_data(data_, model, notices);
-    for (const auto& n : notices) std::printf("%s\n", n.c_str());
-    const Smoothness s = smoothness_constants(data, model);
+    TrainingData loaded = load_training_data(data_);
+    for (const auto& n : loaded.notices) std::printf("%s\n", n.c_str());
+    const Dataset<double>& data = loaded.train;
+    const ModelSpec& model = loaded.model;
+    ThreadPool pool(0);
+    const Smoothness s =
+        model.kind == ModelKind::Mlp
+            ? estimate_curvature(data, model, initial_parameters(model, data.dim, data_.seed), pool)
+            : smoothness_constants(data, model);
     std::printf("\ndata: %d workers, %zu rows, %zu features, model %s\n", data.workers(),
                 data.total_rows(), data.dim, model_name(model.kind));
     std::printf("%-8s %10s %14s  %s\n", "worker", "rows", "L_m", "source");

@@ -12,6 +12,8 @@
 #include "cli/progress.hpp"
 #include "cli/train_outputs.hpp"
 #include "cpu/cpu_cluster.hpp"
+#include "cpu/curvature.hpp"
+#include "cpu/test_evaluator.hpp"
 #include "lag/build_info.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
@@ -22,6 +24,9 @@
 namespace lag::cli {
 
 namespace {
+
+// Iterations of the main job (see apply_main_job_defaults).
+constexpr std::int64_t kMainJobIterations = 300;
 
 struct TrainArgs {
   DataOptions data;
@@ -112,10 +117,10 @@ class TrainCommand final : public Command {
 
  private:
   template <class T>
-  std::vector<RunResult> train_all(const Dataset<double>& data, const ModelSpec& model,
-                                   const std::vector<Algorithm>& algos,
+  std::vector<RunResult> train_all(const TrainingData& data, const std::vector<Algorithm>& algos,
                                    const ProblemConstants& constants, TrainOptions base,
                                    MetricsWriter& metrics, ThreadPool& pool);
+  bool apply_main_job_defaults();
   TrainArgs a_;
   std::string config_;
   CLI::App* app_ = nullptr;
@@ -136,29 +141,38 @@ std::optional<double> parse_optimum(const std::string& s) {
 }
 
 template <class T>
-std::vector<RunResult> TrainCommand::train_all(const Dataset<double>& data, const ModelSpec& model,
+std::vector<RunResult> TrainCommand::train_all(const TrainingData& data,
                                                const std::vector<Algorithm>& algos,
                                                const ProblemConstants& constants, TrainOptions base,
                                                MetricsWriter& metrics, ThreadPool& pool) {
   Dataset<T> converted;
   const Dataset<T>* view;
   if constexpr (std::is_same_v<T, double>) {
-    view = &data;
+    view = &data.train;
   } else {
-    converted = convert_precision<T>(data);
+    converted = convert_precision<T>(data.train);
     view = &converted;
   }
-  CpuCluster<T> cluster(*view, model, pool);
+  CpuCluster<T> cluster(*view, data.model, pool);
+  std::optional<CpuTestEvaluator> test;
+  TestEvaluator test_hook;
+  if (data.test) {
+    test.emplace(*data.test, data.model, pool);
+    test_hook = [&](const std::vector<double>& theta) { return (*test)(theta); };
+  }
   Progress progress(!a_.quiet);
   std::vector<RunResult> results;
   for (Algorithm algo : algos) {
     TrainOptions o = base;
     o.algorithm = algo;
     const char* name = algorithm_name(algo);
-    results.push_back(train(cluster, constants, o, [&](const IterationRow& row) {
-      metrics.write(name, row);
-      progress.update(name, row);
-    }));
+    results.push_back(train(
+        cluster, constants, o,
+        [&](const IterationRow& row) {
+          metrics.write(name, row);
+          progress.update(name, row);
+        },
+        test_hook));
     progress.finish();
     if (results.back().stop_reason == StopReason::Diverged)
       std::fprintf(stderr, "lag: error: %s\n", results.back().message.c_str());
@@ -166,21 +180,52 @@ std::vector<RunResult> TrainCommand::train_all(const Dataset<double>& data, cons
   return results;
 }
 
+// With no data named, the main job: softmax regression on Fashion-MNIST over 10 workers split by
+// label, with LAG-WK. Options the user gave (on the command line or in --config) still win.
+bool TrainCommand::apply_main_job_defaults() {
+  auto given = [&](const char* name) { return app_->get_option(name)->count() > 0; };
+  if (given("--data") || given("--dataset")) return false;
+  a_.data.dataset = "fashion-mnist";
+  if (!given("--model")) a_.data.model = "softmax";
+  if (!given("--workers")) a_.data.workers = 10;
+  if (!given("--partition")) a_.data.partition = "label";
+  if (!given("--algo")) a_.algos = "lag-wk";
+  if (!given("--bias")) a_.data.bias = true;
+  if (!given("--max-iters")) a_.max_iters = kMainJobIterations;
+  if (!given("--eval-every")) a_.eval_every = 10;
+  return true;
+}
+
 int TrainCommand::run() {
   if (!config_.empty()) apply_config_file(*app_, config_);
+  const bool main_job = apply_main_job_defaults();
   // Everything that can fail on the user's input fails here, before the output folder exists.
   const std::vector<Algorithm> algos = parse_algorithm_list(a_.algos);
   std::optional<double> optimum = parse_optimum(a_.optimum);
   const bool want_auto_optimum = a_.optimum == "auto" || (a_.optimum.empty() && a_.target_gap > 0);
-  ModelSpec model;
-  std::vector<std::string> notices;
-  const Dataset<double> data = load_training_data(a_.data, model, notices);
-  for (const auto& n : notices) std::fprintf(stderr, "lag: %s\n", n.c_str());
+  if (main_job && !a_.quiet)
+    std::printf("no --data given: the main job, %s on Fashion-MNIST, %d workers split by %s, %s\n",
+                a_.data.model.c_str(), a_.data.workers, a_.data.partition.c_str(),
+                a_.algos.c_str());
+  TrainingData data = load_training_data(a_.data);
+  for (const auto& n : data.notices) std::fprintf(stderr, "lag: %s\n", n.c_str());
+  const ModelSpec& model = data.model;
+  if (want_auto_optimum && is_multiclass(model.kind))
+    throw Error("--optimum auto is available for linear and logistic models; give --optimum "
+                "VALUE (e.g. from a long GD run) for " + std::string(model_name(model.kind)));
 
-  const Smoothness smooth = smoothness_constants(data, model);
+  ThreadPool pool(a_.threads);
+  ProblemConstants constants;
+  constants.initial_theta = initial_parameters(model, data.train.dim, a_.data.seed);
+  const Smoothness smooth =
+      model.kind == ModelKind::Mlp
+          ? estimate_curvature(data.train, model, constants.initial_theta, pool)
+          : smoothness_constants(data.train, model);
+  constants.smoothness = smooth.global;
+  constants.worker_smoothness = smooth.worker;
   std::string optimum_method = optimum ? "given" : "";
   if (want_auto_optimum) {
-    const Optimum opt = solve_optimum(data, model);
+    const Optimum opt = solve_optimum(data.train, model);
     optimum = opt.value;
     optimum_method = opt.method;
   }
@@ -195,13 +240,18 @@ int TrainCommand::run() {
   base.time_limit = a_.time_limit;
   base.eval_every = a_.eval_every;
   base.seed = a_.data.seed;
-  ProblemConstants constants{smooth.global, smooth.worker};
 
+  const Dataset<double>& train_set = data.train;
   if (!a_.quiet) {
-    std::printf("data: %d workers, %zu rows, %zu features; model %s", data.workers(),
-                data.total_rows(), data.dim, model_name(model.kind));
-    if (model.kind == ModelKind::Logistic) std::printf(" (lambda %g)", model.lambda);
-    std::printf("\nsmoothness L = %.6g, alpha = %.6g%s\n", smooth.global,
+    std::printf("data: %d workers, %zu rows, %zu features; model %s", train_set.workers(),
+                train_set.total_rows(), train_set.dim, model_name(model.kind));
+    if (is_multiclass(model.kind)) std::printf(", %d classes", model.classes);
+    if (model.kind == ModelKind::Mlp) std::printf(", %d hidden", model.hidden);
+    std::printf(", %zu parameters", parameter_count(model, train_set.dim));
+    if (model.kind != ModelKind::LeastSquares) std::printf(" (lambda %g)", model.lambda);
+    if (data.test) std::printf("; %zu test rows", data.test->rows);
+    std::printf("\nsmoothness L = %.6g%s, alpha = %.6g%s\n", smooth.global,
+                model.kind == ModelKind::Mlp ? " (estimated at the start)" : "",
                 a_.alpha > 0 ? a_.alpha : 1.0 / smooth.global, a_.alpha > 0 ? "" : " (1/L)");
     if (optimum) std::printf("optimum L* = %.17g (%s)\n", *optimum, optimum_method.c_str());
     std::fflush(stdout);
@@ -212,24 +262,26 @@ int TrainCommand::run() {
   if (ec) throw Error("cannot create output folder " + a_.out + ": " + ec.message());
   const std::filesystem::path out(a_.out);
   MetricsWriter metrics((out / "metrics.csv").string());
-  ThreadPool pool(a_.threads);
   std::vector<RunResult> results =
-      a_.precision == "fp32"
-          ? train_all<float>(data, model, algos, constants, base, metrics, pool)
-          : train_all<double>(data, model, algos, constants, base, metrics, pool);
+      a_.precision == "fp32" ? train_all<float>(data, algos, constants, base, metrics, pool)
+                             : train_all<double>(data, algos, constants, base, metrics, pool);
   metrics.close();
 
-  RunContext ctx{model_name(model.kind), data.workers(), data.dim,   a_.precision,
-                 model.lambda,           a_.depth,       pool.size()};
+  RunContext ctx{model_name(model.kind), train_set.workers(), train_set.dim, a_.precision,
+                 model.lambda,           a_.depth,            pool.size()};
   nlohmann::json summary;
   summary["version"] = build_info().version;
   summary["smoothness"] = smooth.global;
   summary["worker_smoothness"] = smooth.worker;
   summary["optimum"] = optimum ? nlohmann::json(*optimum) : nlohmann::json(nullptr);
   summary["optimum_method"] = optimum_method;
-  summary["rows"] = data.total_rows();
+  summary["rows"] = train_set.total_rows();
+  summary["parameters"] = parameter_count(model, train_set.dim);
+  if (is_multiclass(model.kind)) summary["classes"] = model.classes;
+  if (model.kind == ModelKind::Mlp) summary["hidden"] = model.hidden;
+  if (data.test) summary["test_rows"] = data.test->rows;
   std::vector<std::string> sources;
-  for (const auto& s : data.shards) sources.push_back(s.source);
+  for (const auto& s : train_set.shards) sources.push_back(s.source);
   summary["shards"] = sources;
   summary["runs"] = nlohmann::json::array();
   bool diverged = false;

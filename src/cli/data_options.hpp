@@ -1,8 +1,9 @@
-// Data options shared by `lag train` and `lag info`, and the loading they drive.
+// Data and model options shared by `lag train` and `lag info`, and the loading they drive.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,16 +12,27 @@
 
 namespace lag::cli {
 
+// Where the Debian package dataset-fashion-mnist installs the data set.
+constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
 struct DataOptions {
   std::vector<std::string> paths;
+  std::string labels;  // IDX: the label file that goes with --data
+  std::string test_path, test_labels;
+  std::string dataset;  // a named data set ("fashion-mnist"), instead of --data
   std::string format = "auto";
   std::size_t label_col = 1;
   std::size_t dim = 0;
-  int workers = 0;  // 0: one per file
+  bool bias = false;
+  std::size_t limit = 0;  // IDX: keep the first `limit` training images
+  int workers = 0;        // 0: one per file
   std::string partition = "contiguous";
+  int classes_per_worker = 1;
   std::uint64_t seed = 1;
   std::string model = "linear";
   double lambda = 0.0;
+  int classes = 0;
+  int hidden = 64;
 };
 
 void add_data_options(CLI::App& app, DataOptions& o);
@@ -29,9 +41,15 @@ void add_data_options(CLI::App& app, DataOptions& o);
 CLI::Validator positive_number();
 CLI::Validator non_negative_number();
 
-// Load, partition and check labels. Notices (label mapping) go to `notices`. Throws lag::Error
-// (lag::InputError for bad files) before anything is written anywhere.
-Dataset<double> load_training_data(const DataOptions& o, ModelSpec& model,
-                                   std::vector<std::string>& notices);
+struct TrainingData {
+  Dataset<double> train;               // one shard per worker
+  std::optional<Shard<double>> test;   // held-out rows, when given
+  ModelSpec model;                     // with classes known
+  std::vector<std::string> notices;    // e.g. label mapping
+};
+
+// Load, check labels, partition. Throws lag::Error (lag::InputError for bad files) before
+// anything is written anywhere.
+TrainingData load_training_data(const DataOptions& o);
 
 }  // namespace lag::cli

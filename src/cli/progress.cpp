@@ -11,6 +11,16 @@ Progress::Progress(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)) {}
 
 void Progress::update(const std::string& algo, const IterationRow& row) {
   if (!enabled_) return;
+  if (row.evaluated) {
+    char text[96];
+    int n = std::isnan(row.objective_error)
+                ? std::snprintf(text, sizeof text, "  loss %.6e", row.loss)
+                : std::snprintf(text, sizeof text, "  gap %.3e", row.objective_error);
+    if (!std::isnan(row.test.accuracy) && n > 0)
+      std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), "  test acc %.2f%%",
+                    100.0 * row.test.accuracy);
+    last_eval_ = text;  // shown until the next evaluation
+  }
   const auto now = std::chrono::steady_clock::now();
   if (drawn_ && now - last_ < std::chrono::milliseconds(100)) return;
   last_ = now;
@@ -20,20 +30,14 @@ void Progress::update(const std::string& algo, const IterationRow& row) {
                            ? 100.0 * (1.0 - static_cast<double>(c.bytes_up) /
                                                 static_cast<double>(c.gd_equivalent_bytes_up))
                            : 0.0;
-  char loss[64] = "";
-  if (row.evaluated) {
-    if (std::isnan(row.objective_error))
-      std::snprintf(loss, sizeof loss, "  loss %.6e", row.loss);
-    else
-      std::snprintf(loss, sizeof loss, "  gap %.3e", row.objective_error);
-  }
   std::fprintf(stderr, "\r[%s] iter %lld%s  uploads %llu  bytes saved %.1f%%\x1b[K", algo.c_str(),
-               static_cast<long long>(row.iter), loss, static_cast<unsigned long long>(c.uploads),
-               saved);
+               static_cast<long long>(row.iter), last_eval_.c_str(),
+               static_cast<unsigned long long>(c.uploads), saved);
   std::fflush(stderr);
 }
 
 void Progress::finish() {
+  last_eval_.clear();
   if (!enabled_ || !drawn_) return;
   std::fprintf(stderr, "\r\x1b[K");
   std::fflush(stderr);

@@ -19,6 +19,7 @@ class Progress {
  private:
   bool enabled_;
   bool drawn_ = false;
+  std::string last_eval_;
   std::chrono::steady_clock::time_point last_{};
 };
 

@@ -29,7 +29,8 @@ MetricsWriter::MetricsWriter(const std::string& path) : path_(path) {
   if (!file_) throw Error(io_error("create", path));
   std::fputs(
       "algo,iter,loss,objective_error,grad_norm,uploads,bytes_up,bytes_down,control_bytes,"
-      "cum_uploads,cum_bytes_up,cum_bytes_down,cum_control_bytes,wall_seconds\n",
+      "cum_uploads,cum_bytes_up,cum_bytes_down,cum_control_bytes,wall_seconds,test_loss,"
+      "test_accuracy\n",
       file_);
 }
 
@@ -38,22 +39,28 @@ MetricsWriter::~MetricsWriter() {
 }
 
 void MetricsWriter::write(const char* algo, const IterationRow& r) {
-  char loss[96] = ",,";
-  if (r.evaluated) {
-    if (std::isnan(r.objective_error))
-      std::snprintf(loss, sizeof loss, "%.17g,,%.17g", r.loss, r.grad_norm);
+  // Unknown values (not evaluated, no L*, no test set) are empty fields.
+  auto field = [](char* buf, std::size_t n, bool known, double v) {
+    if (known && !std::isnan(v))
+      std::snprintf(buf, n, "%.17g", v);
     else
-      std::snprintf(loss, sizeof loss, "%.17g,%.17g,%.17g", r.loss, r.objective_error, r.grad_norm);
-  }
+      buf[0] = '\0';
+  };
+  char loss[32], gap[32], grad[32], test_loss[32], test_acc[32];
+  field(loss, sizeof loss, r.evaluated, r.loss);
+  field(gap, sizeof gap, r.evaluated, r.objective_error);
+  field(grad, sizeof grad, r.evaluated, r.grad_norm);
+  field(test_loss, sizeof test_loss, r.evaluated, r.test.loss);
+  field(test_acc, sizeof test_acc, r.evaluated, r.test.accuracy);
   const auto& s = r.spent;
   const auto& c = r.cumulative;
   using ull = unsigned long long;
-  std::fprintf(file_, "%s,%lld,%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.6f\n", algo,
-               static_cast<long long>(r.iter), loss, static_cast<ull>(s.uploads),
+  std::fprintf(file_, "%s,%lld,%s,%s,%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.6f,%s,%s\n",
+               algo, static_cast<long long>(r.iter), loss, gap, grad, static_cast<ull>(s.uploads),
                static_cast<ull>(s.bytes_up), static_cast<ull>(s.bytes_down),
                static_cast<ull>(s.control_bytes), static_cast<ull>(c.uploads),
                static_cast<ull>(c.bytes_up), static_cast<ull>(c.bytes_down),
-               static_cast<ull>(c.control_bytes), r.wall_seconds);
+               static_cast<ull>(c.control_bytes), r.wall_seconds, test_loss, test_acc);
 }
 
 void MetricsWriter::close() {
@@ -104,6 +111,10 @@ nlohmann::json run_json(const RunResult& r, const RunContext& c) {
   j["final_loss"] = number_or_null(r.final_loss);
   j["objective_error"] = number_or_null(r.objective_error);
   j["grad_norm"] = number_or_null(r.grad_norm);
+  if (!std::isnan(r.test.loss)) {
+    j["test_loss"] = number_or_null(r.test.loss);
+    j["test_accuracy"] = number_or_null(r.test.accuracy);
+  }
   j["stop_reason"] = stop_reason_name(r.stop_reason);
   if (!r.message.empty()) j["message"] = r.message;
   j["wall_seconds"] = r.wall_seconds;
@@ -120,11 +131,11 @@ void print_comparison(std::ostream& out, const std::vector<RunResult>& runs) {
   const RunResult* gd = nullptr;
   for (const auto& r : runs)
     if (r.algorithm == Algorithm::GD) gd = &r;
+  const bool accuracy = !runs.empty() && !std::isnan(runs.front().test.accuracy);
   out << std::left << std::setw(9) << "algo" << std::right << std::setw(8) << "iters"
       << std::setw(10) << "uploads" << std::setw(10) << "vs GD" << std::setw(12) << "MB up"
       << std::setw(10) << "saved" << std::setw(12) << "obj.error" << std::setw(12) << "stop"
-      << std::setw(10) << "time s"
-      << "\n";
+      << std::setw(10) << "time s" << (accuracy ? "  test acc" : "") << "\n";
   for (const auto& r : runs) {
     out << std::left << std::setw(9) << algorithm_name(r.algorithm) << std::right << std::setw(8)
         << r.iterations << std::setw(10) << r.total.uploads;
@@ -145,7 +156,9 @@ void print_comparison(std::ostream& out, const std::vector<RunResult>& runs) {
     else
       err << std::scientific << std::setprecision(2) << r.objective_error;
     out << std::setw(12) << err.str() << std::setw(12) << stop_reason_name(r.stop_reason)
-        << std::setw(10) << std::fixed << std::setprecision(3) << r.wall_seconds << "\n";
+        << std::setw(10) << std::fixed << std::setprecision(3) << r.wall_seconds;
+    if (accuracy) out << std::setw(9) << std::setprecision(2) << 100.0 * r.test.accuracy << "%";
+    out << "\n";
     out.unsetf(std::ios::floatfield);
   }
   out << "(vs GD: uploads relative to the GD run; saved: uplink bytes saved against the "

@@ -10,7 +10,13 @@ namespace lag {
 
 template <class T>
 CpuCluster<T>::CpuCluster(const Dataset<T>& data, const ModelSpec& model, ThreadPool& pool)
-    : data_(data), model_(model), pool_(pool), dim_(data.dim) {
+    : data_(data),
+      model_(model),
+      pool_(pool),
+      kernel_(cpu::make_loss_kernel<T>(model, data.dim)),
+      dim_(parameter_count(model, data.dim)),
+      scratch_(static_cast<std::size_t>(pool.size())) {
+  if (is_multiclass(model.kind)) cpu::use_single_threaded_blas();
   std::size_t chunk = 0;
   workers_.resize(data.shards.size());
   for (std::size_t m = 0; m < workers_.size(); ++m) {
@@ -32,12 +38,16 @@ CpuCluster<T>::CpuCluster(const Dataset<T>& data, const ModelSpec& model, Thread
 }
 
 template <class T>
-void CpuCluster<T>::reset() {
-  std::fill(theta_.begin(), theta_.end(), T(0));
+void CpuCluster<T>::reset(const std::vector<double>& theta0) {
+  if (theta0.empty())
+    std::fill(theta_.begin(), theta_.end(), T(0));
+  else
+    std::transform(theta0.begin(), theta0.end(), theta_.begin(),
+                   [](double v) { return static_cast<T>(v); });
   std::fill(aggregate_.begin(), aggregate_.end(), T(0));
   for (Worker& w : workers_) {
     std::fill(w.g_hat.begin(), w.g_hat.end(), T(0));
-    std::fill(w.theta_hat.begin(), w.theta_hat.end(), T(0));
+    w.theta_hat = theta_;
     w.fresh = false;
   }
 }
@@ -59,12 +69,13 @@ void CpuCluster<T>::compute_gradients(const std::vector<int>& which) {
     // A worker with a single chunk accumulates straight into g.
     T* out = w.chunks == 1 ? w.g.data() : partials_.data() + (w.first_chunk + c) * dim_;
     std::fill(out, out + dim_, T(0));
-    partial_loss_[w.first_chunk + c] = cpu::accumulate_gradient(
-        model_.kind, s.row(begin), s.y.data() + begin, rows, dim_, theta, out);
+    partial_loss_[w.first_chunk + c] =
+        kernel_->gradient(s.row(begin), s.y.data() + begin, rows, theta, out,
+                          scratch_[static_cast<std::size_t>(ThreadPool::slot())]);
   });
   // Phase 2: per worker, sum its chunks in order, add the regulariser, form delta.
   const T lambda = static_cast<T>(model_.lambda);
-  const double reg = model_.kind == ModelKind::Logistic ? model_.lambda : 0.0;
+  const double reg = model_.kind == ModelKind::LeastSquares ? 0.0 : model_.lambda;
   const double theta_norm2 = reg > 0 ? cpu::norm2(theta, dim_) : 0.0;
   pool_.parallel_for(which.size(), [&](std::size_t i) {
     Worker& w = workers_[which[i]];

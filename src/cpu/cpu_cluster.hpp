@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "cpu/loss_kernels.hpp"
 #include "lag/cluster.hpp"
 #include "lag/dataset.hpp"
 #include "lag/model.hpp"
@@ -15,12 +17,13 @@ namespace lag {
 template <class T>
 class CpuCluster final : public Cluster<T> {
  public:
-  // `data` and `pool` must outlive the cluster.
+  // `data` and `pool` must outlive the cluster; model.classes (and hidden) must be set for the
+  // multi-class models.
   CpuCluster(const Dataset<T>& data, const ModelSpec& model, ThreadPool& pool);
 
   int workers() const override { return static_cast<int>(workers_.size()); }
   std::size_t dim() const override { return dim_; }
-  void reset() override;
+  void reset(const std::vector<double>& theta0) override;
   void compute(const Flags& selected) override;
   void trigger(double tau, const Flags& selected, Flags& fire) override;
   void stale_distances(std::vector<double>& out) override;
@@ -51,7 +54,9 @@ class CpuCluster final : public Cluster<T> {
   const Dataset<T>& data_;
   ModelSpec model_;
   ThreadPool& pool_;
-  std::size_t dim_;
+  std::unique_ptr<cpu::LossKernel<T>> kernel_;
+  std::size_t dim_;  // parameters
+  std::vector<std::vector<T>> scratch_;  // one per pool thread
   std::vector<Worker> workers_;
   std::vector<T> partials_;  // one dim-vector per chunk (used by workers with > 1 chunk)
   std::vector<double> partial_loss_;

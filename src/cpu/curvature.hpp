@@ -1,0 +1,23 @@
+// Smoothness estimates for models without a closed-form constant (the MLP).
+#pragma once
+
+#include <vector>
+
+#include "lag/dataset.hpp"
+#include "lag/model.hpp"
+#include "lag/smoothness.hpp"
+#include "lag/thread_pool.hpp"
+
+namespace lag {
+
+// The largest |eigenvalue| of the Hessian at `theta`, for each worker's loss (L_m) and for the
+// total loss (L), by `iterations` steps of power iteration on Hessian-vector products taken by
+// central differences of the gradient (H v ~ (g(theta + e v) - g(theta - e v)) / 2e), regulariser
+// included. A local estimate at one point, not a bound: curvature may grow during training, which
+// the engine's divergence check reports with a hint to set --alpha. Deterministic (seeded start,
+// fixed-order sums), fp64, parallel over workers.
+Smoothness estimate_curvature(const Dataset<double>& data, const ModelSpec& model,
+                              const std::vector<double>& theta, ThreadPool& pool,
+                              int iterations = 10);
+
+}  // namespace lag

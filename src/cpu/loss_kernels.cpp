@@ -1,0 +1,209 @@
+#include "cpu/loss_kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "cpu/blas.hpp"
+#include "cpu/gradient.hpp"
+#include "lag/error.hpp"
+
+namespace lag::cpu {
+
+void use_single_threaded_blas() { openblas_set_num_threads(1); }
+
+namespace {
+
+// ---- linear and logistic: the fused single-pass kernels ----------------------------------
+
+template <class T>
+class BinaryKernel final : public LossKernel<T> {
+ public:
+  BinaryKernel(ModelKind kind, std::size_t d) : kind_(kind), d_(d) {}
+  double gradient(const T* x, const T* y, std::size_t rows, const T* theta, T* g,
+                  std::vector<T>&) const override {
+    return accumulate_gradient(kind_, x, y, rows, d_, theta, g);
+  }
+  double evaluate(const T* x, const T* y, std::size_t rows, const T* theta, std::vector<T>&,
+                  std::size_t& correct) const override {
+    double loss = 0;
+    for (std::size_t i = 0; i < rows; ++i) {
+      const T z = dot(x + i * d_, theta, d_);
+      if (kind_ == ModelKind::LeastSquares) {
+        const double r = static_cast<double>(z) - static_cast<double>(y[i]);
+        loss += 0.5 * r * r;
+      } else {
+        loss += softplus(-static_cast<double>(y[i]) * static_cast<double>(z));
+        correct += (z >= 0) == (y[i] > 0) ? 1 : 0;
+      }
+    }
+    return loss;
+  }
+  double gradient_flops(std::size_t rows) const override {
+    return 4.0 * static_cast<double>(rows) * static_cast<double>(d_);
+  }
+
+ private:
+  ModelKind kind_;
+  std::size_t d_;
+};
+
+// Row-wise softmax of z (rows x k) in place, returning sum_i [logsumexp(z_i) - z_{i,y_i}] and
+// counting rows whose largest logit is the label. With `minus_onehot`, z becomes p - onehot(y),
+// the gradient of the loss with respect to the logits.
+template <class T>
+double softmax_rows(T* z, const T* y, std::size_t rows, std::size_t k, bool minus_onehot,
+                    std::size_t* correct) {
+  double loss = 0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    T* zi = z + i * k;
+    const auto label = static_cast<std::size_t>(y[i]);
+    const std::size_t best = static_cast<std::size_t>(std::max_element(zi, zi + k) - zi);
+    if (correct && best == label) ++*correct;
+    const T top = zi[best];
+    double sum = 0;
+    for (std::size_t c = 0; c < k; ++c) sum += std::exp(static_cast<double>(zi[c] - top));
+    loss += std::log(sum) + static_cast<double>(top) - static_cast<double>(zi[label]);
+    if (minus_onehot) {
+      for (std::size_t c = 0; c < k; ++c)
+        zi[c] = static_cast<T>(std::exp(static_cast<double>(zi[c] - top)) / sum);
+      zi[label] -= T(1);
+    }
+  }
+  return loss;
+}
+
+// ---- softmax regression: theta = W (K x d) ----------------------------------------------
+
+template <class T>
+class SoftmaxKernel final : public LossKernel<T> {
+ public:
+  SoftmaxKernel(std::size_t k, std::size_t d) : k_(k), d_(d) {}
+
+  double gradient(const T* x, const T* y, std::size_t rows, const T* w, T* g,
+                  std::vector<T>& scratch) const override {
+    scratch.resize(kGemmRows * k_);
+    double loss = 0;
+    for (std::size_t b = 0; b < rows; b += kGemmRows) {
+      const std::size_t n = std::min(kGemmRows, rows - b);
+      const T* xb = x + b * d_;
+      T* z = scratch.data();
+      gemm(false, true, n, k_, d_, T(1), xb, d_, w, d_, T(0), z, k_);  // Z = X W^T
+      loss += softmax_rows(z, y + b, n, k_, true, nullptr);               // Z = P - Y
+      gemm(true, false, k_, d_, n, T(1), z, k_, xb, d_, T(1), g, d_);   // G += (P - Y)^T X
+    }
+    return loss;
+  }
+
+  double evaluate(const T* x, const T* y, std::size_t rows, const T* w, std::vector<T>& scratch,
+                  std::size_t& correct) const override {
+    scratch.resize(kGemmRows * k_);
+    double loss = 0;
+    for (std::size_t b = 0; b < rows; b += kGemmRows) {
+      const std::size_t n = std::min(kGemmRows, rows - b);
+      gemm(false, true, n, k_, d_, T(1), x + b * d_, d_, w, d_, T(0), scratch.data(), k_);
+      loss += softmax_rows(scratch.data(), y + b, n, k_, false, &correct);
+    }
+    return loss;
+  }
+
+  double gradient_flops(std::size_t rows) const override {
+    return 4.0 * static_cast<double>(rows) * static_cast<double>(k_ * d_);
+  }
+
+ private:
+  std::size_t k_, d_;
+};
+
+// ---- one-hidden-layer MLP: theta = [W1 (h x d) | b1 (h) | W2 (K x h) | b2 (K)] -----------
+
+template <class T>
+class MlpKernel final : public LossKernel<T> {
+ public:
+  MlpKernel(std::size_t k, std::size_t h, std::size_t d) : k_(k), h_(h), d_(d) {}
+
+  double gradient(const T* x, const T* y, std::size_t rows, const T* theta, T* g,
+                  std::vector<T>& scratch) const override {
+    const T *w1 = theta, *b1 = w1 + h_ * d_, *w2 = b1 + h_, *b2 = w2 + k_ * h_;
+    T *gw1 = g, *gb1 = gw1 + h_ * d_, *gw2 = gb1 + h_, *gb2 = gw2 + k_ * h_;
+    scratch.resize(kGemmRows * (2 * h_ + k_));
+    T* a = scratch.data();             // activations, n x h
+    T* z = a + kGemmRows * h_;         // logits, then P - Y, n x K
+    T* da = z + kGemmRows * k_;        // gradient at the activations, n x h
+    double loss = 0;
+    for (std::size_t b = 0; b < rows; b += kGemmRows) {
+      const std::size_t n = std::min(kGemmRows, rows - b);
+      const T* xb = x + b * d_;
+      loss += forward(xb, y + b, n, w1, b1, w2, b2, a, z, true, nullptr);
+      gemm(true, false, k_, h_, n, T(1), z, k_, a, h_, T(1), gw2, h_);  // gW2 += dZ^T A
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < k_; ++c) gb2[c] += z[i * k_ + c];
+      gemm(false, false, n, h_, k_, T(1), z, k_, w2, h_, T(0), da, h_);  // dA = dZ W2
+      for (std::size_t i = 0; i < n * h_; ++i) da[i] *= T(1) - a[i] * a[i];  // tanh'
+      gemm(true, false, h_, d_, n, T(1), da, h_, xb, d_, T(1), gw1, d_);  // gW1 += dH^T X
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < h_; ++j) gb1[j] += da[i * h_ + j];
+    }
+    return loss;
+  }
+
+  double evaluate(const T* x, const T* y, std::size_t rows, const T* theta,
+                  std::vector<T>& scratch, std::size_t& correct) const override {
+    const T *w1 = theta, *b1 = w1 + h_ * d_, *w2 = b1 + h_, *b2 = w2 + k_ * h_;
+    scratch.resize(kGemmRows * (h_ + k_));
+    T* a = scratch.data();
+    T* z = a + kGemmRows * h_;
+    double loss = 0;
+    for (std::size_t b = 0; b < rows; b += kGemmRows) {
+      const std::size_t n = std::min(kGemmRows, rows - b);
+      loss += forward(x + b * d_, y + b, n, w1, b1, w2, b2, a, z, false, &correct);
+    }
+    return loss;
+  }
+
+  double gradient_flops(std::size_t rows) const override {
+    // forward X W1^T and A W2^T, backward dZ^T A, dZ W2, dH^T X
+    const double n = static_cast<double>(rows);
+    return 2.0 * n * static_cast<double>(2 * h_ * d_ + 3 * k_ * h_);
+  }
+
+ private:
+  // A = tanh(X W1^T + b1), Z = A W2^T + b2, then the softmax loss (Z becomes P - Y if asked).
+  double forward(const T* x, const T* y, std::size_t n, const T* w1, const T* b1, const T* w2,
+                 const T* b2, T* a, T* z, bool minus_onehot, std::size_t* correct) const {
+    gemm(false, true, n, h_, d_, T(1), x, d_, w1, d_, T(0), a, h_);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < h_; ++j) a[i * h_ + j] = std::tanh(a[i * h_ + j] + b1[j]);
+    gemm(false, true, n, k_, h_, T(1), a, h_, w2, h_, T(0), z, k_);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < k_; ++c) z[i * k_ + c] += b2[c];
+    return softmax_rows(z, y, n, k_, minus_onehot, correct);
+  }
+
+  std::size_t k_, h_, d_;
+};
+
+}  // namespace
+
+template <class T>
+std::unique_ptr<LossKernel<T>> make_loss_kernel(const ModelSpec& model, std::size_t features) {
+  const auto k = static_cast<std::size_t>(model.classes);
+  switch (model.kind) {
+    case ModelKind::LeastSquares:
+    case ModelKind::Logistic:
+      return std::make_unique<BinaryKernel<T>>(model.kind, features);
+    case ModelKind::Softmax:
+      if (k < 2) throw Error("softmax needs at least two classes");
+      return std::make_unique<SoftmaxKernel<T>>(k, features);
+    case ModelKind::Mlp:
+      if (k < 2) throw Error("mlp needs at least two classes");
+      if (model.hidden < 1) throw Error("--hidden must be at least 1 for the mlp model");
+      return std::make_unique<MlpKernel<T>>(k, static_cast<std::size_t>(model.hidden), features);
+  }
+  throw Error("unknown model");
+}
+
+template std::unique_ptr<LossKernel<float>> make_loss_kernel<float>(const ModelSpec&, std::size_t);
+template std::unique_ptr<LossKernel<double>> make_loss_kernel<double>(const ModelSpec&,
+                                                                      std::size_t);
+
+}  // namespace lag::cpu
