@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Fresh machine to first result: install what is missing, build, and run the paper's synthetic
-# linear-regression experiment (9 heterogeneous workers) with all five algorithms.
+# Fresh machine to first result: install what is missing, build, and run the main job: softmax
+# regression on Fashion-MNIST over 10 workers split by label, with LAG-WK (lag train with no data
+# named). Extra arguments go to lag train.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-build/lag gen paper-linear --out build/data/paper-linear
-build/lag train --data build/data/paper-linear --algo gd,lag-wk,lag-ps,cyc-iag,num-iag \
-  --target-gap 1e-8 --out build/runs/paper-linear
+build/lag train --out build/runs/main-job "$@"

@@ -149,8 +149,9 @@ void count_label(LabelCensus& census, double y, std::size_t line);
 void check_dense_size(const std::string& path, std::size_t rows, std::size_t dim, std::size_t line,
                       std::size_t column, const std::string& cause);
 
-// The file named by a shard's source, without the "[rows a-b]" / "[part m of M, shuffled]"
-// suffix that partition_rows appends (label checks point at the file, not the part).
+// The file named by a shard's source, without the "[rows a-b]" / "[part m of M, shuffled]" /
+// "[label part m of M: classes ...]" suffix that the partitions append (label checks point at
+// the file, not the part).
 std::string source_file(const std::string& source);
 
 }  // namespace lag::detail
