@@ -228,9 +228,9 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
   return result;
 }
 
-template RunResult train<float>(Cluster<float>&, const ProblemConstants&,
-                                const TrainOptions&, const RowObserver&, const TestEvaluator&);
-template RunResult train<double>(Cluster<double>&, const ProblemConstants&,
-                                const TrainOptions&, const RowObserver&, const TestEvaluator&);
+template RunResult train<float>(Cluster<float>&, const ProblemConstants&, const TrainOptions&,
+                                const RowObserver&, const TestEvaluator&);
+template RunResult train<double>(Cluster<double>&, const ProblemConstants&, const TrainOptions&,
+                                 const RowObserver&, const TestEvaluator&);
 
 }  // namespace lag

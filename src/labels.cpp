@@ -89,9 +89,9 @@ std::string prepare_labels(Dataset<double>& data, ModelSpec& model) {
       // Rows of a loaded file are its data lines in order; name the line when it is known.
       const Occurrence at{&s, i, 0};
       std::string what = "label " + detail::format_number(y) + " is not a class index";
-      what += model.classes == 0 ? " (expected an integer >= 0)"
-                                 : " (expected an integer in 0.." +
-                                       std::to_string(model.classes - 1) + ")";
+      what += model.classes == 0
+                  ? " (expected an integer >= 0)"
+                  : " (expected an integer in 0.." + std::to_string(model.classes - 1) + ")";
       at.fail(what);
     }
   if (model.classes == 0) model.classes = static_cast<int>(largest) + 1;

@@ -17,10 +17,14 @@ ModelKind parse_model(const std::string& name) {
 
 const char* model_name(ModelKind kind) {
   switch (kind) {
-    case ModelKind::LeastSquares: return "linear";
-    case ModelKind::Logistic: return "logistic";
-    case ModelKind::Softmax: return "softmax";
-    case ModelKind::Mlp: return "mlp";
+    case ModelKind::LeastSquares:
+      return "linear";
+    case ModelKind::Logistic:
+      return "logistic";
+    case ModelKind::Softmax:
+      return "softmax";
+    case ModelKind::Mlp:
+      return "mlp";
   }
   return "?";
 }
@@ -29,9 +33,12 @@ std::size_t parameter_count(const ModelSpec& model, std::size_t features) {
   const auto k = static_cast<std::size_t>(model.classes);
   const auto h = static_cast<std::size_t>(model.hidden);
   switch (model.kind) {
-    case ModelKind::Softmax: return k * features;
-    case ModelKind::Mlp: return h * features + h + k * h + k;
-    default: return features;
+    case ModelKind::Softmax:
+      return k * features;
+    case ModelKind::Mlp:
+      return h * features + h + k * h + k;
+    default:
+      return features;
   }
 }
 

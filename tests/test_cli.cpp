@@ -205,7 +205,8 @@ void write_idx(const std::string& path, const std::vector<std::uint32_t>& dims,
                                  static_cast<unsigned char>(d >> 8), static_cast<unsigned char>(d)};
     out.write(reinterpret_cast<const char*>(be), 4);
   }
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 // n 4x4 "images" of 3 classes: class c lights up row c of the image, plus a little noise.
@@ -216,7 +217,8 @@ void write_idx_set(const std::string& images, const std::string& labels, std::ui
     const auto c = static_cast<std::uint8_t>((i * 7 + seed) % 3);
     classes.push_back(c);
     for (unsigned p = 0; p < 16; ++p)
-      pixels.push_back(static_cast<std::uint8_t>((p / 4 == c ? 200 : 0) + (p * 13 + i * 5 + seed) % 40));
+      pixels.push_back(
+          static_cast<std::uint8_t>((p / 4 == c ? 200 : 0) + (p * 13 + i * 5 + seed) % 40));
   }
   write_idx(images, {n, 4, 4}, pixels);
   write_idx(labels, {n}, classes);
@@ -225,11 +227,12 @@ void write_idx_set(const std::string& images, const std::string& labels, std::ui
 TEST_F(Cli, IdxSubsetEndToEnd) {
   write_idx_set(path("train-images.idx"), path("train-labels.idx"), 90, 1);
   write_idx_set(path("test-images.idx"), path("test-labels.idx"), 30, 2);
-  Result t = lag("train --data " + path("train-images.idx") + " --labels " +
-                 path("train-labels.idx") + " --test-data " + path("test-images.idx") +
-                 " --test-labels " + path("test-labels.idx") +
-                 " --model softmax --bias --workers 3 --partition label --algo gd,lag-wk,lag-ps"
-                 " --max-iters 200 --quiet --out " + path("out"));
+  Result t =
+      lag("train --data " + path("train-images.idx") + " --labels " + path("train-labels.idx") +
+          " --test-data " + path("test-images.idx") + " --test-labels " + path("test-labels.idx") +
+          " --model softmax --bias --workers 3 --partition label --algo gd,lag-wk,lag-ps"
+          " --max-iters 200 --quiet --out " +
+          path("out"));
   ASSERT_EQ(t.status, 0) << t.output;
   const auto s = read_json(path("out/summary.json"));
   EXPECT_EQ(s["classes"], 3);
@@ -249,8 +252,8 @@ TEST_F(Cli, IdxSubsetEndToEnd) {
 
 TEST_F(Cli, IdxImagesWithoutLabelsIsAnError) {
   write_idx_set(path("train-images.idx"), path("train-labels.idx"), 9, 1);
-  Result t = lag("train --data " + path("train-images.idx") + " --model softmax --out " +
-                 path("out"));
+  Result t =
+      lag("train --data " + path("train-images.idx") + " --model softmax --out " + path("out"));
   EXPECT_EQ(t.status, 1);
   EXPECT_NE(t.output.find("--labels"), std::string::npos) << t.output;
   EXPECT_FALSE(fs::exists(path("out")));

@@ -54,8 +54,8 @@ void expect_gradient_matches_finite_differences(const ModelSpec& model) {
     for (double& t : theta) t = 0.3 * rng.normal();
   }
   std::vector<double> g(theta.size(), 0.0), scratch;
-  const double loss = kernel->gradient(s.x.data(), s.y.data(), s.rows, theta.data(), g.data(),
-                                       scratch);
+  const double loss =
+      kernel->gradient(s.x.data(), s.y.data(), s.rows, theta.data(), g.data(), scratch);
   auto loss_at = [&](const std::vector<double>& t) {
     std::size_t correct = 0;
     return kernel->evaluate(s.x.data(), s.y.data(), s.rows, t.data(), scratch, correct);
@@ -87,8 +87,8 @@ TEST(Multiclass, SoftmaxGradientOverManyBlocksMatchesOneRowAtATime) {
   const auto kernel = cpu::make_loss_kernel<double>(model, s.dim);
   std::vector<double> theta(parameter_count(model, s.dim), 0.05), g(theta.size(), 0.0),
       g1(theta.size(), 0.0), scratch;
-  const double loss = kernel->gradient(s.x.data(), s.y.data(), s.rows, theta.data(), g.data(),
-                                       scratch);
+  const double loss =
+      kernel->gradient(s.x.data(), s.y.data(), s.rows, theta.data(), g.data(), scratch);
   double loss1 = 0;
   for (std::size_t i = 0; i < s.rows; ++i)
     loss1 += kernel->gradient(s.row(i), &s.y[i], 1, theta.data(), g1.data(), scratch);
@@ -116,8 +116,7 @@ struct Trained {
   double accuracy = 0;
 };
 
-Trained train_blobs(const ModelSpec& model, Algorithm algo, int threads,
-                    std::int64_t iters = 300) {
+Trained train_blobs(const ModelSpec& model, Algorithm algo, int threads, std::int64_t iters = 300) {
   const auto train_set = blobs(4, 150, 6, model.classes, 10);
   const auto test_set = blobs(1, 400, 6, model.classes, 11);
   ThreadPool pool(threads);
@@ -151,8 +150,8 @@ TEST(Multiclass, SoftmaxReachesNinetyPercentOnBlobs) {
 TEST(Multiclass, MlpReachesNinetyPercentOnBlobs) {
   for (Algorithm a : {Algorithm::GD, Algorithm::LagWK}) {
     const Trained t = train_blobs(ModelSpec{ModelKind::Mlp, 0.01, 4, 16}, a, 2);
-    EXPECT_EQ(t.result.stop_reason, StopReason::MaxIters) << algorithm_name(a) << " "
-                                                          << t.result.message;
+    EXPECT_EQ(t.result.stop_reason, StopReason::MaxIters)
+        << algorithm_name(a) << " " << t.result.message;
     EXPECT_GE(t.accuracy, 0.9) << algorithm_name(a);
   }
 }

@@ -211,8 +211,10 @@ int TrainCommand::run() {
   for (const auto& n : data.notices) std::fprintf(stderr, "lag: %s\n", n.c_str());
   const ModelSpec& model = data.model;
   if (want_auto_optimum && is_multiclass(model.kind))
-    throw Error("--optimum auto is available for linear and logistic models; give --optimum "
-                "VALUE (e.g. from a long GD run) for " + std::string(model_name(model.kind)));
+    throw Error(
+        "--optimum auto is available for linear and logistic models; give --optimum "
+        "VALUE (e.g. from a long GD run) for " +
+        std::string(model_name(model.kind)));
 
   ThreadPool pool(a_.threads);
   ProblemConstants constants;
@@ -267,8 +269,13 @@ int TrainCommand::run() {
                              : train_all<double>(data, algos, constants, base, metrics, pool);
   metrics.close();
 
-  RunContext ctx{model_name(model.kind), train_set.workers(), train_set.dim, a_.precision,
-                 model.lambda,           a_.depth,            pool.size()};
+  RunContext ctx{model_name(model.kind),
+                 train_set.workers(),
+                 train_set.dim,
+                 a_.precision,
+                 model.lambda,
+                 a_.depth,
+                 pool.size()};
   nlohmann::json summary;
   summary["version"] = build_info().version;
   summary["smoothness"] = smooth.global;

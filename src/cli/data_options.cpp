@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdlib>
-
 #include <filesystem>
 
 #include "lag/error.hpp"
@@ -212,9 +211,8 @@ TrainingData load_training_data(const DataOptions& o) {
     if (d.partition == "label")
       data = partition_by_label(all, d.workers, d.classes_per_worker, out.model.classes, d.seed);
     else
-      data = partition_rows(all, d.workers,
-                            parse_partition(d.partition == "iid" ? "shuffle" : d.partition),
-                            d.seed);
+      data = partition_rows(
+          all, d.workers, parse_partition(d.partition == "iid" ? "shuffle" : d.partition), d.seed);
   } else if (files.size() > 1 && d.workers != 0 && d.workers != static_cast<int>(files.size())) {
     throw Error("--workers " + std::to_string(d.workers) + " does not match the " +
                 std::to_string(files.size()) +

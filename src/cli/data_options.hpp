@@ -42,10 +42,10 @@ CLI::Validator positive_number();
 CLI::Validator non_negative_number();
 
 struct TrainingData {
-  Dataset<double> train;               // one shard per worker
-  std::optional<Shard<double>> test;   // held-out rows, when given
-  ModelSpec model;                     // with classes known
-  std::vector<std::string> notices;    // e.g. label mapping
+  Dataset<double> train;              // one shard per worker
+  std::optional<Shard<double>> test;  // held-out rows, when given
+  ModelSpec model;                    // with classes known
+  std::vector<std::string> notices;   // e.g. label mapping
 };
 
 // Load, check labels, partition. Throws lag::Error (lag::InputError for bad files) before

@@ -55,8 +55,8 @@ void MetricsWriter::write(const char* algo, const IterationRow& r) {
   const auto& s = r.spent;
   const auto& c = r.cumulative;
   using ull = unsigned long long;
-  std::fprintf(file_, "%s,%lld,%s,%s,%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.6f,%s,%s\n",
-               algo, static_cast<long long>(r.iter), loss, gap, grad, static_cast<ull>(s.uploads),
+  std::fprintf(file_, "%s,%lld,%s,%s,%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.6f,%s,%s\n", algo,
+               static_cast<long long>(r.iter), loss, gap, grad, static_cast<ull>(s.uploads),
                static_cast<ull>(s.bytes_up), static_cast<ull>(s.bytes_down),
                static_cast<ull>(s.control_bytes), static_cast<ull>(c.uploads),
                static_cast<ull>(c.bytes_up), static_cast<ull>(c.bytes_down),

@@ -55,7 +55,7 @@ class CpuCluster final : public Cluster<T> {
   ModelSpec model_;
   ThreadPool& pool_;
   std::unique_ptr<cpu::LossKernel<T>> kernel_;
-  std::size_t dim_;  // parameters
+  std::size_t dim_;                      // parameters
   std::vector<std::vector<T>> scratch_;  // one per pool thread
   std::vector<Worker> workers_;
   std::vector<T> partials_;  // one dim-vector per chunk (used by workers with > 1 chunk)

@@ -51,8 +51,7 @@ std::vector<double> random_unit(std::size_t n, std::uint64_t seed) {
 }  // namespace
 
 Smoothness estimate_curvature(const Dataset<double>& data, const ModelSpec& model,
-                              const std::vector<double>& theta, ThreadPool& pool,
-                              int iterations) {
+                              const std::vector<double>& theta, ThreadPool& pool, int iterations) {
   cpu::use_single_threaded_blas();
   const auto kernel = cpu::make_loss_kernel<double>(model, data.dim);
   const std::size_t n = theta.size();

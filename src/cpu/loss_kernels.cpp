@@ -88,8 +88,8 @@ class SoftmaxKernel final : public LossKernel<T> {
       const T* xb = x + b * d_;
       T* z = scratch.data();
       gemm(false, true, n, k_, d_, T(1), xb, d_, w, d_, T(0), z, k_);  // Z = X W^T
-      loss += softmax_rows(z, y + b, n, k_, true, nullptr);               // Z = P - Y
-      gemm(true, false, k_, d_, n, T(1), z, k_, xb, d_, T(1), g, d_);   // G += (P - Y)^T X
+      loss += softmax_rows(z, y + b, n, k_, true, nullptr);            // Z = P - Y
+      gemm(true, false, k_, d_, n, T(1), z, k_, xb, d_, T(1), g, d_);  // G += (P - Y)^T X
     }
     return loss;
   }
@@ -126,9 +126,9 @@ class MlpKernel final : public LossKernel<T> {
     const T *w1 = theta, *b1 = w1 + h_ * d_, *w2 = b1 + h_, *b2 = w2 + k_ * h_;
     T *gw1 = g, *gb1 = gw1 + h_ * d_, *gw2 = gb1 + h_, *gb2 = gw2 + k_ * h_;
     scratch.resize(kGemmRows * (2 * h_ + k_));
-    T* a = scratch.data();             // activations, n x h
-    T* z = a + kGemmRows * h_;         // logits, then P - Y, n x K
-    T* da = z + kGemmRows * k_;        // gradient at the activations, n x h
+    T* a = scratch.data();       // activations, n x h
+    T* z = a + kGemmRows * h_;   // logits, then P - Y, n x K
+    T* da = z + kGemmRows * k_;  // gradient at the activations, n x h
     double loss = 0;
     for (std::size_t b = 0; b < rows; b += kGemmRows) {
       const std::size_t n = std::min(kGemmRows, rows - b);
@@ -137,17 +137,17 @@ class MlpKernel final : public LossKernel<T> {
       gemm(true, false, k_, h_, n, T(1), z, k_, a, h_, T(1), gw2, h_);  // gW2 += dZ^T A
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t c = 0; c < k_; ++c) gb2[c] += z[i * k_ + c];
-      gemm(false, false, n, h_, k_, T(1), z, k_, w2, h_, T(0), da, h_);  // dA = dZ W2
+      gemm(false, false, n, h_, k_, T(1), z, k_, w2, h_, T(0), da, h_);      // dA = dZ W2
       for (std::size_t i = 0; i < n * h_; ++i) da[i] *= T(1) - a[i] * a[i];  // tanh'
-      gemm(true, false, h_, d_, n, T(1), da, h_, xb, d_, T(1), gw1, d_);  // gW1 += dH^T X
+      gemm(true, false, h_, d_, n, T(1), da, h_, xb, d_, T(1), gw1, d_);     // gW1 += dH^T X
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < h_; ++j) gb1[j] += da[i * h_ + j];
     }
     return loss;
   }
 
-  double evaluate(const T* x, const T* y, std::size_t rows, const T* theta,
-                  std::vector<T>& scratch, std::size_t& correct) const override {
+  double evaluate(const T* x, const T* y, std::size_t rows, const T* theta, std::vector<T>& scratch,
+                  std::size_t& correct) const override {
     const T *w1 = theta, *b1 = w1 + h_ * d_, *w2 = b1 + h_, *b2 = w2 + k_ * h_;
     scratch.resize(kGemmRows * (h_ + k_));
     T* a = scratch.data();

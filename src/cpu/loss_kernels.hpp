@@ -36,8 +36,9 @@ template <class T>
 std::unique_ptr<LossKernel<T>> make_loss_kernel(const ModelSpec& model, std::size_t features);
 
 // Rows of the multi-class models go through BLAS in blocks of at most this many rows, so that
-// the per-thread scratch stays small (a few hundred KiB) and in cache.
-constexpr std::size_t kGemmRows = 512;
+// the block of X stays in L2 between the two GEMMs that read it (measured on Fashion-MNIST:
+// 64 rows is twice as fast as 512 for softmax) and the per-thread scratch stays small.
+constexpr std::size_t kGemmRows = 64;
 
 // Make BLAS single-threaded: the kernels run inside our own thread pool (one BLAS call per
 // thread at a time), and a single-threaded GEMM gives the same bits on every run.
