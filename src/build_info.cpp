@@ -10,6 +10,9 @@ BuildInfo build_info() {
   b.cuda = true;
   b.cuda_version = LAG_CUDA_VERSION;
 #endif
+#ifdef LAG_HAVE_NCCL
+  b.nccl = true;
+#endif
 #if defined(__AVX2__) && defined(__FMA__)
   b.cpu_arch = "x86-64 AVX2+FMA";
 #elif defined(__x86_64__)

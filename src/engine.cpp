@@ -70,9 +70,7 @@ class Planner {
     }
     switch (algo_) {
       case Algorithm::LagPS:
-        cluster.stale_distances(distances_);
-        for (int m = 0; m < workers_; ++m)
-          selected[m] = ps_fires(smoothness_[m], distances_[m], tau) ? 1 : 0;
+        cluster.ps_select(tau, smoothness_, selected);
         break;
       case Algorithm::CycIAG:
         selected[static_cast<std::size_t>((k - 2) % workers_)] = 1;
@@ -90,7 +88,6 @@ class Planner {
   int workers_;
   std::vector<double> smoothness_;
   Random rng_;
-  std::vector<double> distances_;
 };
 
 std::uint64_t count(const Flags& f) {
@@ -126,7 +123,8 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
   for (std::int64_t t = 0;; ++t) {  // t iterations done; the server holds theta^{t+1}
     const auto t0 = Clock::now();
     const bool out_of_iters = t >= options.max_iters;
-    const bool out_of_time = options.time_limit > 0 && train_seconds >= options.time_limit;
+    const bool out_of_time =
+        options.time_limit > 0 && cluster.agree(train_seconds >= options.time_limit);
     const std::int64_t k = t + 1;
     const double tau = history.threshold(result.xi, result.alpha, M);
 

@@ -62,13 +62,16 @@ class CountingCluster final : public Cluster<T> {
     inner_.compute(s);
   }
   void trigger(double tau, const Flags& s, Flags& f) override { inner_.trigger(tau, s, f); }
-  void stale_distances(std::vector<double>& out) override { inner_.stale_distances(out); }
+  void ps_select(double tau, const std::vector<double>& l, Flags& selected) override {
+    inner_.ps_select(tau, l, selected);
+  }
   Evaluation evaluate() override { return inner_.evaluate(); }
   void upload(const Flags& senders, bool replace) override {
     uploads.push_back(senders);
     inner_.upload(senders, replace);
   }
   double step(double s) override { return inner_.step(s); }
+  bool agree(bool value) override { return inner_.agree(value); }
   std::vector<T> theta() const override { return inner_.theta(); }
   void take_physical_bytes(std::uint64_t& up, std::uint64_t& down) override {
     inner_.take_physical_bytes(up, down);

@@ -36,8 +36,10 @@ class Cluster {
   virtual void compute(const Flags& selected) = 0;
   // LAG-WK trigger, evaluated where the worker lives: fire[m] = selected[m] && wk_fires(...).
   virtual void trigger(double tau, const Flags& selected, Flags& fire) = 0;
-  // LAG-PS: the server's ||theta_hat_m - theta^k||^2 for every worker.
-  virtual void stale_distances(std::vector<double>& out) = 0;
+  // LAG-PS rule, evaluated by the server where theta_hat_m lives:
+  // selected[m] = ps_fires(worker_smoothness[m], ||theta_hat_m - theta^k||^2, tau).
+  virtual void ps_select(double tau, const std::vector<double>& worker_smoothness,
+                         Flags& selected) = 0;
   // Loss and true gradient norm at theta^k. Workers that computed at theta^k this round reuse
   // their results; the others compute for monitoring only (no state changes, not in the ledger).
   virtual Evaluation evaluate() = 0;
@@ -51,6 +53,10 @@ class Cluster {
   virtual std::vector<T> theta() const = 0;
   // Bytes that crossed a device or network boundary since the last call (then reset).
   virtual void take_physical_bytes(std::uint64_t& up, std::uint64_t& down) = 0;
+  // The server's `value` on every process. SPMD runs (one engine per MPI rank) must take the
+  // same decisions; the only one that depends on local state is the wall-clock time limit.
+  // Within one process there is nothing to agree on.
+  virtual bool agree(bool value) { return value; }
 };
 
 }  // namespace lag

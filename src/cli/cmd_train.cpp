@@ -6,6 +6,7 @@
 #include <limits>
 #include <optional>
 
+#include "cli/backend.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_file.hpp"
 #include "cli/data_options.hpp"
@@ -26,7 +27,7 @@ namespace lag::cli {
 namespace {
 
 // Iterations of the main job (see apply_main_job_defaults).
-constexpr std::int64_t kMainJobIterations = 300;
+constexpr std::int64_t kMainJobIterations = 1000;
 
 struct TrainArgs {
   DataOptions data;
@@ -111,6 +112,16 @@ class TrainCommand final : public Command {
         ->capture_default_str()
         ->group("Output");
     c->add_flag("--quiet,-q", a_.quiet, "No progress line and no table")->group("Output");
+    c->add_option("--backend", backend_name_,
+                  "Where workers run: cpu (thread pool), cuda (GPUs, NCCL), or auto (cuda when "
+                  "built with it and a device is present)")
+        ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+        ->capture_default_str()
+        ->group("Backend");
+    c->add_option("--devices", devices_,
+                  "cuda: device indices, e.g. 0,1 (default: all visible); workers are mapped "
+                  "round-robin, the server lives on the first")
+        ->group("Backend");
   }
 
   int run() override;
@@ -123,6 +134,8 @@ class TrainCommand final : public Command {
   bool apply_main_job_defaults();
   TrainArgs a_;
   std::string config_;
+  std::string backend_name_ = "auto", devices_;
+  BackendChoice backend_;
   CLI::App* app_ = nullptr;
 };
 
@@ -153,7 +166,7 @@ std::vector<RunResult> TrainCommand::train_all(const TrainingData& data,
     converted = convert_precision<T>(data.train);
     view = &converted;
   }
-  CpuCluster<T> cluster(*view, data.model, pool);
+  const std::unique_ptr<Cluster<T>> cluster = make_cluster<T>(backend_, *view, data.model, pool);
   std::optional<CpuTestEvaluator> test;
   TestEvaluator test_hook;
   if (data.test) {
@@ -167,7 +180,7 @@ std::vector<RunResult> TrainCommand::train_all(const TrainingData& data,
     o.algorithm = algo;
     const char* name = algorithm_name(algo);
     results.push_back(train(
-        cluster, constants, o,
+        *cluster, constants, o,
         [&](const IterationRow& row) {
           metrics.write(name, row);
           progress.update(name, row);
@@ -192,7 +205,7 @@ bool TrainCommand::apply_main_job_defaults() {
   if (!given("--algo")) a_.algos = "lag-wk";
   if (!given("--bias")) a_.data.bias = true;
   if (!given("--max-iters")) a_.max_iters = kMainJobIterations;
-  if (!given("--eval-every")) a_.eval_every = 10;
+  if (!given("--eval-every")) a_.eval_every = 50;
   return true;
 }
 
@@ -207,6 +220,7 @@ int TrainCommand::run() {
     std::printf("no --data given: the main job, %s on Fashion-MNIST, %d workers split by %s, %s\n",
                 a_.data.model.c_str(), a_.data.workers, a_.data.partition.c_str(),
                 a_.algos.c_str());
+  backend_ = choose_backend(backend_name_, devices_);
   TrainingData data = load_training_data(a_.data);
   for (const auto& n : data.notices) std::fprintf(stderr, "lag: %s\n", n.c_str());
   const ModelSpec& model = data.model;
@@ -252,6 +266,7 @@ int TrainCommand::run() {
     std::printf(", %zu parameters", parameter_count(model, train_set.dim));
     if (model.kind != ModelKind::LeastSquares) std::printf(" (lambda %g)", model.lambda);
     if (data.test) std::printf("; %zu test rows", data.test->rows);
+    std::printf("; backend %s", backend_.description.c_str());
     std::printf("\nsmoothness L = %.6g%s, alpha = %.6g%s\n", smooth.global,
                 model.kind == ModelKind::Mlp ? " (estimated at the start)" : "",
                 a_.alpha > 0 ? a_.alpha : 1.0 / smooth.global, a_.alpha > 0 ? "" : " (1/L)");
@@ -278,6 +293,7 @@ int TrainCommand::run() {
                  pool.size()};
   nlohmann::json summary;
   summary["version"] = build_info().version;
+  summary["backend"] = backend_.description;
   summary["smoothness"] = smooth.global;
   summary["worker_smoothness"] = smooth.worker;
   summary["optimum"] = optimum ? nlohmann::json(*optimum) : nlohmann::json(nullptr);

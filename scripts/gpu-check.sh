@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# GPU check, for a machine with a GPU, the CUDA toolkit and PyTorch, but no internet and no
+# GoogleTest. Runs the GPU tests and benchmarks from gpu-carry/ (made on a build machine by
+# scripts/prepare-gpu-carry.sh) and writes OUTDIR/report.txt and OUTDIR/report.json with: the
+# device, GPU tests passed/failed/skipped, fused-gradient GB/s against the device's copy
+# bandwidth and cuBLAS two-gemv (and PyTorch's X.T @ (X @ w - y)), per-iteration time on a
+# paper-size problem (9 workers, d = 50), and the NCCL paths that ran. Under 5 minutes.
+#
+#   scripts/gpu-check.sh OUTDIR [CARRY_DIR]
+set -uo pipefail
+out=${1:?usage: scripts/gpu-check.sh OUTDIR [CARRY_DIR]}
+root=$(cd "$(dirname "$0")/.." && pwd)
+carry=${2:-$root/gpu-carry}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+log="$out/report.txt"
+: > "$log"
+say() { echo "$*" | tee -a "$log"; }
+
+# The CUDA libraries come from this machine: the toolkit, or PyTorch's wheels.
+libdirs="$carry/lib"
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/lib/x86_64-linux-gnu; do
+  [ -d "$d" ] && libdirs="$libdirs:$d"
+done
+py=$(command -v python3 || true)
+if [ -n "$py" ]; then
+  extra=$("$py" - <<'PY' 2>/dev/null
+import glob, os, site
+dirs = set()
+for base in site.getsitepackages():
+    for pattern in ("nvidia/*/lib", "torch/lib"):
+        for d in glob.glob(os.path.join(base, pattern)):
+            dirs.add(d)
+print(":".join(sorted(dirs)))
+PY
+)
+  [ -n "$extra" ] && libdirs="$libdirs:$extra"
+fi
+export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+bin="$carry/bin"
+
+say "== device"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$log"
+"$bin/lag" info 2>&1 | tee -a "$log"
+
+say "== GPU tests"
+passed=0; failed=0; skipped=0
+for t in "$bin"/test_gpu_*; do
+  [ -x "$t" ] || continue
+  name=$(basename "$t")
+  timeout 120 "$t" --gtest_output="json:$out/$name.json" > "$out/$name.log" 2>&1
+  rc=$?
+  counts=$("$py" - "$out/$name.json" <<'PY'
+import json, sys
+try:
+    doc = json.load(open(sys.argv[1]))
+except Exception:
+    print("0 0 0"); sys.exit()
+p = f = s = 0
+for suite in doc.get("testsuites", []):
+    for t in suite.get("testsuite", []):
+        if t.get("result") == "SKIPPED" or t.get("status") == "NOTRUN": s += 1
+        elif t.get("failures"): f += 1
+        else: p += 1
+print(p, f, s)
+PY
+)
+  read -r p f s <<< "$counts"
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # a crash counts as a failure
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  say "$name: $p passed, $f failed, $s skipped (exit $rc)"
+  grep -E "^\[  FAILED  \]|Failure|error" "$out/$name.log" | head -20 | tee -a "$log"
+done
+say "GPU tests: $passed passed, $failed failed, $skipped skipped"
+
+say "== fused gradient (1e6 x 500)"
+bench_json=()
+for prec in fp64 fp32; do
+  if [ -x "$bin/bench_gpu_gradient" ]; then
+    timeout 120 "$bin/bench_gpu_gradient" --rows 1000000 --dim 500 --precision "$prec" \
+      > "$out/bench_gradient_$prec.log" 2>&1
+    cat "$out/bench_gradient_$prec.log" | grep -v '^JSON ' | tee -a "$log"
+    j=$(grep '^JSON ' "$out/bench_gradient_$prec.log" | head -1 | cut -c6-)
+    bench_json+=("${j:-null}")
+  fi
+done
+
+say "== PyTorch baseline: X.T @ (X @ w - y), 1e6 x 500"
+torch_json=$(timeout 120 "$py" - <<'PY' 2>&1 | tail -1
+import json
+try:
+    import torch
+    res = {}
+    for name, dt in (("fp64", torch.float64), ("fp32", torch.float32)):
+        n, d = 1_000_000, 500
+        g = torch.Generator(device="cuda").manual_seed(1)
+        X = torch.rand(n, d, device="cuda", dtype=dt, generator=g)
+        w = torch.rand(d, device="cuda", dtype=dt, generator=g)
+        y = torch.rand(n, device="cuda", dtype=dt, generator=g)
+        for _ in range(3): X.T @ (X @ w - y)
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(20):
+            a = torch.cuda.Event(enable_timing=True); b = torch.cuda.Event(enable_timing=True)
+            a.record(); X.T @ (X @ w - y); b.record(); torch.cuda.synchronize()
+            times.append(a.elapsed_time(b) / 1e3)
+        times.sort(); t = times[len(times) // 2]
+        res[name] = {"seconds": t, "GBps_X": X.numel() * X.element_size() / t / 1e9}
+        del X
+    print(json.dumps(res))
+except Exception as e:
+    print(json.dumps({"error": str(e)}))
+PY
+)
+say "pytorch: $torch_json"
+
+say "== paper-size iteration (9 workers, d = 50)"
+work=$(mktemp -d)
+"$bin/lag" gen paper-linear --out "$work/data" > /dev/null
+iter_json="{}"
+for backend in cuda cpu; do
+  NCCL_DEBUG=INFO NCCL_DEBUG_FILE="$out/nccl-$backend.%p.log" \
+    timeout 120 "$bin/lag" train --backend "$backend" --data "$work/data" --algo gd,lag-wk,lag-ps \
+      --max-iters 3000 --eval-every 1000000 --quiet --out "$work/run-$backend" \
+      > "$out/paper-$backend.log" 2>&1
+  per=$("$py" - "$work/run-$backend/summary.json" <<'PY'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))
+    print(json.dumps({r["algo"]: {"us_per_iter": 1e6 * r["wall_seconds"] / max(r["iterations"], 1),
+                                   "uploads": r["uploads"]} for r in s["runs"]}))
+except Exception as e:
+    print(json.dumps({"error": str(e)}))
+PY
+)
+  say "$backend: $per"
+  iter_json=$("$py" -c "import json,sys; d=json.loads(sys.argv[1]); d[sys.argv[2]]=json.loads(sys.argv[3]); print(json.dumps(d))" "$iter_json" "$backend" "$per")
+done
+say "CUDA graphs: not implemented yet (per-iteration times above are without graphs)"
+
+say "== NCCL paths"
+cat "$out"/nccl-cuda.*.log 2>/dev/null | grep -E "NCCL INFO (Channel|Connected|comm|Init|.*via)" | sort | uniq -c | head -30 | tee -a "$log"
+rm -rf "$work"
+
+"$py" - "$out/report.json" "$passed" "$failed" "$skipped" "$torch_json" "$iter_json" "${bench_json[@]}" <<'PY'
+import json, subprocess, sys
+path, p, f, s, torch, iters = sys.argv[1:7]
+benches = [json.loads(b) if b != "null" else None for b in sys.argv[7:]]
+try:
+    name = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                          capture_output=True, text=True).stdout.strip()
+except Exception:
+    name = "unknown"
+json.dump({"device": name,
+           "gpu_tests": {"passed": int(p), "failed": int(f), "skipped": int(s)},
+           "fused_gradient": benches, "pytorch": json.loads(torch),
+           "paper_iteration": json.loads(iters), "cuda_graphs": "not implemented"},
+          open(path, "w"), indent=2)
+PY
+say "report: $out/report.txt, $out/report.json"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,30 @@
+// Choosing where the workers run: the CPU thread pool or the GPUs.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lag/cluster.hpp"
+#include "lag/dataset.hpp"
+#include "lag/model.hpp"
+#include "lag/thread_pool.hpp"
+
+namespace lag::cli {
+
+struct BackendChoice {
+  bool cuda = false;
+  std::vector<int> devices;  // CUDA device indices, when cuda
+  std::string description;   // for the run's header line
+};
+
+// "cpu", "cuda" or "auto" (CUDA when built with it and a device is present). `devices` is the
+// --devices list ("" = all visible). Throws lag::Error for cuda without support or devices, and
+// for a device index that does not exist.
+BackendChoice choose_backend(const std::string& name, const std::string& devices);
+
+template <class T>
+std::unique_ptr<Cluster<T>> make_cluster(const BackendChoice& backend, const Dataset<T>& data,
+                                         const ModelSpec& model, ThreadPool& pool);
+
+}  // namespace lag::cli

@@ -1,0 +1,108 @@
+#include "cpu/cpu_workers.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "cpu/gradient.hpp"
+
+namespace lag {
+
+template <class T>
+CpuWorkers<T>::CpuWorkers(std::vector<const Shard<T>*> shards, std::size_t features,
+                          const ModelSpec& model, ThreadPool& pool)
+    : model_(model),
+      pool_(pool),
+      kernel_(cpu::make_loss_kernel<T>(model, features)),
+      params_(parameter_count(model, features)),
+      scratch_(static_cast<std::size_t>(pool.size())) {
+  if (is_multiclass(model.kind)) cpu::use_single_threaded_blas();
+  std::size_t chunk = 0;
+  workers_.resize(shards.size());
+  for (std::size_t m = 0; m < workers_.size(); ++m) {
+    Worker& w = workers_[m];
+    w.shard = shards[m];
+    w.first_chunk = chunk;
+    w.chunks = std::max<std::size_t>(1, (w.shard->rows + kChunkRows - 1) / kChunkRows);
+    chunk += w.chunks;
+    w.g.assign(params_, T(0));
+    w.g_hat.assign(params_, T(0));
+    w.delta.assign(params_, T(0));
+  }
+  partials_.assign(chunk * params_, T(0));
+  partial_loss_.assign(chunk, 0.0);
+}
+
+template <class T>
+void CpuWorkers<T>::reset() {
+  for (Worker& w : workers_) {
+    std::fill(w.g_hat.begin(), w.g_hat.end(), T(0));
+    w.fresh = false;
+  }
+}
+
+template <class T>
+void CpuWorkers<T>::mark_stale() {
+  for (Worker& w : workers_) w.fresh = false;
+}
+
+template <class T>
+void CpuWorkers<T>::compute(const std::vector<int>& which, const T* theta) {
+  if (which.empty()) return;
+  const std::size_t n = params_;
+  // Phase 1: one task per chunk of every listed worker.
+  std::vector<std::pair<int, std::size_t>> tasks;  // (worker, chunk within worker)
+  for (int m : which)
+    for (std::size_t c = 0; c < workers_[static_cast<std::size_t>(m)].chunks; ++c)
+      tasks.emplace_back(m, c);
+  pool_.parallel_for(tasks.size(), [&](std::size_t t) {
+    Worker& w = workers_[static_cast<std::size_t>(tasks[t].first)];
+    const std::size_t c = tasks[t].second;
+    const Shard<T>& s = *w.shard;
+    const std::size_t begin = c * kChunkRows;
+    const std::size_t rows = std::min(kChunkRows, s.rows - begin);
+    // A worker with a single chunk accumulates straight into g.
+    T* out = w.chunks == 1 ? w.g.data() : partials_.data() + (w.first_chunk + c) * n;
+    std::fill(out, out + n, T(0));
+    partial_loss_[w.first_chunk + c] =
+        kernel_->gradient(s.row(begin), s.y.data() + begin, rows, theta, out,
+                          scratch_[static_cast<std::size_t>(ThreadPool::slot())]);
+  });
+  // Phase 2: per worker, sum its chunks in order, add the regulariser, form delta.
+  const T lambda = static_cast<T>(model_.lambda);
+  const double reg = model_.kind == ModelKind::LeastSquares ? 0.0 : model_.lambda;
+  const double theta_norm2 = reg > 0 ? cpu::norm2(theta, n) : 0.0;
+  pool_.parallel_for(which.size(), [&](std::size_t i) {
+    Worker& w = workers_[static_cast<std::size_t>(which[i])];
+    double loss = partial_loss_[w.first_chunk];
+    if (w.chunks > 1) {
+      const T* p = partials_.data() + w.first_chunk * n;
+      std::copy(p, p + n, w.g.begin());
+      for (std::size_t c = 1; c < w.chunks; ++c) {
+        p = partials_.data() + (w.first_chunk + c) * n;
+        for (std::size_t j = 0; j < n; ++j) w.g[j] += p[j];
+        loss += partial_loss_[w.first_chunk + c];
+      }
+    }
+    if (reg > 0) {
+      for (std::size_t j = 0; j < n; ++j) w.g[j] += lambda * theta[j];
+      loss += 0.5 * reg * theta_norm2;
+    }
+    w.loss = loss;
+    for (std::size_t j = 0; j < n; ++j) w.delta[j] = w.g[j] - w.g_hat[j];
+    w.delta_norm2 = cpu::norm2(w.delta.data(), n);
+    w.fresh = true;
+  });
+}
+
+template <class T>
+void CpuWorkers<T>::compute_missing(const T* theta) {
+  std::vector<int> missing;
+  for (std::size_t m = 0; m < workers_.size(); ++m)
+    if (!workers_[m].fresh) missing.push_back(static_cast<int>(m));
+  compute(missing, theta);
+}
+
+template class CpuWorkers<float>;
+template class CpuWorkers<double>;
+
+}  // namespace lag

@@ -1,0 +1,414 @@
+#include "cuda/cuda_cluster.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "cuda/check.hpp"
+#include "reduce.cuh"
+#include "softmax.cuh"
+#include "trigger.cuh"
+#include "vector_ops.cuh"
+
+namespace lag {
+
+std::vector<int> visible_cuda_devices() {
+  int count = 0;  // left unwritten when there is no driver
+  if (cudaGetDeviceCount(&count) != cudaSuccess) return {};
+  std::vector<int> ids;
+  for (int i = 0; i < count; ++i) ids.push_back(i);
+  return ids;
+}
+
+namespace {
+
+template <class T>
+void copy_device(T* dst, const T* src, std::size_t n, cudaStream_t s) {
+  LAG_CUDA(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToDevice, s));
+}
+
+// Offsets into the server's scalars_ buffer.
+constexpr std::size_t kChange2 = 0, kGradNorm2 = 1, kPerWorker = 2;
+
+}  // namespace
+
+template <class T>
+ncclDataType_t CudaCluster<T>::nccl_type() const {
+  return sizeof(T) == sizeof(double) ? ncclFloat64 : ncclFloat32;
+}
+
+template <class T>
+CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
+                            const std::vector<int>& device_ids)
+    : params_(parameter_count(model, data.dim)) {
+  if (device_ids.empty()) throw Error("no CUDA device to run on");
+  const std::size_t M = data.shards.size();
+  const auto D = device_ids.size();
+  // Round-robin: worker m on device slot m mod D.
+  std::vector<std::size_t> max_rows(D, 0);
+  for (std::size_t m = 0; m < M; ++m)
+    max_rows[m % D] = std::max(max_rows[m % D], data.shards[m].rows);
+
+  devices_.resize(D);
+  std::vector<ncclComm_t> comms(D);
+  LAG_NCCL(ncclCommInitAll(comms.data(), static_cast<int>(D), device_ids.data()));
+  for (std::size_t s = 0; s < D; ++s) {
+    Device& dev = devices_[s];
+    dev.id = device_ids[s];
+    dev.comm = comms[s];
+    LAG_CUDA(cudaSetDevice(dev.id));
+    LAG_CUDA(cudaStreamCreateWithFlags(&dev.stream, cudaStreamNonBlocking));
+    LAG_CUBLAS(cublasCreate(&dev.cublas));
+    LAG_CUBLAS(cublasSetStream(dev.cublas, dev.stream));
+    dev.theta = cuda::DeviceBuffer<T>(dev.id, params_);
+    dev.send = cuda::DeviceBuffer<T>(dev.id, params_);
+    dev.norms = cuda::DeviceBuffer<double>(dev.id, M);
+    dev.selected = cuda::DeviceBuffer<std::uint8_t>(dev.id, M);
+    dev.fire = cuda::DeviceBuffer<std::uint8_t>(dev.id, M);
+    dev.workspace = cuda::DeviceBuffer<double>(dev.id, cuda::reduce_workspace_doubles());
+    dev.loss = std::make_unique<cuda::DeviceLoss<T>>(model, data.dim, max_rows[s], dev.id);
+  }
+  workers_.resize(M);
+  for (std::size_t m = 0; m < M; ++m) {
+    Worker& w = workers_[m];
+    const Shard<T>& shard = data.shards[m];
+    w.slot = static_cast<int>(m % D);
+    Device& dev = devices_[static_cast<std::size_t>(w.slot)];
+    w.rows = shard.rows;
+    w.x = cuda::DeviceBuffer<T>(dev.id, shard.x.size());
+    w.y = cuda::DeviceBuffer<T>(dev.id, shard.y.size());
+    w.x.upload(shard.x.data(), shard.x.size(), dev.stream);
+    w.y.upload(shard.y.data(), shard.y.size(), dev.stream);
+    w.g = cuda::DeviceBuffer<T>(dev.id, params_);
+    w.g_hat = cuda::DeviceBuffer<T>(dev.id, params_);
+    w.delta = cuda::DeviceBuffer<T>(dev.id, params_);
+    w.loss_parts = cuda::DeviceBuffer<double>(dev.id, 2);
+  }
+  const int server_id = devices_.front().id;
+  aggregate_ = cuda::DeviceBuffer<T>(server_id, params_);
+  theta_hat_ = cuda::DeviceBuffer<T>(server_id, M * params_);
+  eval_ = cuda::DeviceBuffer<T>(server_id, params_);
+  for (std::size_t s = 1; s < D; ++s) recv_.emplace_back(server_id, params_);
+  scalars_ = cuda::DeviceBuffer<double>(server_id, kPerWorker + 2 * M);
+  host_scalars_.resize(kPerWorker + 2 * M);
+
+  // Warm up the NCCL connections (broadcast, all-reduce, and each remote device's send to the
+  // server) so that the first real upload is not timed with their setup.
+  if (D > 1) {
+    broadcast_theta();
+    LAG_NCCL(ncclGroupStart());
+    for (Device& dev : devices_)
+      LAG_NCCL(ncclAllReduce(dev.fire.get(), dev.fire.get(), M, ncclUint8, ncclMax, dev.comm,
+                             dev.stream));
+    LAG_NCCL(ncclGroupEnd());
+    LAG_NCCL(ncclGroupStart());
+    for (std::size_t s = 1; s < D; ++s) {
+      LAG_NCCL(ncclSend(devices_[s].send.get(), params_, nccl_type(), 0, devices_[s].comm,
+                        devices_[s].stream));
+      LAG_NCCL(ncclRecv(recv_[s - 1].get(), params_, nccl_type(), static_cast<int>(s),
+                        server().comm, server().stream));
+    }
+    LAG_NCCL(ncclGroupEnd());
+  }
+  synchronize_all();
+}
+
+template <class T>
+CudaCluster<T>::~CudaCluster() {
+  for (Device& dev : devices_) {
+    cudaSetDevice(dev.id);
+    if (dev.stream) cudaStreamSynchronize(dev.stream);
+    if (dev.comm) ncclCommDestroy(dev.comm);
+    if (dev.cublas) cublasDestroy(dev.cublas);
+    if (dev.stream) cudaStreamDestroy(dev.stream);
+  }
+}
+
+template <class T>
+void CudaCluster<T>::synchronize_all() {
+  for (Device& dev : devices_) {
+    LAG_CUDA(cudaSetDevice(dev.id));
+    LAG_CUDA(cudaStreamSynchronize(dev.stream));
+  }
+  check_async_errors();
+}
+
+template <class T>
+void CudaCluster<T>::check_async_errors() {
+  for (Device& dev : devices_) {
+    if (!dev.comm) continue;
+    ncclResult_t async = ncclSuccess;
+    LAG_NCCL(ncclCommGetAsyncError(dev.comm, &async));
+    if (async != ncclSuccess && async != ncclInProgress) {
+      // A failed communicator cannot be trusted to finish anything: abort all, do not wait.
+      for (Device& d : devices_) {
+        ncclCommAbort(d.comm);
+        d.comm = nullptr;
+      }
+      throw Error(std::string("NCCL asynchronous error on device ") + std::to_string(dev.id) +
+                  ": " + ncclGetErrorString(async));
+    }
+  }
+}
+
+template <class T>
+void CudaCluster<T>::reset(const std::vector<double>& theta0) {
+  Device& s = server();
+  LAG_CUDA(cudaSetDevice(s.id));
+  if (theta0.empty()) {
+    s.theta.zero(s.stream);
+  } else {
+    const std::vector<T> t(theta0.begin(), theta0.end());
+    s.theta.upload(t.data(), t.size(), s.stream);
+    LAG_CUDA(cudaStreamSynchronize(s.stream));  // `t` goes out of scope
+  }
+  aggregate_.zero(s.stream);
+  for (std::size_t m = 0; m < workers_.size(); ++m)
+    copy_device(theta_hat_.get() + m * params_, s.theta.get(), params_, s.stream);
+  for (Worker& w : workers_) {
+    Device& dev = devices_[static_cast<std::size_t>(w.slot)];
+    LAG_CUDA(cudaSetDevice(dev.id));
+    w.g_hat.zero(dev.stream);
+    w.fresh = false;
+  }
+  replicas_current_ = false;
+  physical_up_ = physical_down_ = 0;
+  synchronize_all();
+}
+
+template <class T>
+void CudaCluster<T>::broadcast_theta() {
+  if (replicas_current_) return;
+  if (devices_.size() > 1) {
+    LAG_NCCL(ncclGroupStart());
+    for (Device& dev : devices_)
+      LAG_NCCL(ncclBroadcast(server().theta.get(), dev.theta.get(), params_, nccl_type(), 0,
+                             dev.comm, dev.stream));
+    LAG_NCCL(ncclGroupEnd());
+    physical_down_ += (devices_.size() - 1) * params_ * sizeof(T);
+  }
+  replicas_current_ = true;
+}
+
+template <class T>
+void CudaCluster<T>::compute_workers(const std::vector<int>& which) {
+  if (which.empty()) return;
+  broadcast_theta();
+  for (int m : which) {
+    Worker& w = workers_[static_cast<std::size_t>(m)];
+    Device& dev = devices_[static_cast<std::size_t>(w.slot)];
+    LAG_CUDA(cudaSetDevice(dev.id));
+    dev.loss->gradient(w.x.get(), w.y.get(), w.rows, dev.theta.get(), w.g.get(),
+                       w.loss_parts.get(), dev.stream, dev.cublas);
+    LAG_CUDA(cuda::delta_and_norm<T>(w.g.get(), w.g_hat.get(), w.delta.get(), params_,
+                                     dev.norms.get() + m, dev.workspace.get(), dev.stream));
+    w.fresh = true;
+  }
+}
+
+template <class T>
+void CudaCluster<T>::compute(const Flags& selected) {
+  std::vector<int> which;
+  for (int m = 0; m < workers(); ++m)
+    if (selected[static_cast<std::size_t>(m)]) which.push_back(m);
+  compute_workers(which);
+}
+
+template <class T>
+void CudaCluster<T>::trigger(double tau, const Flags& selected, Flags& fire) {
+  const std::size_t M = workers_.size();
+  // Each device decides for its own workers; the others are masked out of its flags.
+  host_flags_.assign(devices_.size() * M, 0);
+  for (std::size_t m = 0; m < M; ++m)
+    host_flags_[static_cast<std::size_t>(workers_[m].slot) * M + m] = selected[m];
+  for (std::size_t s = 0; s < devices_.size(); ++s) {
+    Device& dev = devices_[s];
+    LAG_CUDA(cudaSetDevice(dev.id));
+    dev.selected.upload(host_flags_.data() + s * M, M, dev.stream);
+    LAG_CUDA(cuda::wk_trigger(dev.norms.get(), dev.selected.get(), tau, static_cast<int>(M),
+                              dev.fire.get(), dev.stream));
+  }
+  // One tiny collective so that every rank agrees on who sends.
+  if (devices_.size() > 1) {
+    LAG_NCCL(ncclGroupStart());
+    for (Device& dev : devices_)
+      LAG_NCCL(ncclAllReduce(dev.fire.get(), dev.fire.get(), M, ncclUint8, ncclMax, dev.comm,
+                             dev.stream));
+    LAG_NCCL(ncclGroupEnd());
+    physical_up_ += (devices_.size() - 1) * M;
+    physical_down_ += (devices_.size() - 1) * M;
+  }
+  fire.assign(M, 0);
+  Device& s = server();
+  LAG_CUDA(cudaSetDevice(s.id));
+  LAG_CUDA(cudaMemcpyAsync(fire.data(), s.fire.get(), M, cudaMemcpyDeviceToHost, s.stream));
+  LAG_CUDA(cudaStreamSynchronize(s.stream));
+  // The uploads of host_flags_ on the other streams must finish before the buffer is reused.
+  synchronize_all();
+}
+
+template <class T>
+void CudaCluster<T>::ps_select(double tau, const std::vector<double>& worker_smoothness,
+                               Flags& selected) {
+  const std::size_t M = workers_.size();
+  Device& s = server();
+  LAG_CUDA(cudaSetDevice(s.id));
+  double* distances = scalars_.get() + kPerWorker;
+  double* smoothness = distances + M;
+  for (std::size_t m = 0; m < M; ++m)
+    LAG_CUDA(cuda::distance2<T>(theta_hat_.get() + m * params_, s.theta.get(), params_,
+                                distances + m, s.workspace.get(), s.stream));
+  LAG_CUDA(cudaMemcpyAsync(smoothness, worker_smoothness.data(), M * sizeof(double),
+                           cudaMemcpyHostToDevice, s.stream));
+  LAG_CUDA(cuda::ps_select(distances, smoothness, tau, static_cast<int>(M), s.selected.get(),
+                           s.stream));
+  selected.assign(M, 0);
+  LAG_CUDA(cudaMemcpyAsync(selected.data(), s.selected.get(), M, cudaMemcpyDeviceToHost,
+                           s.stream));
+  LAG_CUDA(cudaStreamSynchronize(s.stream));
+}
+
+template <class T>
+Evaluation CudaCluster<T>::evaluate() {
+  std::vector<int> missing;
+  for (int m = 0; m < workers(); ++m)
+    if (!workers_[static_cast<std::size_t>(m)].fresh) missing.push_back(m);
+  // Monitoring only: g of a worker that does not send this round is scratch (see CpuCluster).
+  compute_workers(missing);
+  // Full gradient: each device sums its workers' g in worker order, the server adds the devices'
+  // sums in device order (peer copies, not in the ledger: monitoring).
+  Device& s = server();
+  for (std::size_t slot = 0; slot < devices_.size(); ++slot) {
+    Device& dev = devices_[slot];
+    LAG_CUDA(cudaSetDevice(dev.id));
+    T* sum = slot == 0 ? eval_.get() : dev.send.get();
+    LAG_CUDA(cudaMemsetAsync(sum, 0, params_ * sizeof(T), dev.stream));
+    for (const Worker& w : workers_)
+      if (static_cast<std::size_t>(w.slot) == slot)
+        LAG_CUDA(cuda::axpy<T>(T(1), w.g.get(), sum, params_, dev.stream));
+    if (slot > 0) {
+      LAG_CUDA(cudaStreamSynchronize(dev.stream));
+      LAG_CUDA(cudaMemcpyPeerAsync(recv_[slot - 1].get(), s.id, sum, dev.id,
+                                   params_ * sizeof(T), s.stream));
+    }
+  }
+  LAG_CUDA(cudaSetDevice(s.id));
+  for (std::size_t slot = 1; slot < devices_.size(); ++slot)
+    LAG_CUDA(cuda::axpy<T>(T(1), recv_[slot - 1].get(), eval_.get(), params_, s.stream));
+  LAG_CUDA(cuda::squared_norm<T>(eval_.get(), params_, scalars_.get() + kGradNorm2,
+                                 s.workspace.get(), s.stream));
+  Evaluation e;
+  double norm2 = 0;
+  LAG_CUDA(cudaMemcpyAsync(&norm2, scalars_.get() + kGradNorm2, sizeof(double),
+                           cudaMemcpyDeviceToHost, s.stream));
+  std::vector<double> parts(2 * workers_.size());
+  for (std::size_t m = 0; m < workers_.size(); ++m) {
+    Device& dev = devices_[static_cast<std::size_t>(workers_[m].slot)];
+    LAG_CUDA(cudaSetDevice(dev.id));
+    LAG_CUDA(cudaMemcpyAsync(parts.data() + 2 * m, workers_[m].loss_parts.get(),
+                             2 * sizeof(double), cudaMemcpyDeviceToHost, dev.stream));
+  }
+  synchronize_all();
+  for (std::size_t m = 0; m < workers_.size(); ++m) {
+    const Device& dev = devices_[static_cast<std::size_t>(workers_[m].slot)];
+    e.loss += dev.loss->loss(parts.data() + 2 * m);
+  }
+  e.grad_norm = std::sqrt(norm2);
+  return e;
+}
+
+template <class T>
+void CudaCluster<T>::upload(const Flags& senders, bool replace) {
+  Device& s = server();
+  const std::size_t D = devices_.size();
+  std::vector<bool> device_sends(D, false);
+  // Remote devices pre-sum their senders' vectors, in worker order.
+  for (std::size_t slot = 1; slot < D; ++slot) {
+    Device& dev = devices_[slot];
+    LAG_CUDA(cudaSetDevice(dev.id));
+    for (std::size_t m = 0; m < workers_.size(); ++m) {
+      const Worker& w = workers_[m];
+      if (!senders[m] || static_cast<std::size_t>(w.slot) != slot) continue;
+      const T* v = replace ? w.g.get() : w.delta.get();
+      if (!device_sends[slot])
+        copy_device(dev.send.get(), v, params_, dev.stream);
+      else
+        LAG_CUDA(cuda::axpy<T>(T(1), v, dev.send.get(), params_, dev.stream));
+      device_sends[slot] = true;
+    }
+  }
+  // The server's own workers add straight into the aggregate, in worker order (with one GPU this
+  // is the CPU backend's arithmetic exactly).
+  LAG_CUDA(cudaSetDevice(s.id));
+  if (replace) aggregate_.zero(s.stream);
+  for (std::size_t m = 0; m < workers_.size(); ++m) {
+    const Worker& w = workers_[m];
+    if (!senders[m] || w.slot != 0) continue;
+    LAG_CUDA(cuda::axpy<T>(T(1), replace ? w.g.get() : w.delta.get(), aggregate_.get(), params_,
+                           s.stream));
+  }
+  // Only devices with a sender send; the server posts a receive only for those.
+  if (std::find(device_sends.begin() + 1, device_sends.end(), true) != device_sends.end()) {
+    LAG_NCCL(ncclGroupStart());
+    for (std::size_t slot = 1; slot < D; ++slot) {
+      if (!device_sends[slot]) continue;
+      LAG_NCCL(ncclSend(devices_[slot].send.get(), params_, nccl_type(), 0, devices_[slot].comm,
+                        devices_[slot].stream));
+      LAG_NCCL(ncclRecv(recv_[slot - 1].get(), params_, nccl_type(), static_cast<int>(slot),
+                        s.comm, s.stream));
+      physical_up_ += params_ * sizeof(T);
+    }
+    LAG_NCCL(ncclGroupEnd());
+    LAG_CUDA(cudaSetDevice(s.id));
+    for (std::size_t slot = 1; slot < D; ++slot)
+      if (device_sends[slot])
+        LAG_CUDA(cuda::axpy<T>(T(1), recv_[slot - 1].get(), aggregate_.get(), params_, s.stream));
+  }
+  // Senders: g_hat <- g (a swap of buffers), theta_hat <- theta on the server.
+  for (std::size_t m = 0; m < workers_.size(); ++m) {
+    if (!senders[m]) continue;
+    workers_[m].g_hat.swap(workers_[m].g);
+    copy_device(theta_hat_.get() + m * params_, s.theta.get(), params_, s.stream);
+  }
+}
+
+template <class T>
+double CudaCluster<T>::step(double step_size) {
+  Device& s = server();
+  LAG_CUDA(cudaSetDevice(s.id));
+  // The server's stream must see the remote devices' work (their sends) complete first; NCCL
+  // orders send/recv pairs, so waiting on the server stream is enough for the aggregate.
+  LAG_CUDA(cuda::step_and_norm<T>(s.theta.get(), aggregate_.get(), step_size, params_,
+                                  scalars_.get() + kChange2, s.workspace.get(), s.stream));
+  double change2 = 0;
+  LAG_CUDA(cudaMemcpyAsync(&change2, scalars_.get() + kChange2, sizeof(double),
+                           cudaMemcpyDeviceToHost, s.stream));
+  LAG_CUDA(cudaStreamSynchronize(s.stream));
+  check_async_errors();
+  for (Worker& w : workers_) w.fresh = false;
+  replicas_current_ = false;
+  return change2;
+}
+
+template <class T>
+std::vector<T> CudaCluster<T>::theta() const {
+  const Device& s = devices_.front();
+  std::vector<T> out(params_);
+  LAG_CUDA(cudaSetDevice(s.id));
+  LAG_CUDA(cudaMemcpyAsync(out.data(), s.theta.get(), params_ * sizeof(T),
+                           cudaMemcpyDeviceToHost, s.stream));
+  LAG_CUDA(cudaStreamSynchronize(s.stream));
+  return out;
+}
+
+template <class T>
+void CudaCluster<T>::take_physical_bytes(std::uint64_t& up, std::uint64_t& down) {
+  up = physical_up_;
+  down = physical_down_;
+  physical_up_ = physical_down_ = 0;
+}
+
+template class CudaCluster<float>;
+template class CudaCluster<double>;
+
+}  // namespace lag

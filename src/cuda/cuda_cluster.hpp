@@ -1,0 +1,91 @@
+// CUDA backend with the NCCL transport: M logical workers mapped round-robin onto the GPUs, the
+// server on the first GPU. Each iteration theta goes out by ncclBroadcast, the LAG-WK trigger is
+// evaluated on each worker's GPU and the flags agreed by one tiny ncclAllReduce, and only the
+// GPUs with triggered workers ncclSend their (pre-summed) delta to the server, which posts
+// ncclRecv only for those. Workers on the server's GPU add their deltas directly, in worker order.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "cuda/device_buffer.hpp"
+#include "cuda/device_loss.hpp"
+#include "lag/cluster.hpp"
+#include "lag/dataset.hpp"
+#include "lag/model.hpp"
+
+namespace lag {
+
+// Device indices visible to this process (empty without a usable driver and device).
+std::vector<int> visible_cuda_devices();
+
+template <class T>
+class CudaCluster final : public Cluster<T> {
+ public:
+  // Copies each worker's shard to its GPU. `devices` lists CUDA device indices (distinct).
+  CudaCluster(const Dataset<T>& data, const ModelSpec& model, const std::vector<int>& devices);
+  ~CudaCluster() override;
+
+  int workers() const override { return static_cast<int>(workers_.size()); }
+  std::size_t dim() const override { return params_; }
+  void reset(const std::vector<double>& theta0) override;
+  void compute(const Flags& selected) override;
+  void trigger(double tau, const Flags& selected, Flags& fire) override;
+  void ps_select(double tau, const std::vector<double>& worker_smoothness,
+                 Flags& selected) override;
+  Evaluation evaluate() override;
+  void upload(const Flags& senders, bool replace) override;
+  double step(double step_size) override;
+  std::vector<T> theta() const override;
+  void take_physical_bytes(std::uint64_t& up, std::uint64_t& down) override;
+
+  // Which worker lives on which device slot (index into the devices list).
+  int device_slot_of(int worker) const { return workers_[worker].slot; }
+
+ private:
+  struct Device {
+    int id = 0;
+    cudaStream_t stream = nullptr;
+    cublasHandle_t cublas = nullptr;
+    ncclComm_t comm = nullptr;
+    cuda::DeviceBuffer<T> theta;      // replica of theta (slot 0: the server's own)
+    cuda::DeviceBuffer<T> send;       // pre-summed uploads of this device's senders
+    cuda::DeviceBuffer<double> norms;  // ||delta_m||^2 for the workers on this device (index m)
+    cuda::DeviceBuffer<std::uint8_t> selected, fire;  // M flags each
+    cuda::DeviceBuffer<double> workspace;
+    std::unique_ptr<cuda::DeviceLoss<T>> loss;
+  };
+  struct Worker {
+    int slot = 0;  // device slot
+    std::size_t rows = 0;
+    cuda::DeviceBuffer<T> x, y, g, g_hat, delta;
+    cuda::DeviceBuffer<double> loss_parts;  // see DeviceLoss::gradient
+    bool fresh = false;
+  };
+
+  void broadcast_theta();
+  void compute_workers(const std::vector<int>& which);
+  void synchronize_all();
+  void check_async_errors();
+  Device& server() { return devices_.front(); }
+  ncclDataType_t nccl_type() const;
+
+  std::size_t params_;
+  std::vector<Device> devices_;
+  std::vector<Worker> workers_;
+  // Server state (on the first device).
+  cuda::DeviceBuffer<T> aggregate_, theta_hat_, eval_;
+  std::vector<cuda::DeviceBuffer<T>> recv_;  // one per remote device
+  cuda::DeviceBuffer<double> scalars_;       // change2, grad norm2, M stale distances, M L_m
+  bool replicas_current_ = false;
+  std::uint64_t physical_up_ = 0, physical_down_ = 0;
+  Flags host_flags_;
+  std::vector<double> host_scalars_;
+};
+
+}  // namespace lag

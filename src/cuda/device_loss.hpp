@@ -1,0 +1,49 @@
+// One worker's loss and gradient on its GPU: the fused single-pass kernel for linear and
+// logistic regression; cuBLAS GEMMs plus our elementwise kernels for softmax and the MLP.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+
+#include "cuda/device_buffer.hpp"
+#include "lag/model.hpp"
+
+namespace lag::cuda {
+
+template <class T>
+class DeviceLoss {
+ public:
+  // Scratch is sized for shards of up to `max_rows` rows with `features` columns.
+  DeviceLoss(const ModelSpec& model, std::size_t features, std::size_t max_rows, int device);
+
+  std::size_t parameters() const { return params_; }
+
+  // g = gradient of the worker's loss at theta (regulariser included); loss_parts[0] = the loss
+  // without the regulariser for softmax/MLP (with it for linear/logistic), loss_parts[1] =
+  // ||theta||^2 for softmax/MLP (0 otherwise), so that loss = [0] + lambda/2 [1] (see loss()).
+  // Asynchronous on `stream` (the handle must be bound to it).
+  void gradient(const T* x, const T* y, std::size_t rows, const T* theta, T* g,
+                double* loss_parts, cudaStream_t stream, cublasHandle_t handle);
+
+  // The loss from loss_parts copied to the host.
+  double loss(const double* host_parts) const { return host_parts[0] + 0.5 * lambda_ * host_parts[1]; }
+
+ private:
+  void softmax_gradient(const T* x, const T* y, std::size_t rows, const T* w, T* g,
+                        double* loss_parts, cudaStream_t stream, cublasHandle_t handle);
+  void mlp_gradient(const T* x, const T* y, std::size_t rows, const T* theta, T* g,
+                    double* loss_parts, cudaStream_t stream, cublasHandle_t handle);
+  void regularise(const T* theta, T* g, double* loss_parts, cudaStream_t stream);
+
+  ModelSpec model_;
+  std::size_t features_, params_;
+  double lambda_;
+  DeviceBuffer<unsigned char> fused_workspace_;
+  DeviceBuffer<double> reduce_workspace_;
+  DeviceBuffer<double> row_loss_;
+  DeviceBuffer<T> scratch_;  // logits, activations, activation gradients
+};
+
+}  // namespace lag::cuda
