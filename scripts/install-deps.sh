@@ -4,7 +4,9 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ pkg-config ccache
           libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libopenblas-dev
-          libgtest-dev libbenchmark-dev dataset-fashion-mnist zlib1g-dev)
+          libgtest-dev libbenchmark-dev dataset-fashion-mnist zlib1g-dev
+          openmpi-bin libopenmpi-dev
+          python3-matplotlib python3-numpy)  # plots: scripts/bytes-saved.sh, paper-figures.sh
 
 missing=()
 for p in "${packages[@]}"; do

@@ -13,6 +13,9 @@ BuildInfo build_info() {
 #ifdef LAG_HAVE_NCCL
   b.nccl = true;
 #endif
+#ifdef LAG_HAVE_MPI
+  b.mpi = true;
+#endif
 #if defined(__AVX2__) && defined(__FMA__)
   b.cpu_arch = "x86-64 AVX2+FMA";
 #elif defined(__x86_64__)

@@ -74,7 +74,8 @@ template <class T>
 std::unique_ptr<Cluster<T>> make_cluster(const BackendChoice& backend, const Dataset<T>& data,
                                          const ModelSpec& model, ThreadPool& pool) {
 #ifdef LAG_HAVE_NCCL
-  if (backend.cuda) return std::make_unique<CudaCluster<T>>(data, model, backend.devices);
+  if (backend.cuda)
+    return std::make_unique<CudaCluster<T>>(data, model, backend.devices, backend.graphs);
 #endif
   if (backend.cuda) throw Error("this build has no CUDA backend");
   return std::make_unique<CpuCluster<T>>(data, model, pool);

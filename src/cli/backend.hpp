@@ -15,6 +15,7 @@ namespace lag::cli {
 struct BackendChoice {
   bool cuda = false;
   std::vector<int> devices;  // CUDA device indices, when cuda
+  bool graphs = true;        // replay full rounds from CUDA graphs
   std::string description;   // for the run's header line
 };
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <memory>
 #include <optional>
 
 #include "cli/backend.hpp"
@@ -11,6 +12,7 @@
 #include "cli/config_file.hpp"
 #include "cli/data_options.hpp"
 #include "cli/progress.hpp"
+#include "cli/spmd.hpp"
 #include "cli/train_outputs.hpp"
 #include "cpu/cpu_cluster.hpp"
 #include "cpu/curvature.hpp"
@@ -122,19 +124,26 @@ class TrainCommand final : public Command {
                   "cuda: device indices, e.g. 0,1 (default: all visible); workers are mapped "
                   "round-robin, the server lives on the first")
         ->group("Backend");
+    c->add_option("--cuda-graphs", graphs_,
+                  "cuda: replay the rounds in which every worker computes from a CUDA graph (on, "
+                  "off)")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->capture_default_str()
+        ->group("Backend");
   }
 
   int run() override;
 
  private:
   template <class T>
-  std::vector<RunResult> train_all(const TrainingData& data, const std::vector<Algorithm>& algos,
+  std::vector<RunResult> train_all(Spmd& spmd, const TrainingData& data,
+                                   const std::vector<Algorithm>& algos,
                                    const ProblemConstants& constants, TrainOptions base,
-                                   MetricsWriter& metrics, ThreadPool& pool);
+                                   MetricsWriter* metrics, ThreadPool& pool);
   bool apply_main_job_defaults();
   TrainArgs a_;
   std::string config_;
-  std::string backend_name_ = "auto", devices_;
+  std::string backend_name_ = "auto", devices_, graphs_ = "on";
   BackendChoice backend_;
   CLI::App* app_ = nullptr;
 };
@@ -154,10 +163,10 @@ std::optional<double> parse_optimum(const std::string& s) {
 }
 
 template <class T>
-std::vector<RunResult> TrainCommand::train_all(const TrainingData& data,
+std::vector<RunResult> TrainCommand::train_all(Spmd& spmd, const TrainingData& data,
                                                const std::vector<Algorithm>& algos,
                                                const ProblemConstants& constants, TrainOptions base,
-                                               MetricsWriter& metrics, ThreadPool& pool) {
+                                               MetricsWriter* metrics, ThreadPool& pool) {
   Dataset<T> converted;
   const Dataset<T>* view;
   if constexpr (std::is_same_v<T, double>) {
@@ -166,14 +175,16 @@ std::vector<RunResult> TrainCommand::train_all(const TrainingData& data,
     converted = convert_precision<T>(data.train);
     view = &converted;
   }
-  const std::unique_ptr<Cluster<T>> cluster = make_cluster<T>(backend_, *view, data.model, pool);
+  const std::unique_ptr<Cluster<T>> cluster =
+      spmd.mpi() ? spmd.make_cluster<T>(*view, data.model, pool)
+                 : make_cluster<T>(backend_, *view, data.model, pool);
   std::optional<CpuTestEvaluator> test;
   TestEvaluator test_hook;
-  if (data.test) {
+  if (data.test && spmd.root()) {  // monitoring, reported by rank 0 only
     test.emplace(*data.test, data.model, pool);
     test_hook = [&](const std::vector<double>& theta) { return (*test)(theta); };
   }
-  Progress progress(!a_.quiet);
+  Progress progress(!a_.quiet && spmd.root());
   std::vector<RunResult> results;
   for (Algorithm algo : algos) {
     TrainOptions o = base;
@@ -182,12 +193,12 @@ std::vector<RunResult> TrainCommand::train_all(const TrainingData& data,
     results.push_back(train(
         *cluster, constants, o,
         [&](const IterationRow& row) {
-          metrics.write(name, row);
+          if (metrics) metrics->write(name, row);
           progress.update(name, row);
         },
         test_hook));
     progress.finish();
-    if (results.back().stop_reason == StopReason::Diverged)
+    if (results.back().stop_reason == StopReason::Diverged && spmd.root())
       std::fprintf(stderr, "lag: error: %s\n", results.back().message.c_str());
   }
   return results;
@@ -210,41 +221,98 @@ bool TrainCommand::apply_main_job_defaults() {
 }
 
 int TrainCommand::run() {
-  if (!config_.empty()) apply_config_file(*app_, config_);
-  const bool main_job = apply_main_job_defaults();
+  // Under mpirun every rank runs this same command (one engine per rank, rank 0 the server);
+  // alone, `spmd` changes nothing. Only rank 0 prints and writes outputs.
+  Spmd spmd;
+  const bool speak = spmd.root();
+  bool main_job = false, want_auto_optimum = false;
+  std::vector<Algorithm> algos;
+  std::optional<double> optimum;
   // Everything that can fail on the user's input fails here, before the output folder exists.
-  const std::vector<Algorithm> algos = parse_algorithm_list(a_.algos);
-  std::optional<double> optimum = parse_optimum(a_.optimum);
-  const bool want_auto_optimum = a_.optimum == "auto" || (a_.optimum.empty() && a_.target_gap > 0);
-  if (main_job && !a_.quiet)
-    std::printf("no --data given: the main job, %s on Fashion-MNIST, %d workers split by %s, %s\n",
-                a_.data.model.c_str(), a_.data.workers, a_.data.partition.c_str(),
-                a_.algos.c_str());
-  backend_ = choose_backend(backend_name_, devices_);
-  TrainingData data = load_training_data(a_.data);
-  for (const auto& n : data.notices) std::fprintf(stderr, "lag: %s\n", n.c_str());
-  const ModelSpec& model = data.model;
-  if (want_auto_optimum && is_multiclass(model.kind))
-    throw Error(
-        "--optimum auto is available for linear and logistic models; give --optimum "
-        "VALUE (e.g. from a long GD run) for " +
-        std::string(model_name(model.kind)));
+  // In an MPI job a failure on any rank stops every rank, with that rank's message.
+  if (!spmd.all_succeed([&] {
+        if (!config_.empty()) apply_config_file(*app_, config_);
+        main_job = apply_main_job_defaults();
+        algos = parse_algorithm_list(a_.algos);
+        optimum = parse_optimum(a_.optimum);
+        want_auto_optimum = a_.optimum == "auto" || (a_.optimum.empty() && a_.target_gap > 0);
+        if (main_job && !a_.quiet && speak)
+          std::printf(
+              "no --data given: the main job, %s on Fashion-MNIST, %d workers split by %s, %s\n",
+              a_.data.model.c_str(), a_.data.workers, a_.data.partition.c_str(), a_.algos.c_str());
+        if (spmd.mpi()) {
+          // TODO(issue 5, GPU part): one GPU per rank, NCCL bootstrapped over MPI.
+          if (backend_name_ == "cuda")
+            throw Error("--backend cuda under mpirun is not supported yet (use --backend cpu)");
+          backend_ = BackendChoice{};
+          backend_.description = "cpu, MPI over " + std::to_string(spmd.size()) + " ranks";
+          // Each rank reads its own workers' files first: a bad file is reported by its rank.
+          spmd.check_own_files(a_.data);
+        } else {
+          backend_ = choose_backend(backend_name_, devices_);
+          backend_.graphs = graphs_ == "on";
+        }
+      }))
+    return kExitError;
 
-  ThreadPool pool(a_.threads);
+  // Every rank loads all the data (the label mapping is a property of the whole set); rank 0
+  // alone computes the constants and L*, which the others then receive.
+  ThreadPool pool(a_.threads > 0 ? a_.threads : spmd.default_threads());
+  TrainingData data;
   ProblemConstants constants;
-  constants.initial_theta = initial_parameters(model, data.train.dim, a_.data.seed);
-  const Smoothness smooth =
-      model.kind == ModelKind::Mlp
-          ? estimate_curvature(data.train, model, constants.initial_theta, pool)
-          : smoothness_constants(data.train, model);
+  Smoothness smooth;
+  std::string optimum_method = optimum ? "given" : "";
+  std::unique_ptr<MetricsWriter> metrics;
+  if (!spmd.all_succeed([&] {
+        data = load_training_data(a_.data);
+        spmd.check_workers(data.train.workers());
+        if (speak)
+          for (const auto& n : data.notices) std::fprintf(stderr, "lag: %s\n", n.c_str());
+        const ModelSpec& model = data.model;
+        if (want_auto_optimum && is_multiclass(model.kind))
+          throw Error(
+              "--optimum auto is available for linear and logistic models; give --optimum "
+              "VALUE (e.g. from a long GD run) for " +
+              std::string(model_name(model.kind)));
+        constants.initial_theta = initial_parameters(model, data.train.dim, a_.data.seed);
+        if (!speak) return;
+        spmd.with_plain_run_blas([&] {
+          smooth = model.kind == ModelKind::Mlp
+                       ? estimate_curvature(data.train, model, constants.initial_theta, pool)
+                       : smoothness_constants(data.train, model);
+          if (want_auto_optimum) {
+            const Optimum opt = solve_optimum(data.train, model);
+            optimum = opt.value;
+            optimum_method = opt.method;
+          }
+        });
+        const Dataset<double>& train_set = data.train;
+        if (!a_.quiet) {
+          std::printf("data: %d workers, %zu rows, %zu features; model %s", train_set.workers(),
+                      train_set.total_rows(), train_set.dim, model_name(model.kind));
+          if (is_multiclass(model.kind)) std::printf(", %d classes", model.classes);
+          if (model.kind == ModelKind::Mlp) std::printf(", %d hidden", model.hidden);
+          std::printf(", %zu parameters", parameter_count(model, train_set.dim));
+          if (model.kind != ModelKind::LeastSquares) std::printf(" (lambda %g)", model.lambda);
+          if (data.test) std::printf("; %zu test rows", data.test->rows);
+          std::printf("; backend %s", backend_.description.c_str());
+          std::printf("\nsmoothness L = %.6g%s, alpha = %.6g%s\n", smooth.global,
+                      model.kind == ModelKind::Mlp ? " (estimated at the start)" : "",
+                      a_.alpha > 0 ? a_.alpha : 1.0 / smooth.global, a_.alpha > 0 ? "" : " (1/L)");
+          if (optimum) std::printf("optimum L* = %.17g (%s)\n", *optimum, optimum_method.c_str());
+          std::fflush(stdout);
+        }
+        std::error_code ec;
+        std::filesystem::create_directories(a_.out, ec);
+        if (ec) throw Error("cannot create output folder " + a_.out + ": " + ec.message());
+        metrics = std::make_unique<MetricsWriter>(
+            (std::filesystem::path(a_.out) / "metrics.csv").string());
+      }))
+    return kExitError;
+  spmd.share_constants(data.train.workers(), smooth, optimum);
   constants.smoothness = smooth.global;
   constants.worker_smoothness = smooth.worker;
-  std::string optimum_method = optimum ? "given" : "";
-  if (want_auto_optimum) {
-    const Optimum opt = solve_optimum(data.train, model);
-    optimum = opt.value;
-    optimum_method = opt.method;
-  }
+  const ModelSpec& model = data.model;
   TrainOptions base;
   base.alpha = a_.alpha;
   base.depth = a_.depth;
@@ -257,33 +325,19 @@ int TrainCommand::run() {
   base.eval_every = a_.eval_every;
   base.seed = a_.data.seed;
 
+  std::vector<RunResult> results;
+  spmd.or_abort([&] {
+    results = a_.precision == "fp32"
+                  ? train_all<float>(spmd, data, algos, constants, base, metrics.get(), pool)
+                  : train_all<double>(spmd, data, algos, constants, base, metrics.get(), pool);
+  });
+  bool diverged = false;
+  for (const auto& r : results) diverged = diverged || r.stop_reason == StopReason::Diverged;
+  if (!speak) return diverged ? kExitDiverged : kExitOk;
+  metrics->close();
+
   const Dataset<double>& train_set = data.train;
-  if (!a_.quiet) {
-    std::printf("data: %d workers, %zu rows, %zu features; model %s", train_set.workers(),
-                train_set.total_rows(), train_set.dim, model_name(model.kind));
-    if (is_multiclass(model.kind)) std::printf(", %d classes", model.classes);
-    if (model.kind == ModelKind::Mlp) std::printf(", %d hidden", model.hidden);
-    std::printf(", %zu parameters", parameter_count(model, train_set.dim));
-    if (model.kind != ModelKind::LeastSquares) std::printf(" (lambda %g)", model.lambda);
-    if (data.test) std::printf("; %zu test rows", data.test->rows);
-    std::printf("; backend %s", backend_.description.c_str());
-    std::printf("\nsmoothness L = %.6g%s, alpha = %.6g%s\n", smooth.global,
-                model.kind == ModelKind::Mlp ? " (estimated at the start)" : "",
-                a_.alpha > 0 ? a_.alpha : 1.0 / smooth.global, a_.alpha > 0 ? "" : " (1/L)");
-    if (optimum) std::printf("optimum L* = %.17g (%s)\n", *optimum, optimum_method.c_str());
-    std::fflush(stdout);
-  }
-
-  std::error_code ec;
-  std::filesystem::create_directories(a_.out, ec);
-  if (ec) throw Error("cannot create output folder " + a_.out + ": " + ec.message());
   const std::filesystem::path out(a_.out);
-  MetricsWriter metrics((out / "metrics.csv").string());
-  std::vector<RunResult> results =
-      a_.precision == "fp32" ? train_all<float>(data, algos, constants, base, metrics, pool)
-                             : train_all<double>(data, algos, constants, base, metrics, pool);
-  metrics.close();
-
   RunContext ctx{model_name(model.kind),
                  train_set.workers(),
                  train_set.dim,
@@ -294,6 +348,7 @@ int TrainCommand::run() {
   nlohmann::json summary;
   summary["version"] = build_info().version;
   summary["backend"] = backend_.description;
+  summary["ranks"] = spmd.size();
   summary["smoothness"] = smooth.global;
   summary["worker_smoothness"] = smooth.worker;
   summary["optimum"] = optimum ? nlohmann::json(*optimum) : nlohmann::json(nullptr);
@@ -307,12 +362,10 @@ int TrainCommand::run() {
   for (const auto& s : train_set.shards) sources.push_back(s.source);
   summary["shards"] = sources;
   summary["runs"] = nlohmann::json::array();
-  bool diverged = false;
   for (const auto& r : results) {
     summary["runs"].push_back(run_json(r, ctx));
     write_weights((out / (std::string("weights-") + algorithm_name(r.algorithm) + ".txt")).string(),
                   r.theta);
-    diverged = diverged || r.stop_reason == StopReason::Diverged;
   }
   write_json((out / "summary.json").string(), summary);
   if (!a_.quiet) {

@@ -16,6 +16,7 @@ class Command {
 std::unique_ptr<Command> add_train_command(CLI::App& app);
 std::unique_ptr<Command> add_gen_command(CLI::App& app);
 std::unique_ptr<Command> add_info_command(CLI::App& app);
+std::unique_ptr<Command> add_whatif_command(CLI::App& app);
 
 // Exit statuses.
 constexpr int kExitOk = 0;

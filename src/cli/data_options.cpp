@@ -222,4 +222,20 @@ TrainingData load_training_data(const DataOptions& o) {
   return out;
 }
 
+std::vector<std::string> per_worker_files(const DataOptions& o) {
+  if (!o.dataset.empty() || o.paths.empty()) return {};
+  if (o.paths.size() == 1 && is_idx(o.paths[0], o.format)) return {};
+  std::vector<std::string> files = expand_data_paths(o.paths);
+  if (files.size() < 2) return {};
+  return files;
+}
+
+void check_files(const std::vector<std::string>& files, const DataOptions& o) {
+  LoadOptions load;
+  load.label_col = o.label_col;
+  load.dim = o.dim;
+  load.format = parse_file_format(o.format == "idx" ? "auto" : o.format);
+  for (const std::string& f : files) load_file(f, load);
+}
+
 }  // namespace lag::cli

@@ -52,4 +52,12 @@ struct TrainingData {
 // anything is written anywhere.
 TrainingData load_training_data(const DataOptions& o);
 
+// The data files when each worker has its own, in worker order; empty when one file is split
+// over --workers (or a named data set is used).
+std::vector<std::string> per_worker_files(const DataOptions& o);
+// Reads `files` as load_training_data would and drops the rows: one rank of an MPI job reads its
+// own workers' files first, so that a bad file is reported by the rank that holds it. Throws
+// lag::InputError naming the file and line.
+void check_files(const std::vector<std::string>& files, const DataOptions& o);
+
 }  // namespace lag::cli

@@ -1,4 +1,5 @@
-// lag: train with Lazily Aggregated Gradient, generate data, describe the build and the data.
+// lag: train with Lazily Aggregated Gradient, generate data, describe the build and the data,
+// predict the wall time on other networks.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   auto train = lag::cli::add_train_command(app);
   auto gen = lag::cli::add_gen_command(app);
   auto info = lag::cli::add_info_command(app);
+  auto whatif = lag::cli::add_whatif_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -23,6 +25,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("train")) return train->run();
     if (app.got_subcommand("gen")) return gen->run();
     if (app.got_subcommand("info")) return info->run();
+    if (app.got_subcommand("whatif")) return whatif->run();
   } catch (const lag::Error& e) {
     std::fprintf(stderr, "lag: error: %s\n", e.what());
     return lag::cli::kExitError;

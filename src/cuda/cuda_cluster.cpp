@@ -39,8 +39,8 @@ ncclDataType_t CudaCluster<T>::nccl_type() const {
 
 template <class T>
 CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
-                            const std::vector<int>& device_ids)
-    : params_(parameter_count(model, data.dim)) {
+                            const std::vector<int>& device_ids, bool graphs)
+    : params_(parameter_count(model, data.dim)), graphs_(graphs) {
   if (device_ids.empty()) throw Error("no CUDA device to run on");
   const std::size_t M = data.shards.size();
   const auto D = device_ids.size();
@@ -60,6 +60,9 @@ CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
     LAG_CUDA(cudaStreamCreateWithFlags(&dev.stream, cudaStreamNonBlocking));
     LAG_CUBLAS(cublasCreate(&dev.cublas));
     LAG_CUBLAS(cublasSetStream(dev.cublas, dev.stream));
+    constexpr std::size_t kCublasWorkspace = 32u << 20;  // cuBLAS's recommendation for Hopper
+    dev.cublas_workspace = cuda::DeviceBuffer<unsigned char>(dev.id, kCublasWorkspace);
+    LAG_CUBLAS(cublasSetWorkspace(dev.cublas, dev.cublas_workspace.get(), kCublasWorkspace));
     dev.theta = cuda::DeviceBuffer<T>(dev.id, params_);
     dev.send = cuda::DeviceBuffer<T>(dev.id, params_);
     dev.norms = cuda::DeviceBuffer<double>(dev.id, M);
@@ -118,6 +121,7 @@ CudaCluster<T>::~CudaCluster() {
   for (Device& dev : devices_) {
     cudaSetDevice(dev.id);
     if (dev.stream) cudaStreamSynchronize(dev.stream);
+    if (dev.all_workers) cudaGraphExecDestroy(dev.all_workers);
     if (dev.comm) ncclCommDestroy(dev.comm);
     if (dev.cublas) cublasDestroy(dev.cublas);
     if (dev.stream) cudaStreamDestroy(dev.stream);
@@ -191,19 +195,48 @@ void CudaCluster<T>::broadcast_theta() {
 }
 
 template <class T>
+void CudaCluster<T>::enqueue_worker(std::size_t m) {
+  Worker& w = workers_[m];
+  Device& dev = devices_[static_cast<std::size_t>(w.slot)];
+  dev.loss->gradient(w.x.get(), w.y.get(), w.rows, dev.theta.get(), w.g.get(), w.loss_parts.get(),
+                     dev.stream, dev.cublas);
+  LAG_CUDA(cuda::delta_and_norm<T>(w.g.get(), w.g_hat.get(), w.delta.get(), params_,
+                                   dev.norms.get() + m, dev.workspace.get(), dev.stream));
+  w.fresh = true;
+}
+
+template <class T>
 void CudaCluster<T>::compute_workers(const std::vector<int>& which) {
   if (which.empty()) return;
   broadcast_theta();
   for (int m : which) {
-    Worker& w = workers_[static_cast<std::size_t>(m)];
-    Device& dev = devices_[static_cast<std::size_t>(w.slot)];
-    LAG_CUDA(cudaSetDevice(dev.id));
-    dev.loss->gradient(w.x.get(), w.y.get(), w.rows, dev.theta.get(), w.g.get(),
-                       w.loss_parts.get(), dev.stream, dev.cublas);
-    LAG_CUDA(cuda::delta_and_norm<T>(w.g.get(), w.g_hat.get(), w.delta.get(), params_,
-                                     dev.norms.get() + m, dev.workspace.get(), dev.stream));
-    w.fresh = true;
+    LAG_CUDA(cudaSetDevice(devices_[static_cast<std::size_t>(workers_[static_cast<std::size_t>(m)].slot)].id));
+    enqueue_worker(static_cast<std::size_t>(m));
   }
+}
+
+// Every worker computes (GD, LAG-WK, iteration 1): replay one graph per device. The graph holds
+// fixed pointers, which is why commits copy g into g_hat instead of swapping them when graphs
+// are on.
+template <class T>
+void CudaCluster<T>::compute_all_with_graphs() {
+  broadcast_theta();
+  for (std::size_t slot = 0; slot < devices_.size(); ++slot) {
+    Device& dev = devices_[slot];
+    LAG_CUDA(cudaSetDevice(dev.id));
+    if (!dev.all_workers) {
+      cudaGraph_t graph = nullptr;
+      LAG_CUDA(cudaStreamBeginCapture(dev.stream, cudaStreamCaptureModeThreadLocal));
+      for (std::size_t m = 0; m < workers_.size(); ++m)
+        if (static_cast<std::size_t>(workers_[m].slot) == slot) enqueue_worker(m);
+      LAG_CUDA(cudaStreamEndCapture(dev.stream, &graph));
+      const cudaError_t made = cudaGraphInstantiate(&dev.all_workers, graph, 0);
+      cudaGraphDestroy(graph);
+      LAG_CUDA(made);
+    }
+    LAG_CUDA(cudaGraphLaunch(dev.all_workers, dev.stream));
+  }
+  for (Worker& w : workers_) w.fresh = true;
 }
 
 template <class T>
@@ -211,7 +244,10 @@ void CudaCluster<T>::compute(const Flags& selected) {
   std::vector<int> which;
   for (int m = 0; m < workers(); ++m)
     if (selected[static_cast<std::size_t>(m)]) which.push_back(m);
-  compute_workers(which);
+  if (graphs_ && which.size() == workers_.size())
+    compute_all_with_graphs();
+  else
+    compute_workers(which);
 }
 
 template <class T>
@@ -364,10 +400,19 @@ void CudaCluster<T>::upload(const Flags& senders, bool replace) {
       if (device_sends[slot])
         LAG_CUDA(cuda::axpy<T>(T(1), recv_[slot - 1].get(), aggregate_.get(), params_, s.stream));
   }
-  // Senders: g_hat <- g (a swap of buffers), theta_hat <- theta on the server.
+  // Senders: g_hat <- g (a swap of buffers, or a copy when graphs hold the pointers),
+  // theta_hat <- theta on the server.
   for (std::size_t m = 0; m < workers_.size(); ++m) {
     if (!senders[m]) continue;
-    workers_[m].g_hat.swap(workers_[m].g);
+    Worker& w = workers_[m];
+    if (graphs_) {
+      Device& dev = devices_[static_cast<std::size_t>(w.slot)];
+      LAG_CUDA(cudaSetDevice(dev.id));
+      copy_device(w.g_hat.get(), w.g.get(), params_, dev.stream);
+      LAG_CUDA(cudaSetDevice(s.id));
+    } else {
+      w.g_hat.swap(w.g);
+    }
     copy_device(theta_hat_.get() + m * params_, s.theta.get(), params_, s.stream);
   }
 }

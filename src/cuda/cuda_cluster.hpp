@@ -28,7 +28,11 @@ template <class T>
 class CudaCluster final : public Cluster<T> {
  public:
   // Copies each worker's shard to its GPU. `devices` lists CUDA device indices (distinct).
-  CudaCluster(const Dataset<T>& data, const ModelSpec& model, const std::vector<int>& devices);
+  // With `graphs`, a round in which every worker computes is replayed from a CUDA graph per
+  // device (captured on first use): one launch instead of a few per worker, which is what
+  // dominates small problems.
+  CudaCluster(const Dataset<T>& data, const ModelSpec& model, const std::vector<int>& devices,
+              bool graphs = true);
   ~CudaCluster() override;
 
   int workers() const override { return static_cast<int>(workers_.size()); }
@@ -58,7 +62,9 @@ class CudaCluster final : public Cluster<T> {
     cuda::DeviceBuffer<double> norms;  // ||delta_m||^2 for the workers on this device (index m)
     cuda::DeviceBuffer<std::uint8_t> selected, fire;  // M flags each
     cuda::DeviceBuffer<double> workspace;
+    cuda::DeviceBuffer<unsigned char> cublas_workspace;  // fixed, so that captures never allocate
     std::unique_ptr<cuda::DeviceLoss<T>> loss;
+    cudaGraphExec_t all_workers = nullptr;  // every worker of this device computes
   };
   struct Worker {
     int slot = 0;  // device slot
@@ -70,6 +76,8 @@ class CudaCluster final : public Cluster<T> {
 
   void broadcast_theta();
   void compute_workers(const std::vector<int>& which);
+  void enqueue_worker(std::size_t m);  // gradient and delta of worker m on its device's stream
+  void compute_all_with_graphs();
   void synchronize_all();
   void check_async_errors();
   Device& server() { return devices_.front(); }
@@ -83,6 +91,7 @@ class CudaCluster final : public Cluster<T> {
   std::vector<cuda::DeviceBuffer<T>> recv_;  // one per remote device
   cuda::DeviceBuffer<double> scalars_;       // change2, grad norm2, M stale distances, M L_m
   bool replicas_current_ = false;
+  bool graphs_ = true;
   std::uint64_t physical_up_ = 0, physical_down_ = 0;
   Flags host_flags_;
   std::vector<double> host_scalars_;

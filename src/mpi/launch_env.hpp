@@ -1,0 +1,45 @@
+// Whether an MPI launcher started this process, read from the environment only (no MPI call), so
+// that a plain `lag train` never initialises MPI and a build without MPI can still notice that
+// it was started by mpirun.
+#pragma once
+
+#include <cstdlib>
+#include <string>
+
+namespace lag::mpi {
+
+namespace detail {
+inline int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return -1;
+  char* end = nullptr;
+  const long n = std::strtol(v, &end, 10);
+  return *end == '\0' && n >= 0 && n < 1000000 ? static_cast<int>(n) : -1;
+}
+}  // namespace detail
+
+// Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE; PMI (MPICH's Hydra, Slurm's srun) sets PMI_SIZE;
+// PMIx launchers set PMIX_RANK.
+inline bool started_by_mpi_launcher() {
+  return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE") || std::getenv("PMIX_RANK");
+}
+
+// The job's size and this process's rank as the launcher announced them (-1 when it did not).
+inline int launcher_world_size() {
+  const int n = detail::env_int("OMPI_COMM_WORLD_SIZE");
+  return n >= 0 ? n : detail::env_int("PMI_SIZE");
+}
+inline int launcher_world_rank() {
+  int r = detail::env_int("OMPI_COMM_WORLD_RANK");
+  if (r < 0) r = detail::env_int("PMI_RANK");
+  return r >= 0 ? r : detail::env_int("PMIX_RANK");
+}
+
+// Ranks on this machine (they share its cores): Open MPI, then MPICH's name; 1 when unknown.
+inline int launcher_local_size() {
+  int n = detail::env_int("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (n < 1) n = detail::env_int("MPI_LOCALNRANKS");
+  return n >= 1 ? n : 1;
+}
+
+}  // namespace lag::mpi

@@ -1,0 +1,104 @@
+#include "mpi/mpi_session.hpp"
+
+#include <sched.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "lag/error.hpp"
+#include "mpi/launch_env.hpp"
+
+namespace lag {
+
+namespace {
+
+double timeout_from_env() {
+  const char* v = std::getenv("LAG_MPI_TIMEOUT");
+  if (!v || !*v) return MpiSession::kDefaultTimeout;
+  char* end = nullptr;
+  const double t = std::strtod(v, &end);
+  if (*end != '\0' || !(t > 0) || !std::isfinite(t))
+    throw Error(std::string("LAG_MPI_TIMEOUT must be a number of seconds > 0, got '") + v + "'");
+  return t;
+}
+
+// Seconds to wait for answers to "are you there?": a rank that is waiting answers within
+// microseconds; one that computes answers once its computation is done.
+constexpr double kAskWindow = 1.0;
+
+// Polls before a waiting rank starts giving its core away.
+constexpr long kSpinPolls = 100;
+
+std::string format_seconds(double s) {
+  std::ostringstream out;
+  out << s;
+  return out.str();
+}
+
+}  // namespace
+
+MpiSession::MpiSession() : timeout_(timeout_from_env()) {
+  int provided = 0;
+  if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+    throw Error("MPI failed to start (MPI_Init_thread)");
+  // Errors come back as codes and end in LAG_MPI's message rather than Open MPI's default abort.
+  LAG_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+  LAG_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
+  LAG_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size_));
+  local_size_ = mpi::launcher_local_size();
+  liveness_ = std::make_unique<mpi::Liveness>(rank_, size_);
+}
+
+MpiSession::~MpiSession() {
+  liveness_.reset();
+  MPI_Finalize();
+}
+
+void MpiSession::wait(MPI_Request* requests, int count, const char* during, int peer, Phase phase) {
+  using Clock = std::chrono::steady_clock;
+  // The other ranks give rank 0 a head start: when they all wait for the same silent rank, rank
+  // 0 finds it and ends the job alone, with one message instead of one per rank.
+  const double head_start = rank_ == 0 ? 0.0 : kAskWindow + 0.5;
+  const double limit = (phase == Phase::Setup ? timeout_ * kSetupFactor : timeout_) + head_start;
+  const auto start = Clock::now();
+  for (long polls = 0;; ++polls) {
+    int done = 0;
+    LAG_MPI(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE));
+    if (done) return;
+    liveness_->answer();
+    // Spin first (an iteration's messages arrive within microseconds), then yield the core to
+    // the ranks that share it, then sleep: long waits (another rank loading data) must not eat
+    // the CPU the others compute on.
+    if (polls < kSpinPolls) continue;
+    const double waited = std::chrono::duration<double>(Clock::now() - start).count();
+    if (waited > limit) timed_out(during, peer, limit);
+    if (waited < 0.005)
+      sched_yield();
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(waited < 0.1 ? 50 : 1000));
+  }
+}
+
+void MpiSession::timed_out(const char* during, int peer, double limit) {
+  const std::vector<int> silent = liveness_->silent_ranks(kAskWindow);
+  std::string who;
+  if (!silent.empty()) {
+    who = silent.size() == 1 ? "rank " : "ranks ";
+    for (std::size_t i = 0; i < silent.size(); ++i)
+      who += (i ? ", " : "") + std::to_string(silent[i]);
+  } else if (peer >= 0) {
+    who = "rank " + std::to_string(peer);
+  }
+  std::string message = "no answer";
+  if (!who.empty()) message += " from " + who;
+  message += " within " + format_seconds(limit) + " s (during " + during + ")";
+  if (silent.empty())
+    message += "; every rank still answers, so they disagree about what comes next";
+  mpi::abort_job(message);
+}
+
+}  // namespace lag

@@ -1,0 +1,301 @@
+// `mpirun -np R lag train` end to end: bit-identical to the single-process run for R = 1, 2, 3, 4
+// and every algorithm, physical bytes equal to what the transport hands to MPI, and failures
+// (a killed rank, a hung rank, a bad file on one rank) that end every rank non-zero, quickly,
+// with a message naming the rank.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "mpi/worker_blocks.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+  double seconds = 0;
+};
+
+Result shell(const std::string& cmd) {
+  Result r;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  while (std::fgets(buf.data(), buf.size(), p)) r.output += buf.data();
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+Result lag(const std::string& args) { return shell(std::string(LAG_BINARY) + " " + args); }
+
+// Root in CI containers, and more ranks than this machine's 2 cores.
+Result mpirun(int ranks, const std::string& args, const std::string& env = "") {
+  return shell(env + " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
+               "OMPI_MCA_rmaps_base_oversubscribe=1 " + MPIEXEC + " -np " + std::to_string(ranks) +
+               " " + LAG_BINARY + " " + args);
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  return nlohmann::json::parse(in);
+}
+
+// metrics.csv without the wall_seconds column (the only one that may differ).
+std::vector<std::string> metrics_rows(const fs::path& p) {
+  std::ifstream in(p);
+  std::vector<std::string> rows;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::stringstream s(line);
+    std::string f;
+    while (std::getline(s, f, ',')) fields.push_back(f);
+    if (fields.size() > 13) fields.erase(fields.begin() + 13);  // wall_seconds
+    std::string joined;
+    for (const auto& x : fields) joined += x + ",";
+    rows.push_back(joined);
+  }
+  return rows;
+}
+
+class Mpi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (char& c : name)
+      if (c == '/') c = '_';
+    dir_ = fs::temp_directory_path() / ("lag-mpi-" + std::to_string(::getpid()) + "-" + name);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // The single-process run and the R-rank run must agree bit for bit: weights, the ledger's
+  // counts and every metrics row but the time.
+  void expect_identical(const std::string& single, const std::string& multi, int ranks) {
+    const auto a = read_json(path(single + "/summary.json"));
+    const auto b = read_json(path(multi + "/summary.json"));
+    EXPECT_EQ(b["ranks"], ranks);
+    EXPECT_EQ(a["smoothness"], b["smoothness"]);
+    EXPECT_EQ(a["worker_smoothness"], b["worker_smoothness"]);
+    EXPECT_EQ(a["optimum"], b["optimum"]);
+    ASSERT_EQ(a["runs"].size(), b["runs"].size());
+    for (std::size_t i = 0; i < a["runs"].size(); ++i) {
+      const auto& x = a["runs"][i];
+      const auto& y = b["runs"][i];
+      const std::string algo = x["algo"];
+      for (const char* key : {"algo", "iterations", "uploads", "computes", "bytes_up", "bytes_down",
+                              "control_bytes", "gd_equivalent_bytes_up", "final_loss", "grad_norm",
+                              "objective_error", "stop_reason", "alpha"})
+        EXPECT_EQ(x[key], y[key]) << algo << " " << key << " with " << ranks << " ranks";
+      const std::string w = "/weights-" + algo + ".txt";
+      EXPECT_EQ(read_text(path(single + w)), read_text(path(multi + w)))
+          << algo << " with " << ranks << " ranks";
+    }
+    EXPECT_EQ(metrics_rows(path(single + "/metrics.csv")),
+              metrics_rows(path(multi + "/metrics.csv")))
+        << ranks << " ranks";
+  }
+
+  fs::path dir_;
+};
+
+TEST(WorkerBlocks, ContiguousBlocksCoverEveryWorkerOnce) {
+  for (int M = 1; M <= 17; ++M)
+    for (int R = 1; R <= M; ++R) {
+      int next = 0;
+      for (int r = 0; r < R; ++r) {
+        const lag::mpi::WorkerBlock b = lag::mpi::worker_block(M, R, r);
+        EXPECT_EQ(b.first, next) << M << " " << R << " " << r;
+        EXPECT_EQ(b.count, M / R + (r < M % R ? 1 : 0));
+        for (int m = b.first; m < b.end(); ++m) EXPECT_EQ(lag::mpi::rank_of_worker(M, R, m), r);
+        next = b.end();
+      }
+      EXPECT_EQ(next, M);
+    }
+}
+
+class MpiRanks : public Mpi, public ::testing::WithParamInterface<int> {};
+
+// All five algorithms, with L* solved on rank 0 (the objective error column compares it too).
+TEST_P(MpiRanks, LinearMatchesTheSingleProcessRunBitForBit) {
+  const int R = GetParam();
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  const std::string args = "train --data " + path("data") +
+                           " --algo gd,lag-wk,lag-ps,cyc-iag,num-iag --max-iters 80 "
+                           "--optimum auto --quiet --out ";
+  const Result single = lag(args + path("single"));
+  ASSERT_EQ(single.status, 0) << single.output;
+  const Result multi = mpirun(R, args + path("multi"));
+  ASSERT_EQ(multi.status, 0) << multi.output;
+  expect_identical("single", "multi", R);
+}
+
+INSTANTIATE_TEST_SUITE_P(R, MpiRanks, ::testing::Values(1, 2, 4));
+
+// Logistic, fp32, one file split over the workers (every rank partitions it alike), and blocks
+// of unequal size (4 workers on 3 ranks: 2, 1, 1).
+TEST_F(Mpi, LogisticSplitFileUnevenBlocksMatchesBitForBit) {
+  ASSERT_EQ(
+      lag("gen hetero --model logistic --workers 2 --rows 60 --dim 8 --out " + path("data")).status,
+      0);
+  const std::string args = "train --data " + path("data/shard-01.svm") +
+                           " --workers 4 --partition shuffle --model logistic --lambda 0.01 "
+                           "--precision fp32 --algo gd,lag-wk,lag-ps --max-iters 60 --quiet --out ";
+  const Result single = lag(args + path("single"));
+  ASSERT_EQ(single.status, 0) << single.output;
+  const Result multi = mpirun(3, args + path("multi"));
+  ASSERT_EQ(multi.status, 0) << multi.output;
+  expect_identical("single", "multi", 3);
+}
+
+TEST_F(Mpi, OnlyRankZeroPrints) {
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  const Result r =
+      mpirun(2, "train --data " + path("data") + " --algo gd --max-iters 5 --out " + path("out"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::size_t headers = 0;
+  for (std::size_t at = r.output.find("smoothness L ="); at != std::string::npos;
+       at = r.output.find("smoothness L =", at + 1))
+    ++headers;
+  EXPECT_EQ(headers, 1u) << r.output;
+  EXPECT_NE(r.output.find("MPI over 2 ranks"), std::string::npos) << r.output;
+}
+
+// The time limit is the one decision that depends on a rank's own clock: rank 0's decides.
+TEST_F(Mpi, TimeLimitIsDecidedByRankZero) {
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  const Result r = mpirun(2, "train --data " + path("data") +
+                                 " --algo lag-wk --max-iters 100000000 --eval-every 1000 "
+                                 "--time-limit 0.2 --quiet --out " +
+                                 path("out"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto s = read_json(path("out/summary.json"));
+  EXPECT_EQ(s["runs"][0]["stop_reason"], "time_limit");
+  EXPECT_GT(s["runs"][0]["iterations"].get<std::int64_t>(), 0);
+}
+
+// Physical bytes are the payload handed to MPI, counted for the whole job: per iteration the
+// theta || step-norm broadcast (R - 1) * (d * 8 + 8) down; LAG-WK's flag all-reduce (from
+// iteration 2) (R - 1) * M up and down; LAG-PS's flag broadcast (R - 1) * M down; and each
+// upload from a rank other than 0, d * 8 up. Here M = 4, R = 2, d = 20: rank 1 holds workers 2, 3.
+TEST_F(Mpi, PhysicalBytesAreWhatTheTransportHandsToMpi) {
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  const int N = 30;
+  const Result r = mpirun(2, "train --data " + path("data") +
+                                 " --algo gd,lag-wk,lag-ps,cyc-iag --quiet --max-iters " +
+                                 std::to_string(N) + " --out " + path("out"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto s = read_json(path("out/summary.json"));
+  std::map<std::string, nlohmann::json> runs;
+  for (const auto& run : s["runs"]) runs[run["algo"].get<std::string>()] = run;
+  const std::uint64_t vec = 20 * 8, M = 4, step = vec + 8;
+  auto up = [&](const char* a) { return runs[a]["physical_bytes_up"].get<std::uint64_t>(); };
+  auto down = [&](const char* a) { return runs[a]["physical_bytes_down"].get<std::uint64_t>(); };
+  auto uploads = [&](const char* a) { return runs[a]["uploads"].get<std::uint64_t>(); };
+
+  EXPECT_EQ(up("gd"), N * 2 * vec);
+  EXPECT_EQ(down("gd"), N * step);
+
+  // Cyc-IAG: everyone in iteration 1, then worker (k - 2) % 4 in iteration k.
+  std::uint64_t cyc_up = 2 * vec;
+  for (int k = 2; k <= N; ++k)
+    if ((k - 2) % 4 >= 2) cyc_up += vec;
+  EXPECT_EQ(up("cyc-iag"), cyc_up);
+  EXPECT_EQ(down("cyc-iag"), N * step);
+
+  // LAG-WK and LAG-PS: who uploads depends on the run; the flags and broadcasts do not.
+  const std::uint64_t flags = (N - 1) * M;
+  EXPECT_EQ(down("lag-wk"), N * step + flags);
+  EXPECT_EQ((up("lag-wk") - flags) % vec, 0u);
+  EXPECT_LE(up("lag-wk") - flags, uploads("lag-wk") * vec);
+  EXPECT_GE(up("lag-wk") - flags, 2 * vec);  // iteration 1
+  EXPECT_EQ(down("lag-ps"), N * step + flags);
+  EXPECT_EQ(up("lag-ps") % vec, 0u);
+  EXPECT_LE(up("lag-ps"), uploads("lag-ps") * vec);
+  EXPECT_GE(up("lag-ps"), 2 * vec);
+
+  // One rank: nothing crosses a process boundary.
+  const Result one = mpirun(
+      1, "train --data " + path("data") + " --algo gd --quiet --max-iters 3 --out " + path("one"));
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto s1 = read_json(path("one/summary.json"));
+  EXPECT_EQ(s1["runs"][0]["physical_bytes_up"], 0);
+  EXPECT_EQ(s1["runs"][0]["physical_bytes_down"], 0);
+}
+
+TEST_F(Mpi, KilledRankEndsEveryRankWithinThirtySeconds) {
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  const Result r = mpirun(4,
+                          "train --data " + path("data") +
+                              " --algo gd,lag-wk --max-iters 200 --quiet --out " + path("out"),
+                          "LAG_FAULT=kill LAG_FAULT_RANK=1 LAG_FAULT_ITER=20");
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_LT(r.seconds, 30.0);
+  EXPECT_NE(r.output.find("rank 1"), std::string::npos) << r.output;
+}
+
+TEST_F(Mpi, HungRankIsNamedAndEveryRankEnds) {
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  const Result r = mpirun(4,
+                          "train --data " + path("data") +
+                              " --algo lag-wk --max-iters 200 --quiet --out " + path("out"),
+                          "LAG_MPI_TIMEOUT=3 LAG_FAULT=hang LAG_FAULT_RANK=2 LAG_FAULT_ITER=20");
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_LT(r.seconds, 10.0);
+  EXPECT_NE(r.output.find("no answer from rank 2 within"), std::string::npos) << r.output;
+}
+
+// Only rank 1 reads the second file; every rank stops, with rank 1's message, before any output.
+TEST_F(Mpi, MalformedFileOnOneRankStopsEveryRank) {
+  ASSERT_EQ(lag("gen paper-linear --workers 1 --dim 4 --out " + path("data")).status, 0);
+  { std::ofstream(path("bad.svm")) << "1 1:0.5 2:0.25\n-1 1:0.5 2:x\n"; }
+  const Result r = mpirun(2, "train --data " + path("data/shard-01.svm") + " --data " +
+                                 path("bad.svm") + " --quiet --out " + path("out"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("lag: error: rank 1: " + path("bad.svm") + ":2:"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(path("out")));
+}
+
+TEST_F(Mpi, FewerWorkersThanRanksIsAnError) {
+  ASSERT_EQ(lag("gen paper-linear --workers 2 --dim 4 --out " + path("data")).status, 0);
+  const Result r = mpirun(4, "train --data " + path("data") + " --quiet --out " + path("out"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("2 workers for 4 MPI ranks"), std::string::npos) << r.output;
+}
+
+TEST_F(Mpi, CudaBackendUnderMpirunIsAnError) {
+  ASSERT_EQ(lag("gen paper-linear --workers 2 --dim 4 --out " + path("data")).status, 0);
+  const Result r =
+      mpirun(2, "train --data " + path("data") + " --backend cuda --quiet --out " + path("out"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--backend cuda under mpirun is not supported yet"), std::string::npos)
+      << r.output;
+}
+
+}  // namespace
