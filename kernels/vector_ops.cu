@@ -21,7 +21,34 @@ bool check(cudaError_t e, const char* what, std::string* why) {
   return false;
 }
 
+unsigned grid_for(std::size_t n) {
+  std::size_t nb = (n + 255) / 256;
+  if (nb > 4096) nb = 4096;
+  if (nb < 1) nb = 1;
+  return static_cast<unsigned>(nb);
+}
+
 }  // namespace
+
+template <class T>
+cudaError_t axpy(T a, const T* x, T* y, std::size_t n, cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  if (x == nullptr || y == nullptr) return cudaErrorInvalidValue;
+  axpy_kernel<T><<<grid_for(n), 256, 0, s>>>(n, a, x, y);
+  return cudaGetLastError();
+}
+
+template <class T>
+cudaError_t scale_add_lambda(T* g, const T* theta, T lambda, std::size_t n, cudaStream_t s) {
+  return axpy(lambda, theta, g, n, s);
+}
+
+template cudaError_t axpy<float>(float, const float*, float*, std::size_t, cudaStream_t);
+template cudaError_t axpy<double>(double, const double*, double*, std::size_t, cudaStream_t);
+template cudaError_t scale_add_lambda<float>(float*, const float*, float, std::size_t,
+                                             cudaStream_t);
+template cudaError_t scale_add_lambda<double>(double*, const double*, double, std::size_t,
+                                              cudaStream_t);
 
 bool axpy_self_test(int device, std::string* why) {
   constexpr std::size_t n = 1000;

@@ -1,0 +1,183 @@
+// Deterministic two-stage reductions (see reduce.cuh).
+//
+// Stage 1: nb = clamp(ceil(n / kMinPerBlock), 1, kMaxBlocks) blocks -- a function of n only --
+// block b owns the contiguous range [n b / nb, n (b+1) / nb); thread t adds elements
+// begin+t, begin+t+256, ... in that order (double), then the block sums its 256 values in a
+// fixed tree (shared memory halving down to 32, then a fixed shfl_down ladder) into
+// workspace[b]. Stage 2: one block sums workspace[0..nb) the same way. With nb == 1 stage 1
+// writes straight to *out and stage 2 is skipped (again a function of n only).
+#include "reduce.cuh"
+
+#include <cstdint>
+
+namespace lag::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr std::size_t kMaxBlocks = 256;
+constexpr std::size_t kMinPerBlock = 2048;
+
+std::size_t block_count(std::size_t n) {
+  std::size_t nb = (n + kMinPerBlock - 1) / kMinPerBlock;
+  if (nb < 1) nb = 1;
+  if (nb > kMaxBlocks) nb = kMaxBlocks;
+  return nb;
+}
+
+// Sum of one double per thread over a block of kThreads threads, in a fixed order. The result
+// is valid in thread 0. Every thread of the block must call it.
+__device__ double block_sum(double v) {
+  __shared__ double sh[kThreads];
+  const int t = static_cast<int>(threadIdx.x);
+  __syncthreads();  // earlier readers of sh (none today) are done
+  sh[t] = v;
+  __syncthreads();
+#pragma unroll
+  for (int half = kThreads / 2; half >= 32; half >>= 1) {
+    if (t < half) sh[t] += sh[t + half];
+    __syncthreads();
+  }
+  double r = 0;
+  if (t < 32) {
+    r = sh[t];
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) r += __shfl_down_sync(0xffffffffu, r, off);
+  }
+  return r;
+}
+
+template <class Op>
+__global__ void __launch_bounds__(kThreads)
+    partial_kernel(Op op, std::size_t n, double* __restrict__ partial) {
+  const std::size_t nb = gridDim.x;
+  const std::size_t b = blockIdx.x;
+  const std::size_t begin = n * b / nb;
+  const std::size_t end = n * (b + 1) / nb;
+  double acc = 0;
+  for (std::size_t i = begin + threadIdx.x; i < end; i += kThreads) acc += op(i);
+  const double r = block_sum(acc);
+  if (threadIdx.x == 0) partial[b] = r;
+}
+
+__global__ void __launch_bounds__(kThreads)
+    final_kernel(const double* __restrict__ partial, std::size_t nb, double* __restrict__ out) {
+  double acc = 0;
+  for (std::size_t i = threadIdx.x; i < nb; i += kThreads) acc += partial[i];
+  const double r = block_sum(acc);
+  if (threadIdx.x == 0) *out = r;
+}
+
+template <class T>
+struct NormOp {
+  const T* a;
+  __device__ double operator()(std::size_t i) const {
+    const double v = static_cast<double>(a[i]);
+    return v * v;
+  }
+};
+
+template <class T>
+struct DistanceOp {
+  const T* a;
+  const T* b;
+  __device__ double operator()(std::size_t i) const {
+    const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+    return d * d;
+  }
+};
+
+template <class T>
+struct DeltaOp {
+  const T* g;
+  const T* g_hat;
+  T* delta;
+  __device__ double operator()(std::size_t i) const {
+    const T d = g[i] - g_hat[i];
+    delta[i] = d;
+    const double v = static_cast<double>(d);
+    return v * v;
+  }
+};
+
+template <class T>
+struct StepOp {
+  T* theta;
+  const T* aggregate;
+  T step;
+  __device__ double operator()(std::size_t i) const {
+    const T old = theta[i];
+    const T next = old - step * aggregate[i];  // contracted to fma(-step, aggregate, old)
+    theta[i] = next;
+    const double d = static_cast<double>(next) - static_cast<double>(old);
+    return d * d;
+  }
+};
+
+struct SumOp {
+  const double* v;
+  __device__ double operator()(std::size_t i) const { return v[i]; }
+};
+
+template <class Op>
+cudaError_t reduce(const Op& op, std::size_t n, double* out, double* workspace, cudaStream_t s) {
+  if (out == nullptr) return cudaErrorInvalidValue;
+  const std::size_t nb = block_count(n);
+  if (nb == 1) {
+    partial_kernel<Op><<<1, kThreads, 0, s>>>(op, n, out);
+    return cudaGetLastError();
+  }
+  if (workspace == nullptr) return cudaErrorInvalidValue;
+  partial_kernel<Op><<<static_cast<unsigned>(nb), kThreads, 0, s>>>(op, n, workspace);
+  if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+  final_kernel<<<1, kThreads, 0, s>>>(workspace, nb, out);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+std::size_t reduce_workspace_doubles() { return kMaxBlocks; }
+
+template <class T>
+cudaError_t squared_norm(const T* a, std::size_t n, double* out, double* workspace,
+                         cudaStream_t s) {
+  return reduce(NormOp<T>{a}, n, out, workspace, s);
+}
+
+template <class T>
+cudaError_t distance2(const T* a, const T* b, std::size_t n, double* out, double* workspace,
+                      cudaStream_t s) {
+  return reduce(DistanceOp<T>{a, b}, n, out, workspace, s);
+}
+
+template <class T>
+cudaError_t delta_and_norm(const T* g, const T* g_hat, T* delta, std::size_t n, double* out_norm2,
+                           double* workspace, cudaStream_t s) {
+  return reduce(DeltaOp<T>{g, g_hat, delta}, n, out_norm2, workspace, s);
+}
+
+template <class T>
+cudaError_t step_and_norm(T* theta, const T* aggregate, double step_size, std::size_t n,
+                          double* out_change2, double* workspace, cudaStream_t s) {
+  return reduce(StepOp<T>{theta, aggregate, static_cast<T>(step_size)}, n, out_change2, workspace,
+                s);
+}
+
+cudaError_t sum_doubles(const double* values, std::size_t n, double* out, double* workspace,
+                        cudaStream_t s) {
+  return reduce(SumOp{values}, n, out, workspace, s);
+}
+
+#define LAG_INSTANTIATE(T)                                                                      \
+  template cudaError_t squared_norm<T>(const T*, std::size_t, double*, double*, cudaStream_t); \
+  template cudaError_t distance2<T>(const T*, const T*, std::size_t, double*, double*,         \
+                                    cudaStream_t);                                             \
+  template cudaError_t delta_and_norm<T>(const T*, const T*, T*, std::size_t, double*, double*, \
+                                         cudaStream_t);                                        \
+  template cudaError_t step_and_norm<T>(T*, const T*, double, std::size_t, double*, double*,   \
+                                        cudaStream_t);
+LAG_INSTANTIATE(float)
+LAG_INSTANTIATE(double)
+#undef LAG_INSTANTIATE
+
+}  // namespace lag::cuda

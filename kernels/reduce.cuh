@@ -1,0 +1,49 @@
+// Deterministic device reductions (plain C++ interface: includable from host code compiled by
+// g++). Every launcher is asynchronous on `s`, writes its result to device memory and returns
+// cudaGetLastError() after its launches.
+//
+// Determinism: the launch shape depends only on n (never on the device), every block reduces a
+// fixed contiguous range in a fixed order into workspace[b], and one block then sums the
+// workspace in a fixed tree order; all sums accumulate in double. The same inputs on the same
+// GPU model give the same bits on every run.
+//
+// `workspace` must hold reduce_workspace_doubles() doubles of device memory; launches that share
+// one workspace must be ordered (same stream). `out` may not alias the workspace.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+
+namespace lag::cuda {
+
+// Doubles of workspace every launcher below needs (a fixed number).
+std::size_t reduce_workspace_doubles();
+
+// *out = sum_j a[j]^2.
+template <class T>
+cudaError_t squared_norm(const T* a, std::size_t n, double* out, double* workspace,
+                         cudaStream_t s);
+
+// *out = sum_j (a[j] - b[j])^2, the difference taken in double.
+template <class T>
+cudaError_t distance2(const T* a, const T* b, std::size_t n, double* out, double* workspace,
+                      cudaStream_t s);
+
+// delta[j] = g[j] - g_hat[j] (in T), *out_norm2 = sum_j delta[j]^2 of the stored delta.
+template <class T>
+cudaError_t delta_and_norm(const T* g, const T* g_hat, T* delta, std::size_t n, double* out_norm2,
+                           double* workspace, cudaStream_t s);
+
+// theta[j] <- theta[j] - T(step_size) * aggregate[j] (in T; nvcc contracts this into one fma,
+// as g++ does for the CPU backend with -march=x86-64-v3), and
+// *out_change2 = sum_j (double(new theta[j]) - double(old theta[j]))^2.
+template <class T>
+cudaError_t step_and_norm(T* theta, const T* aggregate, double step_size, std::size_t n,
+                          double* out_change2, double* workspace, cudaStream_t s);
+
+// *out = sum_j values[j].
+cudaError_t sum_doubles(const double* values, std::size_t n, double* out, double* workspace,
+                        cudaStream_t s);
+
+}  // namespace lag::cuda

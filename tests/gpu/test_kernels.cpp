@@ -1,0 +1,637 @@
+// The CUDA kernels (kernels/*.cuh) against plain CPU references on random data. Every test skips
+// when no CUDA device is usable (no GPU, or no driver: cudaGetDeviceCount then fails and leaves
+// the count unwritten). Nothing touches CUDA before a test body runs, so listing the tests
+// (gtest_discover_tests, at build time) works on machines without a driver.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "fused_gradient.cuh"
+#include "lag/algorithm.hpp"
+#include "reduce.cuh"
+#include "softmax.cuh"
+#include "trigger.cuh"
+#include "vector_ops.cuh"
+
+namespace {
+
+using lag::cuda::BinaryLoss;
+
+bool gpu_available() {
+  static const bool available = [] {
+    int count = 0;  // left unwritten without a driver
+    return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+  }();
+  return available;
+}
+
+#define LAG_REQUIRE_GPU() \
+  if (!gpu_available()) GTEST_SKIP() << "no CUDA device"
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+// Launch errors and asynchronous kernel faults both end up here.
+void finish(cudaError_t launch, const char* what) {
+  check(launch, what);
+  check(cudaDeviceSynchronize(), what);
+}
+
+// Device buffer of n T (n may be 0: then the pointer is null).
+template <class T>
+class Dev {
+ public:
+  explicit Dev(std::size_t n) : n_(n) {
+    if (n_ > 0) check(cudaMalloc(reinterpret_cast<void**>(&p_), n_ * sizeof(T)), "cudaMalloc");
+  }
+  explicit Dev(const std::vector<T>& h) : Dev(h.size()) { upload(h); }
+  ~Dev() {
+    if (p_) cudaFree(p_);
+  }
+  Dev(const Dev&) = delete;
+  Dev& operator=(const Dev&) = delete;
+  T* get() const { return p_; }
+  std::size_t size() const { return n_; }
+  void upload(const std::vector<T>& h) {
+    if (h.size() != n_) throw std::runtime_error("upload: size mismatch");
+    if (n_ > 0)
+      check(cudaMemcpy(p_, h.data(), n_ * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy H2D");
+  }
+  std::vector<T> download() const {
+    std::vector<T> h(n_);
+    if (n_ > 0)
+      check(cudaMemcpy(h.data(), p_, n_ * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
+    return h;
+  }
+
+ private:
+  std::size_t n_;
+  T* p_ = nullptr;
+};
+
+// splitmix64: fast, reproducible, good enough for test data.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : s_(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (s_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
+
+ private:
+  std::uint64_t s_;
+};
+
+template <class T>
+std::vector<T> random_vector(std::size_t n, Rng& rng, double lo = -1, double hi = 1) {
+  std::vector<T> v(n);
+  for (T& e : v) e = static_cast<T>(rng.uniform(lo, hi));
+  return v;
+}
+
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
+bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof(double)) == 0; }
+
+template <class T>
+constexpr double tolerance(double fp64, double fp32) {
+  return std::is_same_v<T, double> ? fp64 : fp32;
+}
+
+template <class T>
+class Kernels : public ::testing::Test {};
+using Precisions = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(Kernels, Precisions);
+
+// ---- fused gradient ----------------------------------------------------------------------
+
+double softplus(double u) { return (u > 0 ? u : 0.0) + std::log1p(std::exp(-std::fabs(u))); }
+
+// The gradient from the T data, sums in long double: g = sum_i c_i x_i + lambda theta.
+template <class T>
+void reference_gradient(BinaryLoss loss, const T* x, const std::vector<T>& y, std::size_t rows,
+                        std::size_t dim, const std::vector<T>& theta, double lambda,
+                        std::vector<double>& g, double& total) {
+  std::vector<long double> acc(dim, 0.0L);
+  long double sum = 0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* xi = x + i * dim;
+    long double dot = 0;
+    for (std::size_t j = 0; j < dim; ++j)
+      dot += static_cast<long double>(xi[j]) * static_cast<long double>(theta[j]);
+    const double yi = static_cast<double>(y[i]);
+    double c;
+    if (loss == BinaryLoss::LeastSquares) {
+      const double r = static_cast<double>(dot) - yi;
+      sum += 0.5L * r * r;
+      c = r;
+    } else {
+      const double z = yi * static_cast<double>(dot);
+      sum += softplus(-z);
+      c = -yi / (1.0 + std::exp(z));
+    }
+    for (std::size_t j = 0; j < dim; ++j) acc[j] += c * static_cast<long double>(xi[j]);
+  }
+  if (lambda != 0) {
+    long double n2 = 0;
+    for (std::size_t j = 0; j < dim; ++j) {
+      const long double t = static_cast<long double>(theta[j]);
+      acc[j] += lambda * t;
+      n2 += t * t;
+    }
+    sum += 0.5L * lambda * n2;
+  }
+  g.resize(dim);
+  for (std::size_t j = 0; j < dim; ++j) g[j] = static_cast<double>(acc[j]);
+  total = static_cast<double>(sum);
+}
+
+// Runs both losses on one random (rows x dim) problem, with x at `offset` elements into its
+// allocation (offset 1 breaks 16-byte alignment and so takes the scalar-load kernels); checks g
+// and the loss against the reference and that a second call gives the same bits.
+template <class T>
+void check_fused(std::size_t rows, std::size_t dim, std::size_t offset, std::uint64_t seed) {
+  SCOPED_TRACE("rows " + std::to_string(rows) + " dim " + std::to_string(dim) + " offset " +
+               std::to_string(offset) + (std::is_same_v<T, double> ? " fp64" : " fp32"));
+  Rng rng(seed);
+  std::vector<T> xh = random_vector<T>(rows * dim + offset, rng);
+  std::vector<T> theta = random_vector<T>(dim, rng, -1.0 / std::sqrt(static_cast<double>(dim)),
+                                          1.0 / std::sqrt(static_cast<double>(dim)));
+  std::vector<T> y_ls = random_vector<T>(rows, rng);
+  std::vector<T> y_log(rows);
+  for (T& v : y_log) v = rng.uniform() < 0.5 ? T(-1) : T(1);
+  Dev<T> x(xh), th(theta), g(dim), yl(y_ls), yg(y_log);
+  Dev<double> loss(1);
+  Dev<unsigned char> ws(lag::cuda::fused_gradient_workspace_bytes(rows, dim, sizeof(T)));
+  const T* xd = rows > 0 ? x.get() + offset : nullptr;
+  const double tol = tolerance<T>(1e-12, 1e-4);
+  for (const BinaryLoss kind : {BinaryLoss::LeastSquares, BinaryLoss::Logistic}) {
+    SCOPED_TRACE(kind == BinaryLoss::LeastSquares ? "least squares" : "logistic");
+    const T lambda = kind == BinaryLoss::LeastSquares ? T(0) : T(0.25);
+    const std::vector<T>& yh = kind == BinaryLoss::LeastSquares ? y_ls : y_log;
+    const T* yd = kind == BinaryLoss::LeastSquares ? yl.get() : yg.get();
+    std::vector<double> gref;
+    double lref = 0;
+    reference_gradient(kind, xh.data() + offset, yh, rows, dim, theta,
+                       static_cast<double>(lambda), gref, lref);
+    finish(lag::cuda::fused_gradient<T>(kind, xd, rows > 0 ? yd : nullptr, rows, dim, th.get(),
+                                        lambda, g.get(), loss.get(), ws.get(), nullptr),
+           "fused_gradient");
+    const std::vector<T> g1 = g.download();
+    const double l1 = loss.download()[0];
+    double gmax = 0, err = 0;
+    for (std::size_t j = 0; j < dim; ++j) {
+      gmax = std::max(gmax, std::fabs(gref[j]));
+      err = std::max(err, std::fabs(static_cast<double>(g1[j]) - gref[j]));
+    }
+    EXPECT_LE(err, tol * gmax) << "max |g - g_ref| " << err << ", max |g_ref| " << gmax;
+    EXPECT_LE(std::fabs(l1 - lref), tol * std::fabs(lref)) << "loss " << l1 << " vs " << lref;
+    // Same bits on a second call.
+    finish(lag::cuda::fused_gradient<T>(kind, xd, rows > 0 ? yd : nullptr, rows, dim, th.get(),
+                                        lambda, g.get(), loss.get(), ws.get(), nullptr),
+           "fused_gradient");
+    EXPECT_TRUE(same_bits(g1, g.download()));
+    EXPECT_TRUE(same_bits(l1, loss.download()[0]));
+  }
+}
+
+// Dims cover every kernel tier and its edges: 16/32-byte vectors or scalars, quarter-warp and
+// warp groups, 1..32 elements per lane, and the general (re-reading) path above 512/1024.
+const std::size_t kDims[] = {1,   2,   3,   4,   7,   8,   9,   16,  17,   32,   33,   64,  65,
+                             100, 128, 129, 255, 256, 257, 500, 511, 512, 513, 777, 1000, 1024};
+
+TYPED_TEST(Kernels, FusedGradientSmallRows) {
+  LAG_REQUIRE_GPU();
+  std::uint64_t seed = 1;
+  for (const std::size_t dim : kDims)
+    for (const std::size_t rows : {0, 1, 3, 1000}) check_fused<TypeParam>(rows, dim, 0, ++seed);
+  for (const std::size_t rows : {0, 1, 1000}) check_fused<TypeParam>(rows, 1025, 0, ++seed);
+  for (const std::size_t rows : {0, 1, 1000, 20000}) check_fused<TypeParam>(rows, 4099, 0, ++seed);
+}
+
+TYPED_TEST(Kernels, FusedGradientManyRows) {
+  LAG_REQUIRE_GPU();
+  std::uint64_t seed = 100;
+  for (const std::size_t dim : {1, 7, 16, 33, 64, 100, 128, 255, 256, 500, 512})
+    check_fused<TypeParam>(100000, dim, 0, ++seed);
+}
+
+TYPED_TEST(Kernels, FusedGradientMisaligned) {
+  LAG_REQUIRE_GPU();
+  std::uint64_t seed = 200;
+  for (const std::size_t dim : {4, 8, 64, 128, 256, 500, 512, 1000, 1024})
+    for (const std::size_t rows : {1, 1000}) check_fused<TypeParam>(rows, dim, 1, ++seed);
+  check_fused<TypeParam>(100000, 500, 1, ++seed);
+}
+
+TYPED_TEST(Kernels, FusedGradientFullGrid) {
+  LAG_REQUIRE_GPU();
+  // rows x dim above 3168 x 32768 elements: the grid is at its cap, blocks own ~95 rows each.
+  check_fused<TypeParam>(300000, 400, 0, 300);
+}
+
+TEST(FusedGradient, RejectsBadArguments) {
+  LAG_REQUIRE_GPU();
+  double* p = nullptr;
+  EXPECT_EQ(lag::cuda::fused_gradient<double>(BinaryLoss::LeastSquares, p, p, 1, 0, p, 0.0, p, p,
+                                              p, nullptr),
+            cudaErrorInvalidValue);
+}
+
+// ---- reductions ----------------------------------------------------------------------------
+
+const std::size_t kLengths[] = {0, 1, 7, 1000, 2048, 2049, 4099, 100000, 524288, 600001, 3000017};
+
+// References accumulate in long double: a sequential double sum of millions of terms is less
+// accurate than the kernels' blocked sums.
+template <class T>
+double seq_norm2(const std::vector<T>& a) {
+  long double s = 0;
+  for (const T v : a) s += static_cast<long double>(v) * static_cast<long double>(v);
+  return static_cast<double>(s);
+}
+
+TYPED_TEST(Kernels, SquaredNormAndDistance) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(7);
+  Dev<double> ws(lag::cuda::reduce_workspace_doubles()), out(2);
+  for (const std::size_t n : kLengths) {
+    SCOPED_TRACE("n " + std::to_string(n));
+    const std::vector<T> a = random_vector<T>(n, rng), b = random_vector<T>(n, rng);
+    Dev<T> da(a), db(b);
+    long double sum_d = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const long double d =
+          static_cast<long double>(static_cast<double>(a[j]) - static_cast<double>(b[j]));
+      sum_d += d * d;
+    }
+    const double ref_d = static_cast<double>(sum_d);
+    const double ref_n = seq_norm2(a);
+    finish(lag::cuda::squared_norm<T>(da.get(), n, out.get(), ws.get(), nullptr), "norm");
+    finish(lag::cuda::distance2<T>(da.get(), db.get(), n, out.get() + 1, ws.get(), nullptr),
+           "distance2");
+    const std::vector<double> r1 = out.download();
+    EXPECT_LE(std::fabs(r1[0] - ref_n), 1e-12 * ref_n);
+    EXPECT_LE(std::fabs(r1[1] - ref_d), 1e-12 * ref_d);
+    finish(lag::cuda::squared_norm<T>(da.get(), n, out.get(), ws.get(), nullptr), "norm");
+    finish(lag::cuda::distance2<T>(da.get(), db.get(), n, out.get() + 1, ws.get(), nullptr),
+           "distance2");
+    EXPECT_TRUE(same_bits(r1, out.download()));
+  }
+}
+
+TYPED_TEST(Kernels, DeltaAndNorm) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(8);
+  Dev<double> ws(lag::cuda::reduce_workspace_doubles()), out(1);
+  for (const std::size_t n : kLengths) {
+    SCOPED_TRACE("n " + std::to_string(n));
+    const std::vector<T> g = random_vector<T>(n, rng), gh = random_vector<T>(n, rng);
+    std::vector<T> ref(n);
+    for (std::size_t j = 0; j < n; ++j) ref[j] = g[j] - gh[j];
+    Dev<T> dg(g), dgh(gh), dd(n);
+    finish(lag::cuda::delta_and_norm<T>(dg.get(), dgh.get(), dd.get(), n, out.get(), ws.get(),
+                                        nullptr),
+           "delta_and_norm");
+    EXPECT_TRUE(same_bits(ref, dd.download()));
+    const double r1 = out.download()[0];
+    const double ref_n = seq_norm2(ref);
+    EXPECT_LE(std::fabs(r1 - ref_n), 1e-12 * ref_n);
+    finish(lag::cuda::delta_and_norm<T>(dg.get(), dgh.get(), dd.get(), n, out.get(), ws.get(),
+                                        nullptr),
+           "delta_and_norm");
+    EXPECT_TRUE(same_bits(r1, out.download()[0]));
+  }
+}
+
+TYPED_TEST(Kernels, StepAndNorm) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(9);
+  const double step = 0.0123;
+  Dev<double> ws(lag::cuda::reduce_workspace_doubles()), out(1);
+  for (const std::size_t n : kLengths) {
+    SCOPED_TRACE("n " + std::to_string(n));
+    const std::vector<T> theta = random_vector<T>(n, rng), agg = random_vector<T>(n, rng);
+    Dev<T> dt(theta), da(agg);
+    finish(lag::cuda::step_and_norm<T>(dt.get(), da.get(), step, n, out.get(), ws.get(), nullptr),
+           "step_and_norm");
+    const std::vector<T> next = dt.download();
+    const double change2 = out.download()[0];
+    // next = theta - s agg in T, with or without contraction into one fma (nvcc contracts; so
+    // does g++ -march=x86-64-v3 for the CPU backend).
+    const T s = static_cast<T>(step);
+    std::size_t bad = 0;
+    long double sum = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const T fused = std::fma(-s, agg[j], theta[j]);
+      const T prod = s * agg[j];
+      const T separate = theta[j] - prod;
+      if (next[j] != fused && next[j] != separate) ++bad;
+      const long double d =
+          static_cast<long double>(static_cast<double>(next[j]) - static_cast<double>(theta[j]));
+      sum += d * d;
+    }
+    const double ref = static_cast<double>(sum);
+    EXPECT_EQ(bad, 0u);
+    EXPECT_LE(std::fabs(change2 - ref), 1e-12 * ref);
+    // Same bits from the same start.
+    dt.upload(theta);
+    finish(lag::cuda::step_and_norm<T>(dt.get(), da.get(), step, n, out.get(), ws.get(), nullptr),
+           "step_and_norm");
+    EXPECT_TRUE(same_bits(next, dt.download()));
+    EXPECT_TRUE(same_bits(change2, out.download()[0]));
+  }
+}
+
+TEST(Reduce, SumDoubles) {
+  LAG_REQUIRE_GPU();
+  Rng rng(10);
+  Dev<double> ws(lag::cuda::reduce_workspace_doubles()), out(1);
+  for (const std::size_t n : kLengths) {
+    SCOPED_TRACE("n " + std::to_string(n));
+    const std::vector<double> v = random_vector<double>(n, rng, -1, 1);
+    long double ref = 0;
+    double abs_sum = 0;
+    for (const double e : v) {
+      ref += e;
+      abs_sum += std::fabs(e);
+    }
+    Dev<double> dv(v);
+    finish(lag::cuda::sum_doubles(dv.get(), n, out.get(), ws.get(), nullptr), "sum_doubles");
+    const double r1 = out.download()[0];
+    EXPECT_LE(std::fabs(static_cast<long double>(r1) - ref), 1e-13L * abs_sum);
+    finish(lag::cuda::sum_doubles(dv.get(), n, out.get(), ws.get(), nullptr), "sum_doubles");
+    EXPECT_TRUE(same_bits(r1, out.download()[0]));
+  }
+}
+
+// ---- triggers -------------------------------------------------------------------------------
+
+TEST(Trigger, MatchesHostRules) {
+  LAG_REQUIRE_GPU();
+  Rng rng(11);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const int workers : {0, 1, 5, 300}) {
+    SCOPED_TRACE("workers " + std::to_string(workers));
+    const auto m = static_cast<std::size_t>(workers);
+    const double tau = 0.5;
+    std::vector<double> delta(m), dist(m), smooth(m);
+    std::vector<std::uint8_t> selected(m);
+    for (std::size_t i = 0; i < m; ++i) {
+      delta[i] = rng.uniform(0, 1);
+      dist[i] = rng.uniform(0, 1);
+      smooth[i] = rng.uniform(0, 2);
+      selected[i] = static_cast<std::uint8_t>(rng.below(3));  // 0, 1 or 2 (any nonzero selects)
+    }
+    // Edge cases: exactly at the threshold (does not fire), NaN (does not fire), infinities.
+    const double specials[] = {tau, nan, inf, 0.0, -inf, std::nextafter(tau, 1.0)};
+    for (std::size_t i = 0; i < m && i < 6; ++i) {
+      delta[i] = specials[i];
+      dist[i] = specials[i];
+      smooth[i] = 1.0;
+    }
+    Dev<double> dd(delta), ddist(dist), ds(smooth);
+    Dev<std::uint8_t> dsel(selected), dfire(m), dpick(m);
+    finish(lag::cuda::wk_trigger(dd.get(), dsel.get(), tau, workers, dfire.get(), nullptr),
+           "wk_trigger");
+    finish(lag::cuda::ps_select(ddist.get(), ds.get(), tau, workers, dpick.get(), nullptr),
+           "ps_select");
+    const std::vector<std::uint8_t> fire = dfire.download(), pick = dpick.download();
+    for (std::size_t i = 0; i < m; ++i) {
+      EXPECT_EQ(fire[i], (selected[i] != 0 && lag::wk_fires(delta[i], tau)) ? 1 : 0) << i;
+      EXPECT_EQ(pick[i], lag::ps_fires(smooth[i], dist[i], tau) ? 1 : 0) << i;
+    }
+  }
+}
+
+// ---- softmax and MLP kernels ----------------------------------------------------------------
+
+// The CPU backend's softmax_rows, one row: returns the loss, sets best, rewrites zi if asked.
+template <class T>
+double reference_softmax_row(T* zi, std::size_t label, std::size_t k, bool minus_onehot,
+                             std::size_t& best) {
+  best = static_cast<std::size_t>(std::max_element(zi, zi + k) - zi);
+  const T top = zi[best];
+  double sum = 0;
+  for (std::size_t c = 0; c < k; ++c) sum += std::exp(static_cast<double>(zi[c] - top));
+  const double loss = std::log(sum) + static_cast<double>(top) - static_cast<double>(zi[label]);
+  if (minus_onehot) {
+    for (std::size_t c = 0; c < k; ++c)
+      zi[c] = static_cast<T>(std::exp(static_cast<double>(zi[c] - top)) / sum);
+    zi[label] -= T(1);
+  }
+  return loss;
+}
+
+TYPED_TEST(Kernels, SoftmaxRows) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(12);
+  for (const std::size_t k : {1, 2, 10, 33, 100, 1000})
+    for (const std::size_t rows : {0, 1, 1000, 3000})
+      for (const bool minus_onehot : {false, true}) {
+        SCOPED_TRACE("k " + std::to_string(k) + " rows " + std::to_string(rows) +
+                     (minus_onehot ? " minus_onehot" : ""));
+        std::vector<T> z = random_vector<T>(rows * k, rng, -5, 5);
+        std::vector<T> y(rows);
+        for (T& v : y) v = static_cast<T>(rng.below(k));
+        if (rows > 0 && k >= 8) {  // a tie for the largest logit: the first one wins
+          z[3] = T(7);
+          z[7] = T(7);
+          y[0] = T(3);
+        }
+        Dev<T> dz(z), dy(y);
+        Dev<double> dloss(rows);
+        Dev<std::uint32_t> dcorrect(rows);
+        finish(lag::cuda::softmax_rows<T>(dz.get(), dy.get(), rows, k, minus_onehot, dloss.get(),
+                                          dcorrect.get(), nullptr),
+               "softmax_rows");
+        const std::vector<T> zout = dz.download();
+        const std::vector<double> loss = dloss.download();
+        const std::vector<std::uint32_t> correct = dcorrect.download();
+        std::vector<T> zref = z;
+        const double ztol = tolerance<T>(1e-14, 1e-6);
+        std::size_t bad_z = 0, bad_loss = 0, bad_correct = 0;
+        for (std::size_t i = 0; i < rows; ++i) {
+          std::size_t best = 0;
+          const auto label = static_cast<std::size_t>(y[i]);
+          const double l = reference_softmax_row(zref.data() + i * k, label, k, minus_onehot, best);
+          if (std::fabs(loss[i] - l) > 1e-12 * std::max(1.0, std::fabs(l))) ++bad_loss;
+          if (correct[i] != (best == label ? 1u : 0u)) ++bad_correct;
+          for (std::size_t c = 0; c < k; ++c) {
+            const double d = std::fabs(static_cast<double>(zout[i * k + c]) -
+                                       static_cast<double>(zref[i * k + c]));
+            if (minus_onehot ? d > ztol : d != 0) ++bad_z;
+          }
+        }
+        EXPECT_EQ(bad_loss, 0u);
+        EXPECT_EQ(bad_correct, 0u);
+        EXPECT_EQ(bad_z, 0u);
+        if (rows > 0 && k >= 8) {
+          EXPECT_EQ(correct[0], 1u);
+        }
+        // Same bits again, and row_correct may be null.
+        dz.upload(z);
+        finish(lag::cuda::softmax_rows<T>(dz.get(), dy.get(), rows, k, minus_onehot, dloss.get(),
+                                          nullptr, nullptr),
+               "softmax_rows");
+        EXPECT_TRUE(same_bits(zout, dz.download()));
+        EXPECT_TRUE(same_bits(loss, dloss.download()));
+      }
+}
+
+TYPED_TEST(Kernels, SoftmaxRowsBadLabel) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  const std::vector<T> z = {T(1), T(2), T(3)};
+  const std::vector<T> y = {T(3)};  // k = 3: out of range
+  Dev<T> dz(z), dy(y);
+  Dev<double> dloss(1);
+  Dev<std::uint32_t> dcorrect(1);
+  finish(lag::cuda::softmax_rows<T>(dz.get(), dy.get(), 1, 3, true, dloss.get(), dcorrect.get(),
+                                    nullptr),
+         "softmax_rows");
+  EXPECT_TRUE(std::isnan(dloss.download()[0]));
+  EXPECT_EQ(dcorrect.download()[0], 0u);
+}
+
+TYPED_TEST(Kernels, BiasAndTanh) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(13);
+  for (const std::size_t cols : {1, 7, 33, 128, 300})
+    for (const std::size_t rows : {0, 1, 1000, 5001}) {
+      SCOPED_TRACE("rows " + std::to_string(rows) + " cols " + std::to_string(cols));
+      const std::vector<T> a = random_vector<T>(rows * cols, rng, -3, 3);
+      const std::vector<T> b = random_vector<T>(cols, rng);
+      Dev<T> da(a), db(b), dz(a);
+      finish(lag::cuda::add_bias_tanh<T>(da.get(), db.get(), rows, cols, nullptr), "bias_tanh");
+      finish(lag::cuda::add_bias<T>(dz.get(), db.get(), rows, cols, nullptr), "add_bias");
+      const std::vector<T> at = da.download(), zb = dz.download();
+      const double tol = tolerance<T>(1e-15, 1e-6);  // tanh: device vs glibc, a few ulps
+      std::size_t bad_tanh = 0, bad_bias = 0;
+      for (std::size_t i = 0; i < rows * cols; ++i) {
+        const T v = a[i] + b[i % cols];
+        if (std::fabs(static_cast<double>(at[i]) - static_cast<double>(std::tanh(v))) > tol)
+          ++bad_tanh;
+        if (zb[i] != v) ++bad_bias;
+      }
+      EXPECT_EQ(bad_tanh, 0u);
+      EXPECT_EQ(bad_bias, 0u);
+    }
+}
+
+TYPED_TEST(Kernels, TanhBackward) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(14);
+  for (const std::size_t n : {0, 1, 1000, 1000001}) {
+    const std::vector<T> da = random_vector<T>(n, rng), a = random_vector<T>(n, rng);
+    Dev<T> dda(da), dac(a);
+    finish(lag::cuda::tanh_backward<T>(dda.get(), dac.get(), n, nullptr), "tanh_backward");
+    const std::vector<T> out = dda.download();
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double ref = static_cast<double>(da[i]) *
+                         (1.0 - static_cast<double>(a[i]) * static_cast<double>(a[i]));
+      if (std::fabs(static_cast<double>(out[i]) - ref) > tolerance<T>(1e-15, 5e-7)) ++bad;
+    }
+    EXPECT_EQ(bad, 0u) << "n " << n;
+  }
+}
+
+TYPED_TEST(Kernels, ColumnSums) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(15);
+  for (const std::size_t cols : {1, 10, 32, 33, 128, 1000})
+    for (const std::size_t rows : {0, 1, 1000, 100000}) {
+      SCOPED_TRACE("rows " + std::to_string(rows) + " cols " + std::to_string(cols));
+      const std::vector<T> m = random_vector<T>(rows * cols, rng);
+      const std::vector<T> out0 = random_vector<T>(cols, rng);
+      std::vector<long double> ref(cols, 0.0L);
+      std::vector<double> mag(cols, 0.0);
+      for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t c = 0; c < cols; ++c) {
+          ref[c] += static_cast<long double>(m[i * cols + c]);
+          mag[c] += std::fabs(static_cast<double>(m[i * cols + c]));
+        }
+      Dev<T> dm(m), d1(out0), d2(out0);
+      Dev<double> ws(std::max<std::size_t>(1, lag::cuda::column_sums_workspace_doubles(rows, cols)));
+      finish(lag::cuda::column_sums_add<T>(dm.get(), rows, cols, d1.get(), nullptr), "colsum");
+      finish(lag::cuda::column_sums_add<T>(dm.get(), rows, cols, d2.get(), ws.get(), nullptr),
+             "colsum (workspace)");
+      const std::vector<T> r1 = d1.download(), r2 = d2.download();
+      const double tol = tolerance<T>(1e-13, 2e-7);
+      std::size_t bad = 0;
+      for (std::size_t c = 0; c < cols; ++c) {
+        const double want = static_cast<double>(out0[c]) + static_cast<double>(ref[c]);
+        const double scale = std::fabs(static_cast<double>(out0[c])) + mag[c];
+        if (std::fabs(static_cast<double>(r1[c]) - want) > tol * scale) ++bad;
+        if (std::fabs(static_cast<double>(r2[c]) - want) > tol * scale) ++bad;
+      }
+      EXPECT_EQ(bad, 0u);
+      // Same bits again.
+      d1.upload(out0);
+      d2.upload(out0);
+      finish(lag::cuda::column_sums_add<T>(dm.get(), rows, cols, d1.get(), nullptr), "colsum");
+      finish(lag::cuda::column_sums_add<T>(dm.get(), rows, cols, d2.get(), ws.get(), nullptr),
+             "colsum (workspace)");
+      EXPECT_TRUE(same_bits(r1, d1.download()));
+      EXPECT_TRUE(same_bits(r2, d2.download()));
+    }
+}
+
+TYPED_TEST(Kernels, AxpyAndLambda) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(16);
+  for (const std::size_t n : {0, 1, 1000, 1000001}) {
+    const std::vector<T> x = random_vector<T>(n, rng), y = random_vector<T>(n, rng);
+    const T a = T(-0.375);
+    Dev<T> dx(x), dy(y), dg(y);
+    finish(lag::cuda::axpy<T>(a, dx.get(), dy.get(), n, nullptr), "axpy");
+    finish(lag::cuda::scale_add_lambda<T>(dg.get(), dx.get(), a, n, nullptr), "scale_add_lambda");
+    const std::vector<T> r1 = dy.download(), r2 = dg.download();
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const T fused = std::fma(a, x[i], y[i]);
+      const T prod = a * x[i];
+      const T separate = y[i] + prod;
+      if (r1[i] != fused && r1[i] != separate) ++bad;
+      if (r2[i] != r1[i]) ++bad;
+    }
+    EXPECT_EQ(bad, 0u) << "n " << n;
+  }
+}
+
+TEST(VectorOps, SelfTest) {
+  LAG_REQUIRE_GPU();
+  std::string why;
+  EXPECT_TRUE(lag::cuda::axpy_self_test(0, &why)) << why;
+}
+
+}  // namespace
