@@ -47,7 +47,8 @@ BackendChoice choose_backend(const std::string& name, const std::string& devices
   const auto found = cuda_devices(&why);
   const bool usable = build_info().nccl && !found.empty();
   if (name == "auto" && !usable) {
-    c.description = "cpu (auto: " + (build_info().nccl ? why : std::string("built without CUDA")) + ")";
+    c.description =
+        "cpu (auto: " + (build_info().nccl ? why : std::string("built without CUDA")) + ")";
     return c;
   }
   if (!build_info().nccl) throw Error("--backend cuda: this build has no CUDA/NCCL support");

@@ -210,7 +210,8 @@ void CudaCluster<T>::compute_workers(const std::vector<int>& which) {
   if (which.empty()) return;
   broadcast_theta();
   for (int m : which) {
-    LAG_CUDA(cudaSetDevice(devices_[static_cast<std::size_t>(workers_[static_cast<std::size_t>(m)].slot)].id));
+    LAG_CUDA(cudaSetDevice(
+        devices_[static_cast<std::size_t>(workers_[static_cast<std::size_t>(m)].slot)].id));
     enqueue_worker(static_cast<std::size_t>(m));
   }
 }
@@ -296,11 +297,10 @@ void CudaCluster<T>::ps_select(double tau, const std::vector<double>& worker_smo
                                 distances + m, s.workspace.get(), s.stream));
   LAG_CUDA(cudaMemcpyAsync(smoothness, worker_smoothness.data(), M * sizeof(double),
                            cudaMemcpyHostToDevice, s.stream));
-  LAG_CUDA(cuda::ps_select(distances, smoothness, tau, static_cast<int>(M), s.selected.get(),
-                           s.stream));
+  LAG_CUDA(
+      cuda::ps_select(distances, smoothness, tau, static_cast<int>(M), s.selected.get(), s.stream));
   selected.assign(M, 0);
-  LAG_CUDA(cudaMemcpyAsync(selected.data(), s.selected.get(), M, cudaMemcpyDeviceToHost,
-                           s.stream));
+  LAG_CUDA(cudaMemcpyAsync(selected.data(), s.selected.get(), M, cudaMemcpyDeviceToHost, s.stream));
   LAG_CUDA(cudaStreamSynchronize(s.stream));
 }
 
@@ -324,8 +324,8 @@ Evaluation CudaCluster<T>::evaluate() {
         LAG_CUDA(cuda::axpy<T>(T(1), w.g.get(), sum, params_, dev.stream));
     if (slot > 0) {
       LAG_CUDA(cudaStreamSynchronize(dev.stream));
-      LAG_CUDA(cudaMemcpyPeerAsync(recv_[slot - 1].get(), s.id, sum, dev.id,
-                                   params_ * sizeof(T), s.stream));
+      LAG_CUDA(cudaMemcpyPeerAsync(recv_[slot - 1].get(), s.id, sum, dev.id, params_ * sizeof(T),
+                                   s.stream));
     }
   }
   LAG_CUDA(cudaSetDevice(s.id));
@@ -341,8 +341,8 @@ Evaluation CudaCluster<T>::evaluate() {
   for (std::size_t m = 0; m < workers_.size(); ++m) {
     Device& dev = devices_[static_cast<std::size_t>(workers_[m].slot)];
     LAG_CUDA(cudaSetDevice(dev.id));
-    LAG_CUDA(cudaMemcpyAsync(parts.data() + 2 * m, workers_[m].loss_parts.get(),
-                             2 * sizeof(double), cudaMemcpyDeviceToHost, dev.stream));
+    LAG_CUDA(cudaMemcpyAsync(parts.data() + 2 * m, workers_[m].loss_parts.get(), 2 * sizeof(double),
+                             cudaMemcpyDeviceToHost, dev.stream));
   }
   synchronize_all();
   for (std::size_t m = 0; m < workers_.size(); ++m) {
@@ -390,8 +390,8 @@ void CudaCluster<T>::upload(const Flags& senders, bool replace) {
       if (!device_sends[slot]) continue;
       LAG_NCCL(ncclSend(devices_[slot].send.get(), params_, nccl_type(), 0, devices_[slot].comm,
                         devices_[slot].stream));
-      LAG_NCCL(ncclRecv(recv_[slot - 1].get(), params_, nccl_type(), static_cast<int>(slot),
-                        s.comm, s.stream));
+      LAG_NCCL(ncclRecv(recv_[slot - 1].get(), params_, nccl_type(), static_cast<int>(slot), s.comm,
+                        s.stream));
       physical_up_ += params_ * sizeof(T);
     }
     LAG_NCCL(ncclGroupEnd());
@@ -440,8 +440,8 @@ std::vector<T> CudaCluster<T>::theta() const {
   const Device& s = devices_.front();
   std::vector<T> out(params_);
   LAG_CUDA(cudaSetDevice(s.id));
-  LAG_CUDA(cudaMemcpyAsync(out.data(), s.theta.get(), params_ * sizeof(T),
-                           cudaMemcpyDeviceToHost, s.stream));
+  LAG_CUDA(cudaMemcpyAsync(out.data(), s.theta.get(), params_ * sizeof(T), cudaMemcpyDeviceToHost,
+                           s.stream));
   LAG_CUDA(cudaStreamSynchronize(s.stream));
   return out;
 }

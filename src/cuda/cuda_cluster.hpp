@@ -57,8 +57,8 @@ class CudaCluster final : public Cluster<T> {
     cudaStream_t stream = nullptr;
     cublasHandle_t cublas = nullptr;
     ncclComm_t comm = nullptr;
-    cuda::DeviceBuffer<T> theta;      // replica of theta (slot 0: the server's own)
-    cuda::DeviceBuffer<T> send;       // pre-summed uploads of this device's senders
+    cuda::DeviceBuffer<T> theta;       // replica of theta (slot 0: the server's own)
+    cuda::DeviceBuffer<T> send;        // pre-summed uploads of this device's senders
     cuda::DeviceBuffer<double> norms;  // ||delta_m||^2 for the workers on this device (index m)
     cuda::DeviceBuffer<std::uint8_t> selected, fire;  // M flags each
     cuda::DeviceBuffer<double> workspace;

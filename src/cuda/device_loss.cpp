@@ -47,7 +47,8 @@ DeviceLoss<T>::DeviceLoss(const ModelSpec& model, std::size_t features, std::siz
     scratch_ = DeviceBuffer<T>(device, std::max<std::size_t>(max_rows, 1) * per_row);
   } else {
     fused_workspace_ = DeviceBuffer<unsigned char>(
-        device, std::max<std::size_t>(fused_gradient_workspace_bytes(max_rows, features, sizeof(T)), 1));
+        device,
+        std::max<std::size_t>(fused_gradient_workspace_bytes(max_rows, features, sizeof(T)), 1));
   }
 }
 
@@ -57,8 +58,8 @@ void DeviceLoss<T>::gradient(const T* x, const T* y, std::size_t rows, const T* 
   switch (model_.kind) {
     case ModelKind::LeastSquares:
     case ModelKind::Logistic: {
-      const auto kind = model_.kind == ModelKind::Logistic ? BinaryLoss::Logistic
-                                                           : BinaryLoss::LeastSquares;
+      const auto kind =
+          model_.kind == ModelKind::Logistic ? BinaryLoss::Logistic : BinaryLoss::LeastSquares;
       LAG_CUDA(fused_gradient<T>(kind, x, y, rows, features_, theta, static_cast<T>(lambda_), g,
                                  loss_parts, fused_workspace_.get(), stream));
       LAG_CUDA(cudaMemsetAsync(loss_parts + 1, 0, sizeof(double), stream));
@@ -102,8 +103,7 @@ void DeviceLoss<T>::softmax_gradient(const T* x, const T* y, std::size_t rows, c
 // theta = [W1 (h x d) | b1 (h) | W2 (K x h) | b2 (K)], as on the CPU (cpu/loss_kernels.cpp).
 template <class T>
 void DeviceLoss<T>::mlp_gradient(const T* x, const T* y, std::size_t rows, const T* theta, T* g,
-                                 double* loss_parts, cudaStream_t stream,
-                                 cublasHandle_t handle) {
+                                 double* loss_parts, cudaStream_t stream, cublasHandle_t handle) {
   const auto k = static_cast<std::size_t>(model_.classes);
   const auto h = static_cast<std::size_t>(model_.hidden);
   const std::size_t d = features_;
@@ -113,9 +113,9 @@ void DeviceLoss<T>::mlp_gradient(const T* x, const T* y, std::size_t rows, const
   if (rows == 0) {
     LAG_CUDA(cudaMemsetAsync(loss_parts, 0, sizeof(double), stream));
   } else {
-    T* a = scratch_.get();    // rows x h activations
-    T* z = a + rows * h;      // rows x K logits, then P - Y
-    T* da = z + rows * k;     // rows x h gradient at the activations
+    T* a = scratch_.get();  // rows x h activations
+    T* z = a + rows * h;    // rows x K logits, then P - Y
+    T* da = z + rows * k;   // rows x h gradient at the activations
     gemm_rm(handle, false, true, rows, h, d, T(1), x, d, w1, d, T(0), a, h);  // A = X W1^T
     LAG_CUDA(add_bias_tanh<T>(a, b1, rows, h, stream));
     gemm_rm(handle, false, true, rows, k, h, T(1), a, h, w2, h, T(0), z, k);  // Z = A W2^T

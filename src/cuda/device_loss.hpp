@@ -24,11 +24,13 @@ class DeviceLoss {
   // without the regulariser for softmax/MLP (with it for linear/logistic), loss_parts[1] =
   // ||theta||^2 for softmax/MLP (0 otherwise), so that loss = [0] + lambda/2 [1] (see loss()).
   // Asynchronous on `stream` (the handle must be bound to it).
-  void gradient(const T* x, const T* y, std::size_t rows, const T* theta, T* g,
-                double* loss_parts, cudaStream_t stream, cublasHandle_t handle);
+  void gradient(const T* x, const T* y, std::size_t rows, const T* theta, T* g, double* loss_parts,
+                cudaStream_t stream, cublasHandle_t handle);
 
   // The loss from loss_parts copied to the host.
-  double loss(const double* host_parts) const { return host_parts[0] + 0.5 * lambda_ * host_parts[1]; }
+  double loss(const double* host_parts) const {
+    return host_parts[0] + 0.5 * lambda_ * host_parts[1];
+  }
 
  private:
   void softmax_gradient(const T* x, const T* y, std::size_t rows, const T* w, T* g,

@@ -21,23 +21,23 @@ constexpr Algorithm kAll[] = {Algorithm::GD, Algorithm::LagWK, Algorithm::LagPS,
 
 std::vector<int> devices_or_skip() { return visible_cuda_devices(); }
 
-#define LAG_REQUIRE_GPU()                                              \
-  const std::vector<int> devices = devices_or_skip();                  \
+#define LAG_REQUIRE_GPU()                             \
+  const std::vector<int> devices = devices_or_skip(); \
   if (devices.empty()) GTEST_SKIP() << "no CUDA device visible";
 
-struct Run {
+struct Outcome {
   RunResult result;
   std::vector<Flags> uploads;
   std::vector<Traffic> ledger;
 };
 
 template <class T>
-Run run(Cluster<T>& cluster, const ProblemConstants& c, Algorithm a, std::int64_t iters) {
+Outcome run(Cluster<T>& cluster, const ProblemConstants& c, Algorithm a, std::int64_t iters) {
   test::CountingCluster<T> counting(cluster);
   TrainOptions o;
   o.algorithm = a;
   o.max_iters = iters;
-  Run r;
+  Outcome r;
   r.result = train(counting, c, o, [&](const IterationRow& row) { r.ledger.push_back(row.spent); });
   r.uploads = counting.uploads;
   return r;
@@ -65,8 +65,8 @@ void expect_equivalent(const Dataset<double>& data64, const ModelSpec& model,
   CpuCluster<T> cpu(data, model, pool);
   CudaCluster<T> gpu(data, model, devices);
   for (Algorithm a : kAll) {
-    const Run x = run(cpu, c, a, iters);
-    const Run y = run(gpu, c, a, iters);
+    const Outcome x = run(cpu, c, a, iters);
+    const Outcome y = run(gpu, c, a, iters);
     if (same_decisions) {
       EXPECT_EQ(x.uploads, y.uploads) << algorithm_name(a);
       ASSERT_EQ(x.ledger.size(), y.ledger.size());
@@ -87,8 +87,8 @@ void expect_equivalent(const Dataset<double>& data64, const ModelSpec& model,
 TEST(CudaEquivalence, PaperLinearFp64AllAlgorithmsOneDevice) {
   LAG_REQUIRE_GPU();
   // Nine workers on one device: several workers per device, pre-summed uploads.
-  expect_equivalent<double>(make_paper_linear(PaperLinearSpec{}), ModelSpec{}, {devices[0]},
-                            1e-12, true, 200);
+  expect_equivalent<double>(make_paper_linear(PaperLinearSpec{}), ModelSpec{}, {devices[0]}, 1e-12,
+                            true, 200);
 }
 
 TEST(CudaEquivalence, LogisticFp64AllAlgorithms) {
@@ -104,8 +104,8 @@ TEST(CudaEquivalence, LogisticFp64AllAlgorithms) {
 
 TEST(CudaEquivalence, AllVisibleDevices) {
   LAG_REQUIRE_GPU();
-  expect_equivalent<double>(make_paper_linear(PaperLinearSpec{}), ModelSpec{}, devices, 1e-12,
-                            true, 200);
+  expect_equivalent<double>(make_paper_linear(PaperLinearSpec{}), ModelSpec{}, devices, 1e-12, true,
+                            200);
 }
 
 TEST(CudaEquivalence, PaperLinearFp32IsClose) {
@@ -130,7 +130,7 @@ TEST(CudaEquivalence, SoftmaxAndMlpFp64) {
   CpuCluster<double> cpu(d, softmax, pool);
   CudaCluster<double> gpu(d, softmax, {devices[0]});
   for (Algorithm a : {Algorithm::GD, Algorithm::LagWK, Algorithm::LagPS}) {
-    const Run x = run(cpu, c, a, 100), y = run(gpu, c, a, 100);
+    const Outcome x = run(cpu, c, a, 100), y = run(gpu, c, a, 100);
     EXPECT_EQ(x.uploads, y.uploads) << algorithm_name(a);
     EXPECT_LE(relative(y.result.theta, x.result.theta), 1e-11) << algorithm_name(a);
   }
@@ -141,7 +141,8 @@ TEST(CudaEquivalence, SoftmaxAndMlpFp64) {
   cm.worker_smoothness.assign(4, cm.smoothness / 4);
   CpuCluster<double> cpu_mlp(d, mlp, pool);
   CudaCluster<double> gpu_mlp(d, mlp, {devices[0]});
-  const Run x = run(cpu_mlp, cm, Algorithm::LagWK, 50), y = run(gpu_mlp, cm, Algorithm::LagWK, 50);
+  const Outcome x = run(cpu_mlp, cm, Algorithm::LagWK, 50),
+                y = run(gpu_mlp, cm, Algorithm::LagWK, 50);
   EXPECT_LE(relative(y.result.theta, x.result.theta), 1e-10);
 }
 
@@ -151,7 +152,7 @@ TEST(CudaEquivalence, BitIdenticalReruns) {
   const Smoothness s = smoothness_constants(data, ModelSpec{});
   const ProblemConstants c{s.global, s.worker, {}};
   CudaCluster<double> gpu(data, ModelSpec{}, devices);
-  const Run a = run(gpu, c, Algorithm::LagWK, 150), b = run(gpu, c, Algorithm::LagWK, 150);
+  const Outcome a = run(gpu, c, Algorithm::LagWK, 150), b = run(gpu, c, Algorithm::LagWK, 150);
   EXPECT_EQ(a.uploads, b.uploads);
   ASSERT_EQ(a.result.theta.size(), b.result.theta.size());
   EXPECT_EQ(0, std::memcmp(a.result.theta.data(), b.result.theta.data(),
@@ -164,7 +165,7 @@ TEST(CudaEquivalence, PhysicalBytesOnOneDeviceAreZero) {
   const Smoothness s = smoothness_constants(data, ModelSpec{});
   const ProblemConstants c{s.global, s.worker, {}};
   CudaCluster<double> gpu(data, ModelSpec{}, {devices[0]});
-  const Run r = run(gpu, c, Algorithm::GD, 10);
+  const Outcome r = run(gpu, c, Algorithm::GD, 10);
   EXPECT_EQ(r.result.total.physical_bytes_up, 0u);
   EXPECT_EQ(r.result.total.physical_bytes_down, 0u);
 }

@@ -191,8 +191,8 @@ void check_fused(std::size_t rows, std::size_t dim, std::size_t offset, std::uin
     const T* yd = kind == BinaryLoss::LeastSquares ? yl.get() : yg.get();
     std::vector<double> gref;
     double lref = 0;
-    reference_gradient(kind, xh.data() + offset, yh, rows, dim, theta,
-                       static_cast<double>(lambda), gref, lref);
+    reference_gradient(kind, xh.data() + offset, yh, rows, dim, theta, static_cast<double>(lambda),
+                       gref, lref);
     finish(lag::cuda::fused_gradient<T>(kind, xd, rows > 0 ? yd : nullptr, rows, dim, th.get(),
                                         lambda, g.get(), loss.get(), ws.get(), nullptr),
            "fused_gradient");
@@ -216,7 +216,7 @@ void check_fused(std::size_t rows, std::size_t dim, std::size_t offset, std::uin
 
 // Dims cover every kernel tier and its edges: 16/32-byte vectors or scalars, quarter-warp and
 // warp groups, 1..32 elements per lane, and the general (re-reading) path above 512/1024.
-const std::size_t kDims[] = {1,   2,   3,   4,   7,   8,   9,   16,  17,   32,   33,   64,  65,
+const std::size_t kDims[] = {1,   2,   3,   4,   7,   8,   9,   16,  17,  32,  33,  64,   65,
                              100, 128, 129, 255, 256, 257, 500, 511, 512, 513, 777, 1000, 1024};
 
 TYPED_TEST(Kernels, FusedGradientSmallRows) {
@@ -252,8 +252,8 @@ TYPED_TEST(Kernels, FusedGradientFullGrid) {
 TEST(FusedGradient, RejectsBadArguments) {
   LAG_REQUIRE_GPU();
   double* p = nullptr;
-  EXPECT_EQ(lag::cuda::fused_gradient<double>(BinaryLoss::LeastSquares, p, p, 1, 0, p, 0.0, p, p,
-                                              p, nullptr),
+  EXPECT_EQ(lag::cuda::fused_gradient<double>(BinaryLoss::LeastSquares, p, p, 1, 0, p, 0.0, p, p, p,
+                                              nullptr),
             cudaErrorInvalidValue);
 }
 
@@ -580,7 +580,8 @@ TYPED_TEST(Kernels, ColumnSums) {
           mag[c] += std::fabs(static_cast<double>(m[i * cols + c]));
         }
       Dev<T> dm(m), d1(out0), d2(out0);
-      Dev<double> ws(std::max<std::size_t>(1, lag::cuda::column_sums_workspace_doubles(rows, cols)));
+      Dev<double> ws(
+          std::max<std::size_t>(1, lag::cuda::column_sums_workspace_doubles(rows, cols)));
       finish(lag::cuda::column_sums_add<T>(dm.get(), rows, cols, d1.get(), nullptr), "colsum");
       finish(lag::cuda::column_sums_add<T>(dm.get(), rows, cols, d2.get(), ws.get(), nullptr),
              "colsum (workspace)");
