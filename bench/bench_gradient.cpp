@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "cpu/cpu_cluster.hpp"
 #include "cpu/gradient.hpp"
 #include "lag/cluster.hpp"
@@ -40,19 +41,11 @@
 
 namespace {
 
-// ---- problem ----------------------------------------------------------------------------
+using lag::bench::env_size;
+using lag::bench::read_sum;
+using lag::bench::uniform_pm1;
 
-std::size_t env_size(const char* name, std::size_t fallback) {
-  const char* s = std::getenv(name);
-  if (s == nullptr || *s == '\0') return fallback;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (end == s || *end != '\0' || v == 0) {
-    std::fprintf(stderr, "bench_gradient: ignoring %s=%s (want a positive integer)\n", name, s);
-    return fallback;
-  }
-  return static_cast<std::size_t>(v);
-}
+// ---- problem ----------------------------------------------------------------------------
 
 struct Problem {
   std::size_t rows = 0, dim = 0;
@@ -72,16 +65,6 @@ struct Problem {
 Problem& problem() {
   static Problem p;
   return p;
-}
-
-// splitmix64: a fast, fixed-seed, platform-independent fill for X (lag::Random's Mersenne
-// Twister is ~5x slower for 10^8 values and gives no better data for a bandwidth test).
-double uniform_pm1(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-52 - 1.0;  // [-1, 1)
 }
 
 void make_problem(std::size_t rows, std::size_t dim) {
@@ -108,22 +91,7 @@ void make_problem(std::size_t rows, std::size_t dim) {
 
 // ---- kernels ----------------------------------------------------------------------------
 
-// (a) Read bandwidth: sum of the array with 16 independent lanes (4 AVX2 vectors of doubles),
-// so that the adds never limit the loop (a plain scalar loop, one add after the other, only
-// reaches about half the bandwidth here).
-double read_sum(const double* a, std::size_t n) {
-  constexpr std::size_t kLanes = 16;
-  alignas(64) double acc[kLanes] = {};
-  std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-#pragma omp simd aligned(acc : 64)
-    for (std::size_t j = 0; j < kLanes; ++j) acc[j] += a[i + j];
-  }
-  double s = 0;
-  for (; i < n; ++i) s += a[i];
-  for (double v : acc) s += v;
-  return s;
-}
+// (a) Read bandwidth: lag::bench::read_sum (bench_common.hpp).
 
 // Same, split over `threads` std::threads in contiguous blocks (reference for the 2-thread
 // cluster: what two cores can pull from memory together).

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "cpu/blas.hpp"
 #include "cpu/cpu_cluster.hpp"
 #include "cpu/loss_kernels.hpp"
@@ -15,10 +16,7 @@
 
 namespace {
 
-std::size_t env_size(const char* name, std::size_t fallback) {
-  const char* v = std::getenv(name);
-  return v ? static_cast<std::size_t>(std::strtoull(v, nullptr, 10)) : fallback;
-}
+using lag::bench::env_size;
 
 const std::size_t kRows = env_size("LAG_BENCH_ROWS", 60000);
 const std::size_t kDim = env_size("LAG_BENCH_DIM", 785);

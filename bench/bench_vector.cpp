@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "cpu/gradient.hpp"
 
 namespace {
@@ -32,14 +33,7 @@ std::size_t max_size() {
   return static_cast<std::size_t>(std::strtoull(s, nullptr, 10));
 }
 
-// splitmix64 in [-1, 1): fast, seeded, and the same on every platform.
-double uniform_pm1(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-52 - 1.0;
-}
+using lag::bench::uniform_pm1;
 
 template <class T>
 struct Vectors {
@@ -62,21 +56,7 @@ Vectors<T>& vectors(std::size_t n) {
   return v;
 }
 
-// Read reference: 16 independent lanes, so that the adds never limit the loop.
-template <class T>
-T read_sum(const T* a, std::size_t n) {
-  constexpr std::size_t kLanes = 16;
-  alignas(64) T acc[kLanes] = {};
-  std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-#pragma omp simd aligned(acc : 64)
-    for (std::size_t j = 0; j < kLanes; ++j) acc[j] += a[i + j];
-  }
-  T s = 0;
-  for (; i < n; ++i) s += a[i];
-  for (T v : acc) s += v;
-  return s;
-}
+using lag::bench::read_sum;
 
 // Read GB/s per (bytes of the vector), timed before the suite.
 std::map<std::size_t, double> g_read_gbs;

@@ -11,26 +11,14 @@
 #include <sstream>
 #include <string>
 
+#include "run_command.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Result lag(const std::string& args) {
-  const std::string cmd = std::string(LAG_BINARY) + " " + args + " 2>&1";
-  Result r;
-  std::FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), p)) r.output += buf.data();
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using Result = lag::test::CommandResult;
+Result lag(const std::string& args) { return lag::test::run_lag(args); }
 
 class Cli : public ::testing::Test {
  protected:

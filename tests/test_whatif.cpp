@@ -15,6 +15,7 @@
 
 #include "lag/error.hpp"
 #include "lag/whatif.hpp"
+#include "run_command.hpp"
 
 namespace lag::whatif {
 namespace {
@@ -305,22 +306,8 @@ TEST(WhatifRead, NamesFileLineAndColumn) {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status = -1;
-  std::string output;
-};
-
-Result lag(const std::string& args) {
-  const std::string cmd = std::string(LAG_BINARY) + " " + args + " 2>&1";
-  Result r;
-  std::FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), p)) r.output += buf.data();
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using Result = lag::test::CommandResult;
+Result lag(const std::string& args) { return lag::test::run_lag(args); }
 
 // predicted rows of a what-if CSV by algorithm (one link)
 std::map<std::string, std::vector<std::string>> csv_rows(const std::string& path) {

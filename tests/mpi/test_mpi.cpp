@@ -17,32 +17,16 @@
 #include <string>
 #include <vector>
 
+#include "../run_command.hpp"
 #include "mpi/worker_blocks.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-  double seconds = 0;
-};
-
-Result shell(const std::string& cmd) {
-  Result r;
-  const auto t0 = std::chrono::steady_clock::now();
-  std::FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), p)) r.output += buf.data();
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return r;
-}
-
-Result lag(const std::string& args) { return shell(std::string(LAG_BINARY) + " " + args); }
+using Result = lag::test::CommandResult;
+Result shell(const std::string& cmd) { return lag::test::run_command(cmd); }
+Result lag(const std::string& args) { return lag::test::run_lag(args); }
 
 // Root in CI containers, and more ranks than this machine's 2 cores.
 Result mpirun(int ranks, const std::string& args, const std::string& env = "") {
