@@ -10,9 +10,9 @@
 //
 // Fast path (fused_fast_kernel, dim <= G*V*K): a group of G lanes (a warp, or a quarter warp
 // for short rows) processes R rows at a time. Lane l owns the vectors of V elements at vector
-// index l + G k (k < K): columns (l + G k) V .. +V-1. It keeps theta and its partial g for those
-// columns in registers, loads its slice of R rows with V-wide streaming loads (16 bytes when x
-// is aligned), forms the dot products (fixed order per lane, then an xor butterfly, which gives
+// index l + G k (k < K): columns (l + G k) V .. +V-1. It keeps its partial g for those columns
+// in registers (theta, read-only, sits in shared memory), loads its slice of R rows into
+// registers with V-wide streaming loads (16 bytes when x is aligned), forms the dot products (fixed order per lane, then an xor butterfly, which gives
 // every lane the same bits), computes c_i and adds c_i x_i from the same registers: each row
 // of X is read from DRAM exactly once. R is chosen so the row registers stay at 128 bytes per
 // lane (R rows in flight per group, independent shuffle chains). At the end the groups' partial

@@ -7,8 +7,8 @@
 // (pass lambda = 0 for least squares). The per-row arithmetic (dot and c_i in T, losses in
 // double) is that of lag::cpu::accumulate_gradient; g and the loss are summed in a fixed order,
 // so repeated calls give the same bits. Each row of X is read from device memory once for
-// dim <= 512 (any alignment) and, when x is 16-byte aligned and dim is a multiple of 16 /
-// sizeof(T), for dim <= 512 (double) / 1024 (float); larger rows are re-read from L2.
+// dim <= 512 (double) / 1024 (float), with 16-byte loads when x is 16-byte aligned and dim is a
+// multiple of 16 / sizeof(T) (scalar loads otherwise); longer rows are re-read, from L2.
 #pragma once
 
 #include <cuda_runtime_api.h>

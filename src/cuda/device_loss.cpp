@@ -45,6 +45,13 @@ DeviceLoss<T>::DeviceLoss(const ModelSpec& model, std::size_t features, std::siz
     row_loss_ = DeviceBuffer<double>(device, std::max<std::size_t>(max_rows, 1));
     const std::size_t per_row = model.kind == ModelKind::Mlp ? 2 * h + k : k;
     scratch_ = DeviceBuffer<T>(device, std::max<std::size_t>(max_rows, 1) * per_row);
+    // Split over row chunks: one block per 32 columns would leave a tall, narrow matrix (all
+    // rows x h) to a handful of SMs.
+    if (model.kind == ModelKind::Mlp)
+      column_workspace_ = DeviceBuffer<double>(
+          device, std::max<std::size_t>(column_sums_workspace_doubles(
+                                            std::max<std::size_t>(max_rows, 1), std::max(h, k)),
+                                        1));
   } else {
     fused_workspace_ = DeviceBuffer<unsigned char>(
         device,
@@ -123,11 +130,11 @@ void DeviceLoss<T>::mlp_gradient(const T* x, const T* y, std::size_t rows, const
     LAG_CUDA(softmax_rows<T>(z, y, rows, k, true, row_loss_.get(), nullptr, stream));
     LAG_CUDA(sum_doubles(row_loss_.get(), rows, loss_parts, reduce_workspace_.get(), stream));
     gemm_rm(handle, true, false, k, h, rows, T(1), z, k, a, h, T(0), gw2, h);  // gW2 = dZ^T A
-    LAG_CUDA(column_sums_add<T>(z, rows, k, gb2, stream));
+    LAG_CUDA(column_sums_add<T>(z, rows, k, gb2, column_workspace_.get(), stream));
     gemm_rm(handle, false, false, rows, h, k, T(1), z, k, w2, h, T(0), da, h);  // dA = dZ W2
     LAG_CUDA(tanh_backward<T>(da, a, rows * h, stream));
     gemm_rm(handle, true, false, h, d, rows, T(1), da, h, x, d, T(0), gw1, d);  // gW1 = dH^T X
-    LAG_CUDA(column_sums_add<T>(da, rows, h, gb1, stream));
+    LAG_CUDA(column_sums_add<T>(da, rows, h, gb1, column_workspace_.get(), stream));
   }
   regularise(theta, g, loss_parts, stream);
 }

@@ -45,7 +45,8 @@ class DeviceLoss {
   DeviceBuffer<unsigned char> fused_workspace_;
   DeviceBuffer<double> reduce_workspace_;
   DeviceBuffer<double> row_loss_;
-  DeviceBuffer<T> scratch_;  // logits, activations, activation gradients
+  DeviceBuffer<T> scratch_;                // logits, activations, activation gradients
+  DeviceBuffer<double> column_workspace_;  // row-chunked bias-gradient sums (MLP)
 };
 
 }  // namespace lag::cuda
