@@ -15,6 +15,7 @@
 #include "lag/dataset.hpp"
 #include "lag/error.hpp"
 #include "lag/model.hpp"
+#include "temp_dir_test.hpp"
 
 namespace {
 
@@ -24,31 +25,7 @@ using lag::FileFormat;
 using lag::LoadOptions;
 using lag::Shard;
 
-// Each test gets its own directory, so tests can run in parallel (ctest -j) and leave nothing.
-class DataLoading : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::random_device entropy;
-    dir_ = fs::temp_directory_path() /
-           ("lag-data-" + test + "-" + std::to_string(entropy()) + std::to_string(entropy()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  std::string write(const std::string& name, const std::string& content) const {
-    const fs::path path = dir_ / name;
-    fs::create_directories(path.parent_path());
-    std::ofstream out(path, std::ios::binary);
-    out << content;
-    return path.string();
-  }
-
-  fs::path dir_;
-};
+class DataLoading : public lag::test::TempDirTest {};
 
 LoadOptions with_dim(std::size_t dim) {
   LoadOptions o;

@@ -15,6 +15,7 @@
 
 #include "lag/error.hpp"
 #include "lag/idx.hpp"
+#include "temp_dir_test.hpp"
 
 namespace {
 
@@ -53,28 +54,8 @@ std::string be_float(float f) {
   return be32(u);
 }
 
-// Each test gets its own directory, so tests can run in parallel (ctest -j) and leave nothing.
-class Idx : public ::testing::Test {
+class Idx : public lag::test::TempDirTest {
  protected:
-  void SetUp() override {
-    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::random_device entropy;
-    dir_ = fs::temp_directory_path() /
-           ("lag-idx-" + test + "-" + std::to_string(entropy()) + std::to_string(entropy()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  std::string write(const std::string& name, const std::string& content) const {
-    const std::string path = (dir_ / name).string();
-    std::ofstream out(path, std::ios::binary);
-    out << content;
-    return path;
-  }
-
   // Written through zlib's gzip writer, as gzip(1) would.
   std::string write_gz(const std::string& name, const std::string& content) const {
     const std::string path = (dir_ / name).string();
@@ -91,8 +72,6 @@ class Idx : public ::testing::Test {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-
-  fs::path dir_;
 };
 
 // The message of the InputError that `f` throws ("" and a test failure when it throws none).
