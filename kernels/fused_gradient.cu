@@ -12,18 +12,20 @@
 // for short rows) processes R rows at a time. Lane l owns the vectors of V elements at vector
 // index l + G k (k < K): columns (l + G k) V .. +V-1. It keeps its partial g for those columns
 // in registers (theta, read-only, sits in shared memory), loads its slice of R rows into
-// registers with V-wide streaming loads (16 bytes when x is aligned), forms the dot products (fixed order per lane, then an xor butterfly, which gives
-// every lane the same bits), computes c_i and adds c_i x_i from the same registers: each row
-// of X is read from DRAM exactly once. R is chosen so the row registers stay at 128 bytes per
-// lane (R rows in flight per group, independent shuffle chains). At the end the groups' partial
-// g are summed in a fixed halving tree through shared memory (in double).
+// registers with V-wide streaming loads (16 bytes when x is aligned), forms the dot products (fixed
+// order per lane, then an xor butterfly, which gives every lane the same bits), computes c_i and
+// adds c_i x_i from the same registers: each row of X is read from DRAM exactly once. R is chosen
+// so the row registers stay at 128 bytes per lane (R rows in flight per group, independent shuffle
+// chains). At the end the groups' partial g are summed in a fixed halving tree through shared
+// memory (in double).
 //
 // General path (fused_general_kernel, larger dim): each warp computes one row's dot product,
 // c_i goes to shared memory, then the block's threads add c_i x_i for 8 rows at a time to the
 // block's partial g in the workspace, column by column (the rows are re-read, from L2).
-#include "fused_gradient.cuh"
-
 #include <cstdint>
+
+#include "block_sum.cuh"
+#include "fused_gradient.cuh"
 
 namespace lag::cuda {
 
@@ -301,27 +303,6 @@ __global__ void __launch_bounds__(kBlock)
 
 constexpr int kFinalThreads = 1024;
 
-// Sum of one double per thread over kFinalThreads threads in a fixed order; valid in thread 0.
-__device__ double block_sum_final(double v) {
-  __shared__ double sh[kFinalThreads];
-  const int t = static_cast<int>(threadIdx.x);
-  __syncthreads();  // a previous call's readers are done with sh
-  sh[t] = v;
-  __syncthreads();
-#pragma unroll
-  for (int half = kFinalThreads / 2; half >= 32; half >>= 1) {
-    if (t < half) sh[t] += sh[t + half];
-    __syncthreads();
-  }
-  double r = 0;
-  if (t < 32) {
-    r = sh[t];
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) r += __shfl_down_sync(kFull, r, off);
-  }
-  return r;
-}
-
 // Blocks 0 .. ceil(dim/32)-1: 32 columns each; thread (ty, tx) sums the partials of blocks
 // ty, ty+32, ... of column 32 blockIdx + tx, then a fixed tree over ty. The last block: loss.
 template <class T>
@@ -360,8 +341,8 @@ __global__ void __launch_bounds__(kFinalThreads)
         const double v = static_cast<double>(theta[j]);
         norm2 += v * v;
       }
-    loss = block_sum_final(loss);
-    norm2 = block_sum_final(norm2);
+    loss = block_sum<kFinalThreads>(loss);
+    norm2 = block_sum<kFinalThreads>(norm2);
     if (tid == 0)
       *out_loss = lambda != T(0) ? loss + 0.5 * static_cast<double>(lambda) * norm2 : loss;
   }
@@ -424,8 +405,8 @@ template <class T>
 cudaError_t fused_gradient(BinaryLoss loss, const T* x, const T* y, std::size_t rows,
                            std::size_t dim, const T* theta, T lambda, T* g, double* out_loss,
                            void* workspace, cudaStream_t s) {
-  if (dim == 0 || theta == nullptr || g == nullptr || out_loss == nullptr ||
-      workspace == nullptr || (rows > 0 && (x == nullptr || y == nullptr)))
+  if (dim == 0 || theta == nullptr || g == nullptr || out_loss == nullptr || workspace == nullptr ||
+      (rows > 0 && (x == nullptr || y == nullptr)))
     return cudaErrorInvalidValue;
   if (loss != BinaryLoss::LeastSquares && loss != BinaryLoss::Logistic)
     return cudaErrorInvalidValue;
@@ -441,10 +422,9 @@ cudaError_t fused_gradient(BinaryLoss loss, const T* x, const T* y, std::size_t 
   return cudaGetLastError();
 }
 
-#define LAG_INSTANTIATE(T)                                                                     \
-  template cudaError_t fused_gradient<T>(BinaryLoss, const T*, const T*, std::size_t,         \
-                                         std::size_t, const T*, T, T*, double*, void*,        \
-                                         cudaStream_t);
+#define LAG_INSTANTIATE(T)                                                                         \
+  template cudaError_t fused_gradient<T>(BinaryLoss, const T*, const T*, std::size_t, std::size_t, \
+                                         const T*, T, T*, double*, void*, cudaStream_t);
 LAG_INSTANTIATE(float)
 LAG_INSTANTIATE(double)
 #undef LAG_INSTANTIATE

@@ -2,8 +2,8 @@
 //
 // For row-major X (rows x dim), targets y and parameters theta:
 //   least squares: r_i = x_i.theta - y_i,  loss_i = r_i^2 / 2,               c_i = r_i
-//   logistic:      z_i = y_i (x_i.theta),  loss_i = softplus(-z_i) (stable),  c_i = -y_i / (1 + e^z_i)
-//   g = sum_i c_i x_i + lambda theta,  *out_loss = sum_i loss_i + lambda/2 ||theta||^2
+//   logistic:      z_i = y_i (x_i.theta),  loss_i = softplus(-z_i) (stable),  c_i = -y_i / (1 +
+//   e^z_i) g = sum_i c_i x_i + lambda theta,  *out_loss = sum_i loss_i + lambda/2 ||theta||^2
 // (pass lambda = 0 for least squares). The per-row arithmetic (dot and c_i in T, losses in
 // double) is that of lag::cpu::accumulate_gradient; g and the loss are summed in a fixed order,
 // so repeated calls give the same bits. Each row of X is read from device memory once for
@@ -21,8 +21,7 @@ enum class BinaryLoss : int { LeastSquares = 0, Logistic = 1 };
 
 // Bytes of device workspace fused_gradient needs for this shape (8-byte aligned memory, e.g.
 // straight from cudaMalloc). Depends only on rows and dim.
-std::size_t fused_gradient_workspace_bytes(std::size_t rows, std::size_t dim,
-                                           std::size_t sizeof_t);
+std::size_t fused_gradient_workspace_bytes(std::size_t rows, std::size_t dim, std::size_t sizeof_t);
 
 // Writes g (dim values) and *out_loss (one double), all device memory; asynchronous on s.
 // Returns cudaErrorInvalidValue for dim == 0 or a missing pointer (x and y may be null when

@@ -6,9 +6,10 @@
 // fixed tree (shared memory halving down to 32, then a fixed shfl_down ladder) into
 // workspace[b]. Stage 2: one block sums workspace[0..nb) the same way. With nb == 1 stage 1
 // writes straight to *out and stage 2 is skipped (again a function of n only).
-#include "reduce.cuh"
-
 #include <cstdint>
+
+#include "block_sum.cuh"
+#include "reduce.cuh"
 
 namespace lag::cuda {
 
@@ -25,28 +26,6 @@ std::size_t block_count(std::size_t n) {
   return nb;
 }
 
-// Sum of one double per thread over a block of kThreads threads, in a fixed order. The result
-// is valid in thread 0. Every thread of the block must call it.
-__device__ double block_sum(double v) {
-  __shared__ double sh[kThreads];
-  const int t = static_cast<int>(threadIdx.x);
-  __syncthreads();  // earlier readers of sh (none today) are done
-  sh[t] = v;
-  __syncthreads();
-#pragma unroll
-  for (int half = kThreads / 2; half >= 32; half >>= 1) {
-    if (t < half) sh[t] += sh[t + half];
-    __syncthreads();
-  }
-  double r = 0;
-  if (t < 32) {
-    r = sh[t];
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) r += __shfl_down_sync(0xffffffffu, r, off);
-  }
-  return r;
-}
-
 template <class Op>
 __global__ void __launch_bounds__(kThreads)
     partial_kernel(Op op, std::size_t n, double* __restrict__ partial) {
@@ -56,7 +35,7 @@ __global__ void __launch_bounds__(kThreads)
   const std::size_t end = n * (b + 1) / nb;
   double acc = 0;
   for (std::size_t i = begin + threadIdx.x; i < end; i += kThreads) acc += op(i);
-  const double r = block_sum(acc);
+  const double r = block_sum<kThreads>(acc);
   if (threadIdx.x == 0) partial[b] = r;
 }
 
@@ -64,7 +43,7 @@ __global__ void __launch_bounds__(kThreads)
     final_kernel(const double* __restrict__ partial, std::size_t nb, double* __restrict__ out) {
   double acc = 0;
   for (std::size_t i = threadIdx.x; i < nb; i += kThreads) acc += partial[i];
-  const double r = block_sum(acc);
+  const double r = block_sum<kThreads>(acc);
   if (threadIdx.x == 0) *out = r;
 }
 
@@ -169,12 +148,12 @@ cudaError_t sum_doubles(const double* values, std::size_t n, double* out, double
 }
 
 #define LAG_INSTANTIATE(T)                                                                      \
-  template cudaError_t squared_norm<T>(const T*, std::size_t, double*, double*, cudaStream_t); \
-  template cudaError_t distance2<T>(const T*, const T*, std::size_t, double*, double*,         \
-                                    cudaStream_t);                                             \
+  template cudaError_t squared_norm<T>(const T*, std::size_t, double*, double*, cudaStream_t);  \
+  template cudaError_t distance2<T>(const T*, const T*, std::size_t, double*, double*,          \
+                                    cudaStream_t);                                              \
   template cudaError_t delta_and_norm<T>(const T*, const T*, T*, std::size_t, double*, double*, \
-                                         cudaStream_t);                                        \
-  template cudaError_t step_and_norm<T>(T*, const T*, double, std::size_t, double*, double*,   \
+                                         cudaStream_t);                                         \
+  template cudaError_t step_and_norm<T>(T*, const T*, double, std::size_t, double*, double*,    \
                                         cudaStream_t);
 LAG_INSTANTIATE(float)
 LAG_INSTANTIATE(double)

@@ -22,8 +22,7 @@ std::size_t reduce_workspace_doubles();
 
 // *out = sum_j a[j]^2.
 template <class T>
-cudaError_t squared_norm(const T* a, std::size_t n, double* out, double* workspace,
-                         cudaStream_t s);
+cudaError_t squared_norm(const T* a, std::size_t n, double* out, double* workspace, cudaStream_t s);
 
 // *out = sum_j (a[j] - b[j])^2, the difference taken in double.
 template <class T>

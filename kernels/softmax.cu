@@ -1,7 +1,7 @@
 // Softmax-regression and MLP elementwise kernels (see softmax.cuh).
-#include "softmax.cuh"
-
 #include <cstdint>
+
+#include "softmax.cuh"
 
 namespace lag::cuda {
 
@@ -37,8 +37,8 @@ __device__ __forceinline__ void argmax_merge(T& v, std::size_t& i, T ov, std::si
 // One warp per row (grid-stride over rows; the row index is warp-uniform).
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    softmax_rows_kernel(T* __restrict__ z, const T* __restrict__ y, std::size_t rows,
-                        std::size_t k, bool minus_onehot, double* __restrict__ row_loss,
+    softmax_rows_kernel(T* __restrict__ z, const T* __restrict__ y, std::size_t rows, std::size_t k,
+                        bool minus_onehot, double* __restrict__ row_loss,
                         std::uint32_t* __restrict__ row_correct) {
   constexpr int kWarps = kThreads / 32;
   const int lane = static_cast<int>(threadIdx.x % 32);
@@ -189,8 +189,8 @@ cudaError_t launch_column_sums(const T* m, std::size_t rows, std::size_t cols, T
   if (out == nullptr || (rows > 0 && m == nullptr)) return cudaErrorInvalidValue;
   const std::size_t tiles = (cols + kColTile - 1) / kColTile;
   const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(ny));
-  column_sums_kernel<T><<<grid, kColThreads, 0, s>>>(m, rows, cols, ny > 1 ? workspace : nullptr,
-                                                     out);
+  column_sums_kernel<T>
+      <<<grid, kColThreads, 0, s>>>(m, rows, cols, ny > 1 ? workspace : nullptr, out);
   if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess || ny == 1) return e;
   column_sums_finish<T><<<grid_for(cols, kThreads), kThreads, 0, s>>>(workspace, ny, cols, out);
   return cudaGetLastError();
@@ -251,14 +251,14 @@ cudaError_t column_sums_add(const T* m, std::size_t rows, std::size_t cols, T* o
   return launch_column_sums(m, rows, cols, out, workspace, ny, s);
 }
 
-#define LAG_INSTANTIATE(T)                                                                      \
-  template cudaError_t softmax_rows<T>(T*, const T*, std::size_t, std::size_t, bool, double*,   \
-                                       std::uint32_t*, cudaStream_t);                          \
-  template cudaError_t add_bias_tanh<T>(T*, const T*, std::size_t, std::size_t, cudaStream_t); \
-  template cudaError_t add_bias<T>(T*, const T*, std::size_t, std::size_t, cudaStream_t);      \
-  template cudaError_t tanh_backward<T>(T*, const T*, std::size_t, cudaStream_t);              \
+#define LAG_INSTANTIATE(T)                                                                       \
+  template cudaError_t softmax_rows<T>(T*, const T*, std::size_t, std::size_t, bool, double*,    \
+                                       std::uint32_t*, cudaStream_t);                            \
+  template cudaError_t add_bias_tanh<T>(T*, const T*, std::size_t, std::size_t, cudaStream_t);   \
+  template cudaError_t add_bias<T>(T*, const T*, std::size_t, std::size_t, cudaStream_t);        \
+  template cudaError_t tanh_backward<T>(T*, const T*, std::size_t, cudaStream_t);                \
   template cudaError_t column_sums_add<T>(const T*, std::size_t, std::size_t, T*, cudaStream_t); \
-  template cudaError_t column_sums_add<T>(const T*, std::size_t, std::size_t, T*, double*,     \
+  template cudaError_t column_sums_add<T>(const T*, std::size_t, std::size_t, T*, double*,       \
                                           cudaStream_t);
 LAG_INSTANTIATE(float)
 LAG_INSTANTIATE(double)

@@ -37,8 +37,7 @@ cudaError_t tanh_backward(T* da, const T* a, std::size_t n, cudaStream_t s);
 // out[c] += sum_i m[i][c] for m (rows x cols): the column sum in double, in a fixed order, then
 // one add in T. One pass of up to ceil(cols / 32) blocks, each summing all rows of its columns.
 template <class T>
-cudaError_t column_sums_add(const T* m, std::size_t rows, std::size_t cols, T* out,
-                            cudaStream_t s);
+cudaError_t column_sums_add(const T* m, std::size_t rows, std::size_t cols, T* out, cudaStream_t s);
 
 // The same with the rows split into up to 64 chunks (more blocks for tall m), the chunk sums kept
 // in `workspace` (column_sums_workspace_doubles(rows, cols) doubles) and summed in chunk order.

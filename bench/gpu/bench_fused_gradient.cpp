@@ -225,9 +225,9 @@ int run(const Options& o) {
   const int m_dim = static_cast<int>(dim), n_rows = static_cast<int>(rows);
   const T one = T(1), minus_one = T(-1), zero = T(0);
 
-  const Timing t_copy = time_it(
-      [&] { CUDA_CHECK(cudaMemcpyAsync(copy, x, x_bytes, cudaMemcpyDeviceToDevice, s)); }, o.reps,
-      s);
+  const Timing t_copy =
+      time_it([&] { CUDA_CHECK(cudaMemcpyAsync(copy, x, x_bytes, cudaMemcpyDeviceToDevice, s)); },
+              o.reps, s);
   const auto fused_ls = [&] {
     CUDA_CHECK(lag::cuda::fused_gradient<T>(lag::cuda::BinaryLoss::LeastSquares, x, y, rows, dim,
                                             theta, T(0), g, loss, ws, s));
