@@ -15,15 +15,7 @@
 #            (worker m holds class m); a budget of 200 iterations, test accuracy on the 10000
 #            test images at the end (softmax has no closed-form optimum to measure eps against)
 set -euo pipefail
-out=${1:?usage: scripts/bytes-saved.sh OUTDIR}
-root=$(cd "$(dirname "$0")/.." && pwd)
-lag=${LAG:-$root/build/lag}
-py=/usr/bin/python3  # Debian's, with python3-matplotlib (the python3 on PATH may lack it)
-[ -x "$lag" ] || { echo "bytes-saved: no $lag (build first: scripts/build.sh)" >&2; exit 1; }
-"$py" -c 'import matplotlib' 2>/dev/null ||
-  { echo "bytes-saved: $py lacks matplotlib (scripts/install-deps.sh installs it)" >&2; exit 1; }
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+. "$(dirname "$0")/report-env.sh"
 algos=gd,lag-wk,lag-ps,cyc-iag,num-iag
 index="$out/runs.tsv"
 printf 'dir\texperiment\tmodel\tdata\tsplit\tworkers\tspread\n' > "$index"

@@ -16,15 +16,8 @@
 #                  3 workers each (scripts/fashion_pairs.py), lambda = 10 (lambda 1e-3 leaves
 #                  these near-separable tasks so ill-conditioned that GD needs >10^4 iterations)
 set -euo pipefail
-out=${1:?usage: scripts/paper-figures.sh OUTDIR}
-root=$(cd "$(dirname "$0")/.." && pwd)
-lag=${LAG:-$root/build/lag}
-py=/usr/bin/python3  # Debian's, with python3-matplotlib (the python3 on PATH may lack it)
-[ -x "$lag" ] || { echo "paper-figures: no $lag (build first: scripts/build.sh)" >&2; exit 1; }
-"$py" -c 'import matplotlib' 2>/dev/null ||
-  { echo "paper-figures: $py lacks matplotlib (scripts/install-deps.sh installs it)" >&2; exit 1; }
+. "$(dirname "$0")/report-env.sh"
 mkdir -p "$out/data"
-out=$(cd "$out" && pwd)
 start=$SECONDS
 
 # train NAME ARGS...: all five algorithms to 1e-8 into $out/NAME, the comparison table to stdout
