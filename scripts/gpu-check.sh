@@ -73,6 +73,15 @@ PY
 done
 say "GPU tests: $passed passed, $failed failed, $skipped skipped"
 
+# compute-sanitizer (where installed) over the kernel tests: out-of-bounds and misaligned
+# accesses that happen to give right answers still show up here.
+if command -v compute-sanitizer > /dev/null && [ -x "$bin/test_gpu_kernels" ]; then
+  timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/test_gpu_kernels" \
+    > "$out/sanitizer.log" 2>&1
+  say "compute-sanitizer memcheck (test_gpu_kernels): exit $?"
+  grep -E "ERROR SUMMARY|Invalid|Program hit" "$out/sanitizer.log" | head -10 | tee -a "$log"
+fi
+
 say "== fused gradient (1e6 x 500)"
 bench_json=()
 for prec in fp64 fp32; do

@@ -29,7 +29,19 @@ struct Outcome {
   RunResult result;
   std::vector<Flags> uploads;
   std::vector<Traffic> ledger;
+  std::vector<double> grad_norm;  // per row
 };
+
+// Rows whose gradient norm is above the rounding floor: once ||grad L|| is within ~1e-13 of
+// where it started, the LAG-WK trigger compares two quantities made of rounding noise, and any
+// other (equally valid) summation order, such as the GPU's, flips decisions there. On
+// paper-linear that happens near row 187 of 200 (||grad|| 6e-13 from 65, objective error 0).
+// Decisions are compared up to the first row below 1e-11 of the initial norm.
+std::size_t rows_above_rounding_floor(const Outcome& o) {
+  for (std::size_t t = 0; t < o.grad_norm.size(); ++t)
+    if (o.grad_norm[t] < 1e-11 * o.grad_norm.front()) return t;
+  return o.grad_norm.size();
+}
 
 template <class T>
 Outcome run(Cluster<T>& cluster, const ProblemConstants& c, Algorithm a, std::int64_t iters) {
@@ -37,8 +49,12 @@ Outcome run(Cluster<T>& cluster, const ProblemConstants& c, Algorithm a, std::in
   TrainOptions o;
   o.algorithm = a;
   o.max_iters = iters;
+  o.eval_every = 1;
   Outcome r;
-  r.result = train(counting, c, o, [&](const IterationRow& row) { r.ledger.push_back(row.spent); });
+  r.result = train(counting, c, o, [&](const IterationRow& row) {
+    r.ledger.push_back(row.spent);
+    r.grad_norm.push_back(row.grad_norm);
+  });
   r.uploads = counting.uploads;
   return r;
 }
@@ -68,9 +84,15 @@ void expect_equivalent(const Dataset<double>& data64, const ModelSpec& model,
     const Outcome x = run(cpu, c, a, iters);
     const Outcome y = run(gpu, c, a, iters);
     if (same_decisions) {
-      EXPECT_EQ(x.uploads, y.uploads) << algorithm_name(a);
       ASSERT_EQ(x.ledger.size(), y.ledger.size());
-      for (std::size_t t = 0; t < x.ledger.size(); ++t) {
+      const std::size_t rows = rows_above_rounding_floor(x);
+      EXPECT_GE(rows, std::min<std::size_t>(x.ledger.size(), 100)) << algorithm_name(a);
+      // uploads[i] are the senders of iteration i + 1, recorded in row i + 1.
+      const std::size_t iterations = std::min(rows > 0 ? rows - 1 : 0, x.uploads.size());
+      ASSERT_GE(y.uploads.size(), iterations);
+      for (std::size_t i = 0; i < iterations; ++i)
+        EXPECT_EQ(x.uploads[i], y.uploads[i]) << algorithm_name(a) << " iteration " << i + 1;
+      for (std::size_t t = 0; t < rows; ++t) {
         EXPECT_EQ(x.ledger[t].uploads, y.ledger[t].uploads) << algorithm_name(a) << " row " << t;
         EXPECT_EQ(x.ledger[t].bytes_up, y.ledger[t].bytes_up);
         EXPECT_EQ(x.ledger[t].bytes_down, y.ledger[t].bytes_down);
