@@ -191,12 +191,8 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
 
     // 3. Exchange: trigger, upload, step, record.
     const auto x0 = Clock::now();
-    if (algo == Algorithm::LagWK && k > 1)
-      cluster.trigger(tau, selected, fire);
-    else
-      fire = selected;
-    cluster.upload(fire, algo == Algorithm::GD);
-    const double change2 = cluster.step(step_size);
+    const double change2 = cluster.exchange(algo == Algorithm::LagWK && k > 1, tau, selected,
+                                            algo == Algorithm::GD, step_size, fire);
     history.push(change2);
     std::uint64_t phys_up = 0, phys_down = 0;
     cluster.take_physical_bytes(phys_up, phys_down);

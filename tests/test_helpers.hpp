@@ -71,13 +71,21 @@ class CountingCluster final : public Cluster<T> {
     inner_.upload(senders, replace);
   }
   double step(double s) override { return inner_.step(s); }
+  // Forwarded whole, so that a backend's own exchange (a CUDA graph) is what runs; the senders
+  // it reports are recorded as that iteration's upload.
+  double exchange(bool use_trigger, double tau, const Flags& selected, bool replace,
+                  double step_size, Flags& fire) override {
+    const double change2 = inner_.exchange(use_trigger, tau, selected, replace, step_size, fire);
+    uploads.push_back(fire);
+    return change2;
+  }
   bool agree(bool value) override { return inner_.agree(value); }
   std::vector<T> theta() const override { return inner_.theta(); }
   void take_physical_bytes(std::uint64_t& up, std::uint64_t& down) override {
     inner_.take_physical_bytes(up, down);
   }
 
-  std::vector<Flags> uploads;   // senders of each upload() call, in order
+  std::vector<Flags> uploads;   // senders of each upload() or exchange() call, in order
   std::vector<Flags> computes;  // selected workers of each compute() call
 
  private:

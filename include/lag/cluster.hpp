@@ -49,6 +49,19 @@ class Cluster {
   virtual void upload(const Flags& senders, bool replace) = 0;
   // theta^{k+1} = theta^k - step * aggregate; returns ||theta^{k+1} - theta^k||^2.
   virtual double step(double step_size) = 0;
+  // The exchange half of an iteration, in one call: fire = the LAG-WK rule over `selected`
+  // when `use_trigger`, else `selected`; upload(fire, replace); returns step(step_size). A
+  // backend that can do all of it in one round trip (a CUDA graph on one GPU) overrides it; the
+  // results must be those of the three calls.
+  virtual double exchange(bool use_trigger, double tau, const Flags& selected, bool replace,
+                          double step_size, Flags& fire) {
+    if (use_trigger)
+      trigger(tau, selected, fire);
+    else
+      fire = selected;
+    upload(fire, replace);
+    return step(step_size);
+  }
   // Copy of the server's theta (length dim(): the model's parameter count).
   virtual std::vector<T> theta() const = 0;
   // Bytes that crossed a device or network boundary since the last call (then reset).

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cuda/check.hpp"
+#include "exchange.cuh"
 #include "reduce.cuh"
 #include "softmax.cuh"
 #include "trigger.cuh"
@@ -30,6 +31,12 @@ void copy_device(T* dst, const T* src, std::size_t n, cudaStream_t s) {
 // Offsets into the server's scalars_ buffer.
 constexpr std::size_t kChange2 = 0, kGradNorm2 = 1, kPerWorker = 2;
 
+// Byte offsets into the exchange graph's host-mapped mirror: tau, change2, selected[M], fire[M].
+constexpr std::size_t kMirrorTau = 0, kMirrorChange2 = 8, kMirrorSelected = 16;
+
+// Parallel branches of a device's compute graph (workers beyond this share branches).
+constexpr std::size_t kMaxBranches = 16;
+
 }  // namespace
 
 template <class T>
@@ -40,7 +47,7 @@ ncclDataType_t CudaCluster<T>::nccl_type() const {
 template <class T>
 CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
                             const std::vector<int>& device_ids, bool graphs)
-    : params_(parameter_count(model, data.dim)), graphs_(graphs) {
+    : params_(parameter_count(model, data.dim)), graphs_(graphs), kind_(model.kind) {
   if (device_ids.empty()) throw Error("no CUDA device to run on");
   const std::size_t M = data.shards.size();
   const auto D = device_ids.size();
@@ -69,7 +76,8 @@ CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
     dev.selected = cuda::DeviceBuffer<std::uint8_t>(dev.id, M);
     dev.fire = cuda::DeviceBuffer<std::uint8_t>(dev.id, M);
     dev.workspace = cuda::DeviceBuffer<double>(dev.id, cuda::reduce_workspace_doubles());
-    dev.loss = std::make_unique<cuda::DeviceLoss<T>>(model, data.dim, max_rows[s], dev.id);
+    if (!concurrent_workers())  // else each worker has its own (below)
+      dev.loss = std::make_unique<cuda::DeviceLoss<T>>(model, data.dim, max_rows[s], dev.id);
   }
   workers_.resize(M);
   for (std::size_t m = 0; m < M; ++m) {
@@ -86,6 +94,25 @@ CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
     w.g_hat = cuda::DeviceBuffer<T>(dev.id, params_);
     w.delta = cuda::DeviceBuffer<T>(dev.id, params_);
     w.loss_parts = cuda::DeviceBuffer<double>(dev.id, 2);
+    if (concurrent_workers()) {
+      w.loss = std::make_unique<cuda::DeviceLoss<T>>(model, data.dim, w.rows, dev.id);
+      w.workspace = cuda::DeviceBuffer<double>(dev.id, cuda::reduce_workspace_doubles());
+    }
+  }
+  if (graphs_ && concurrent_workers()) {
+    for (std::size_t s = 0; s < D; ++s) {
+      Device& dev = devices_[s];
+      LAG_CUDA(cudaSetDevice(dev.id));
+      std::size_t on_device = 0;
+      for (const Worker& w : workers_) on_device += static_cast<std::size_t>(w.slot) == s;
+      dev.branches.resize(std::min(on_device, kMaxBranches));
+      dev.joins.resize(dev.branches.size());
+      for (std::size_t b = 0; b < dev.branches.size(); ++b) {
+        LAG_CUDA(cudaStreamCreateWithFlags(&dev.branches[b], cudaStreamNonBlocking));
+        LAG_CUDA(cudaEventCreateWithFlags(&dev.joins[b], cudaEventDisableTiming));
+      }
+      LAG_CUDA(cudaEventCreateWithFlags(&dev.fork, cudaEventDisableTiming));
+    }
   }
   const int server_id = devices_.front().id;
   aggregate_ = cuda::DeviceBuffer<T>(server_id, params_);
@@ -94,6 +121,23 @@ CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
   for (std::size_t s = 1; s < D; ++s) recv_.emplace_back(server_id, params_);
   scalars_ = cuda::DeviceBuffer<double>(server_id, kPerWorker + 2 * M);
   host_scalars_.resize(kPerWorker + 2 * M);
+  if (graphs_ && D == 1) {
+    std::vector<const T*> g(M), delta(M);
+    std::vector<T*> g_hat(M);
+    for (std::size_t m = 0; m < M; ++m) {
+      g[m] = workers_[m].g.get();
+      delta[m] = workers_[m].delta.get();
+      g_hat[m] = workers_[m].g_hat.get();
+    }
+    g_table_ = cuda::DeviceBuffer<const T*>(server_id, M);
+    delta_table_ = cuda::DeviceBuffer<const T*>(server_id, M);
+    g_hat_table_ = cuda::DeviceBuffer<T*>(server_id, M);
+    g_table_.upload(g.data(), M, server().stream);
+    delta_table_.upload(delta.data(), M, server().stream);
+    g_hat_table_.upload(g_hat.data(), M, server().stream);
+    LAG_CUDA(cudaStreamSynchronize(server().stream));  // the host tables go out of scope
+    mirror_ = cuda::MappedHostBuffer(kMirrorSelected + 2 * M);
+  }
 
   // Warm up the NCCL connections (broadcast, all-reduce, and each remote device's send to the
   // server) so that the first real upload is not timed with their setup.
@@ -118,10 +162,14 @@ CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
 
 template <class T>
 CudaCluster<T>::~CudaCluster() {
+  for (ExchangeGraph& g : exchange_graphs_) cudaGraphExecDestroy(g.exec);
   for (Device& dev : devices_) {
     cudaSetDevice(dev.id);
     if (dev.stream) cudaStreamSynchronize(dev.stream);
     if (dev.all_workers) cudaGraphExecDestroy(dev.all_workers);
+    for (cudaStream_t b : dev.branches) cudaStreamDestroy(b);
+    for (cudaEvent_t e : dev.joins) cudaEventDestroy(e);
+    if (dev.fork) cudaEventDestroy(dev.fork);
     if (dev.comm) ncclCommDestroy(dev.comm);
     if (dev.cublas) cublasDestroy(dev.cublas);
     if (dev.stream) cudaStreamDestroy(dev.stream);
@@ -194,14 +242,24 @@ void CudaCluster<T>::broadcast_theta() {
   replicas_current_ = true;
 }
 
+// Linear and logistic workers own their scratch and use no cuBLAS handle, so the workers of a
+// device can run at once; softmax and MLP workers share the device's scratch and handle.
 template <class T>
-void CudaCluster<T>::enqueue_worker(std::size_t m) {
+bool CudaCluster<T>::concurrent_workers() const {
+  return kind_ == ModelKind::LeastSquares || kind_ == ModelKind::Logistic;
+}
+
+template <class T>
+void CudaCluster<T>::enqueue_worker(std::size_t m, cudaStream_t stream) {
   Worker& w = workers_[m];
   Device& dev = devices_[static_cast<std::size_t>(w.slot)];
-  dev.loss->gradient(w.x.get(), w.y.get(), w.rows, dev.theta.get(), w.g.get(), w.loss_parts.get(),
-                     dev.stream, dev.cublas);
+  if (!stream) stream = dev.stream;
+  cuda::DeviceLoss<T>& loss = w.loss ? *w.loss : *dev.loss;
+  double* workspace = w.loss ? w.workspace.get() : dev.workspace.get();
+  loss.gradient(w.x.get(), w.y.get(), w.rows, dev.theta.get(), w.g.get(), w.loss_parts.get(),
+                stream, dev.cublas);
   LAG_CUDA(cuda::delta_and_norm<T>(w.g.get(), w.g_hat.get(), w.delta.get(), params_,
-                                   dev.norms.get() + m, dev.workspace.get(), dev.stream));
+                                   dev.norms.get() + m, workspace, stream));
   w.fresh = true;
 }
 
@@ -216,6 +274,35 @@ void CudaCluster<T>::compute_workers(const std::vector<int>& which) {
   }
 }
 
+// Captures the graph in which every worker of device `slot` computes. Linear and logistic
+// workers go on parallel branches (fork and join through events, captured as graph edges): a
+// small worker is a few microseconds of launches in a row, which the branches overlap.
+template <class T>
+void CudaCluster<T>::capture_all_workers(std::size_t slot) {
+  Device& dev = devices_[slot];
+  cudaGraph_t graph = nullptr;
+  LAG_CUDA(cudaStreamBeginCapture(dev.stream, cudaStreamCaptureModeThreadLocal));
+  if (dev.branches.empty()) {
+    for (std::size_t m = 0; m < workers_.size(); ++m)
+      if (static_cast<std::size_t>(workers_[m].slot) == slot) enqueue_worker(m);
+  } else {
+    LAG_CUDA(cudaEventRecord(dev.fork, dev.stream));
+    for (cudaStream_t b : dev.branches) LAG_CUDA(cudaStreamWaitEvent(b, dev.fork, 0));
+    std::size_t i = 0;
+    for (std::size_t m = 0; m < workers_.size(); ++m)
+      if (static_cast<std::size_t>(workers_[m].slot) == slot)
+        enqueue_worker(m, dev.branches[i++ % dev.branches.size()]);
+    for (std::size_t b = 0; b < dev.branches.size(); ++b) {
+      LAG_CUDA(cudaEventRecord(dev.joins[b], dev.branches[b]));
+      LAG_CUDA(cudaStreamWaitEvent(dev.stream, dev.joins[b], 0));
+    }
+  }
+  LAG_CUDA(cudaStreamEndCapture(dev.stream, &graph));
+  const cudaError_t made = cudaGraphInstantiate(&dev.all_workers, graph, 0);
+  cudaGraphDestroy(graph);
+  LAG_CUDA(made);
+}
+
 // Every worker computes (GD, LAG-WK, iteration 1): replay one graph per device. The graph holds
 // fixed pointers, which is why commits copy g into g_hat instead of swapping them when graphs
 // are on.
@@ -225,16 +312,7 @@ void CudaCluster<T>::compute_all_with_graphs() {
   for (std::size_t slot = 0; slot < devices_.size(); ++slot) {
     Device& dev = devices_[slot];
     LAG_CUDA(cudaSetDevice(dev.id));
-    if (!dev.all_workers) {
-      cudaGraph_t graph = nullptr;
-      LAG_CUDA(cudaStreamBeginCapture(dev.stream, cudaStreamCaptureModeThreadLocal));
-      for (std::size_t m = 0; m < workers_.size(); ++m)
-        if (static_cast<std::size_t>(workers_[m].slot) == slot) enqueue_worker(m);
-      LAG_CUDA(cudaStreamEndCapture(dev.stream, &graph));
-      const cudaError_t made = cudaGraphInstantiate(&dev.all_workers, graph, 0);
-      cudaGraphDestroy(graph);
-      LAG_CUDA(made);
-    }
+    if (!dev.all_workers) capture_all_workers(slot);
     LAG_CUDA(cudaGraphLaunch(dev.all_workers, dev.stream));
   }
   for (Worker& w : workers_) w.fresh = true;
@@ -346,8 +424,10 @@ Evaluation CudaCluster<T>::evaluate() {
   }
   synchronize_all();
   for (std::size_t m = 0; m < workers_.size(); ++m) {
-    const Device& dev = devices_[static_cast<std::size_t>(workers_[m].slot)];
-    e.loss += dev.loss->loss(parts.data() + 2 * m);
+    const Worker& w = workers_[m];
+    const cuda::DeviceLoss<T>& loss =
+        w.loss ? *w.loss : *devices_[static_cast<std::size_t>(w.slot)].loss;
+    e.loss += loss.loss(parts.data() + 2 * m);
   }
   e.grad_norm = std::sqrt(norm2);
   return e;
@@ -433,6 +513,56 @@ double CudaCluster<T>::step(double step_size) {
   for (Worker& w : workers_) w.fresh = false;
   replicas_current_ = false;
   return change2;
+}
+
+template <class T>
+cudaGraphExec_t CudaCluster<T>::exchange_graph(bool use_trigger, bool replace, double step_size) {
+  for (const ExchangeGraph& g : exchange_graphs_)
+    if (g.use_trigger == use_trigger && g.replace == replace && g.step_size == step_size)
+      return g.exec;
+  Device& s = server();
+  const int M = workers();
+  cudaGraph_t graph = nullptr;
+  LAG_CUDA(cudaStreamBeginCapture(s.stream, cudaStreamCaptureModeThreadLocal));
+  LAG_CUDA(cuda::exchange_decide(use_trigger, mirror_.device<double>(kMirrorTau),
+                                 mirror_.device<std::uint8_t>(kMirrorSelected), s.norms.get(), M,
+                                 s.fire.get(), mirror_.device<std::uint8_t>(kMirrorSelected + M),
+                                 s.stream));
+  const cuda::WorkerVectors<T> vectors{g_table_.get(), delta_table_.get(), g_hat_table_.get()};
+  LAG_CUDA(cuda::exchange_commit<T>(replace, vectors, s.fire.get(), M, s.theta.get(),
+                                    theta_hat_.get(), aggregate_.get(), params_, s.stream));
+  LAG_CUDA(cuda::step_and_norm<T>(s.theta.get(), aggregate_.get(), step_size, params_,
+                                  mirror_.device<double>(kMirrorChange2), s.workspace.get(),
+                                  s.stream));
+  LAG_CUDA(cudaStreamEndCapture(s.stream, &graph));
+  ExchangeGraph g{use_trigger, replace, step_size, nullptr};
+  const cudaError_t made = cudaGraphInstantiate(&g.exec, graph, 0);
+  cudaGraphDestroy(graph);
+  LAG_CUDA(made);
+  exchange_graphs_.push_back(g);
+  return g.exec;
+}
+
+template <class T>
+double CudaCluster<T>::exchange(bool use_trigger, double tau, const Flags& selected, bool replace,
+                                double step_size, Flags& fire) {
+  if (!graphs_ || devices_.size() != 1)
+    return Cluster<T>::exchange(use_trigger, tau, selected, replace, step_size, fire);
+  const std::size_t M = workers_.size();
+  Device& s = server();
+  LAG_CUDA(cudaSetDevice(s.id));
+  const cudaGraphExec_t exec = exchange_graph(use_trigger, replace, step_size);
+  // The previous replay finished (this call waits for its own), so the mirror is free to write.
+  *mirror_.host<double>(kMirrorTau) = tau;
+  std::copy(selected.begin(), selected.end(), mirror_.host<std::uint8_t>(kMirrorSelected));
+  LAG_CUDA(cudaGraphLaunch(exec, s.stream));
+  LAG_CUDA(cudaStreamSynchronize(s.stream));
+  check_async_errors();
+  const std::uint8_t* fired = mirror_.host<std::uint8_t>(kMirrorSelected + M);
+  fire.assign(fired, fired + M);
+  for (Worker& w : workers_) w.fresh = false;
+  replicas_current_ = false;
+  return *mirror_.host<volatile double>(kMirrorChange2);
 }
 
 template <class T>

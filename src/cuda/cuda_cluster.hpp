@@ -3,6 +3,11 @@
 // evaluated on each worker's GPU and the flags agreed by one tiny ncclAllReduce, and only the
 // GPUs with triggered workers ncclSend their (pre-summed) delta to the server, which posts
 // ncclRecv only for those. Workers on the server's GPU add their deltas directly, in worker order.
+//
+// With graphs on one GPU an iteration is two graph launches and one wait: the compute graph
+// (every worker's gradient and delta, the workers of a linear or logistic model on parallel
+// branches) and the exchange graph (trigger, masked aggregation, commits and step, see
+// kernels/exchange.cuh), whose inputs and outputs live in host-mapped memory.
 #pragma once
 
 #include <cublas_v2.h>
@@ -15,6 +20,7 @@
 
 #include "cuda/device_buffer.hpp"
 #include "cuda/device_loss.hpp"
+#include "cuda/mapped_host_buffer.hpp"
 #include "lag/cluster.hpp"
 #include "lag/dataset.hpp"
 #include "lag/model.hpp"
@@ -30,7 +36,7 @@ class CudaCluster final : public Cluster<T> {
   // Copies each worker's shard to its GPU. `devices` lists CUDA device indices (distinct).
   // With `graphs`, a round in which every worker computes is replayed from a CUDA graph per
   // device (captured on first use): one launch instead of a few per worker, which is what
-  // dominates small problems.
+  // dominates small problems; on one device the exchange is a graph too (see exchange()).
   CudaCluster(const Dataset<T>& data, const ModelSpec& model, const std::vector<int>& devices,
               bool graphs = true);
   ~CudaCluster() override;
@@ -45,6 +51,10 @@ class CudaCluster final : public Cluster<T> {
   Evaluation evaluate() override;
   void upload(const Flags& senders, bool replace) override;
   double step(double step_size) override;
+  // On one device with graphs: one replay of a captured graph per (use_trigger, replace,
+  // step_size) and one wait; otherwise trigger, upload and step.
+  double exchange(bool use_trigger, double tau, const Flags& selected, bool replace,
+                  double step_size, Flags& fire) override;
   std::vector<T> theta() const override;
   void take_physical_bytes(std::uint64_t& up, std::uint64_t& down) override;
 
@@ -63,21 +73,38 @@ class CudaCluster final : public Cluster<T> {
     cuda::DeviceBuffer<std::uint8_t> selected, fire;  // M flags each
     cuda::DeviceBuffer<double> workspace;
     cuda::DeviceBuffer<unsigned char> cublas_workspace;  // fixed, so that captures never allocate
-    std::unique_ptr<cuda::DeviceLoss<T>> loss;
-    cudaGraphExec_t all_workers = nullptr;  // every worker of this device computes
+    std::unique_ptr<cuda::DeviceLoss<T>> loss;  // softmax/MLP: shared scratch, one stream
+    cudaGraphExec_t all_workers = nullptr;      // every worker of this device computes
+    // Fork/join of the compute graph's parallel branches (linear and logistic models).
+    std::vector<cudaStream_t> branches;
+    std::vector<cudaEvent_t> joins;
+    cudaEvent_t fork = nullptr;
   };
   struct Worker {
     int slot = 0;  // device slot
     std::size_t rows = 0;
     cuda::DeviceBuffer<T> x, y, g, g_hat, delta;
     cuda::DeviceBuffer<double> loss_parts;  // see DeviceLoss::gradient
+    // Linear and logistic models: the worker's own fused-gradient and reduction workspaces, so
+    // that the workers of a device can run concurrently.
+    std::unique_ptr<cuda::DeviceLoss<T>> loss;
+    cuda::DeviceBuffer<double> workspace;
     bool fresh = false;
+  };
+  struct ExchangeGraph {
+    bool use_trigger = false, replace = false;
+    double step_size = 0;
+    cudaGraphExec_t exec = nullptr;
   };
 
   void broadcast_theta();
   void compute_workers(const std::vector<int>& which);
-  void enqueue_worker(std::size_t m);  // gradient and delta of worker m on its device's stream
+  // Gradient and delta of worker m on `stream` (its device's stream when null).
+  void enqueue_worker(std::size_t m, cudaStream_t stream = nullptr);
   void compute_all_with_graphs();
+  void capture_all_workers(std::size_t slot);
+  cudaGraphExec_t exchange_graph(bool use_trigger, bool replace, double step_size);
+  bool concurrent_workers() const;
   void synchronize_all();
   void check_async_errors();
   Device& server() { return devices_.front(); }
@@ -95,6 +122,13 @@ class CudaCluster final : public Cluster<T> {
   std::uint64_t physical_up_ = 0, physical_down_ = 0;
   Flags host_flags_;
   std::vector<double> host_scalars_;
+  // The one-device exchange graph: worker-vector pointer tables, and its host-mapped inputs
+  // and outputs (tau, change2, selected[M], fire[M]; offsets in cuda_cluster.cpp).
+  ModelKind kind_;
+  cuda::DeviceBuffer<const T*> g_table_, delta_table_;
+  cuda::DeviceBuffer<T*> g_hat_table_;
+  cuda::MappedHostBuffer mirror_;
+  std::vector<ExchangeGraph> exchange_graphs_;
 };
 
 }  // namespace lag

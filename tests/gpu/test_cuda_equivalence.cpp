@@ -181,6 +181,25 @@ TEST(CudaEquivalence, BitIdenticalReruns) {
                            a.result.theta.size() * sizeof(double)));
 }
 
+TEST(CudaEquivalence, GraphsOnAndOffGiveTheSameBits) {
+  LAG_REQUIRE_GPU();
+  // With graphs on one device an iteration is the compute graph (parallel branches) and the
+  // exchange graph (kernels/exchange.cuh); without, per-worker launches, trigger, upload, step.
+  const auto data = make_paper_linear(PaperLinearSpec{});
+  const Smoothness s = smoothness_constants(data, ModelSpec{});
+  const ProblemConstants c{s.global, s.worker, {}};
+  CudaCluster<double> on(data, ModelSpec{}, {devices[0]}, true);
+  CudaCluster<double> off(data, ModelSpec{}, {devices[0]}, false);
+  for (Algorithm a : kAll) {
+    const Outcome x = run(on, c, a, 150), y = run(off, c, a, 150);
+    EXPECT_EQ(x.uploads, y.uploads) << algorithm_name(a);
+    ASSERT_EQ(x.result.theta.size(), y.result.theta.size());
+    EXPECT_EQ(0, std::memcmp(x.result.theta.data(), y.result.theta.data(),
+                             x.result.theta.size() * sizeof(double)))
+        << algorithm_name(a);
+  }
+}
+
 TEST(CudaEquivalence, PhysicalBytesOnOneDeviceAreZero) {
   LAG_REQUIRE_GPU();
   const auto data = make_paper_linear(PaperLinearSpec{});
