@@ -1,16 +1,13 @@
 #include "mpi/mpi_session.hpp"
 
-#include <sched.h>
-
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include "lag/error.hpp"
 #include "mpi/launch_env.hpp"
+#include "mpi/poll_backoff.hpp"
 
 namespace lag {
 
@@ -29,9 +26,6 @@ double timeout_from_env() {
 // Seconds to wait for answers to "are you there?": a rank that is waiting answers within
 // microseconds; one that computes answers once its computation is done.
 constexpr double kAskWindow = 1.0;
-
-// Polls before a waiting rank starts giving its core away.
-constexpr long kSpinPolls = 100;
 
 std::string format_seconds(double s) {
   std::ostringstream out;
@@ -59,46 +53,46 @@ MpiSession::~MpiSession() {
 }
 
 void MpiSession::wait(MPI_Request* requests, int count, const char* during, int peer, Phase phase) {
-  using Clock = std::chrono::steady_clock;
-  // The other ranks give rank 0 a head start: when they all wait for the same silent rank, rank
-  // 0 finds it and ends the job alone, with one message instead of one per rank.
-  const double head_start = rank_ == 0 ? 0.0 : kAskWindow + 0.5;
-  const double limit = (phase == Phase::Setup ? timeout_ * kSetupFactor : timeout_) + head_start;
-  const auto start = Clock::now();
-  for (long polls = 0;; ++polls) {
+  const double limit = this->limit(phase);
+  mpi::PollBackoff backoff;
+  for (;;) {
     int done = 0;
     LAG_MPI(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE));
     if (done) return;
     liveness_->answer();
-    // Spin first (an iteration's messages arrive within microseconds), then yield the core to
-    // the ranks that share it, then sleep: long waits (another rank loading data) must not eat
-    // the CPU the others compute on.
-    if (polls < kSpinPolls) continue;
-    const double waited = std::chrono::duration<double>(Clock::now() - start).count();
-    if (waited > limit) timed_out(during, peer, limit);
-    if (waited < 0.005)
-      sched_yield();
-    else
-      std::this_thread::sleep_for(std::chrono::microseconds(waited < 0.1 ? 50 : 1000));
+    if (backoff.pause() > limit) timed_out(during, peer, limit);
   }
 }
 
-void MpiSession::timed_out(const char* during, int peer, double limit) {
+double MpiSession::limit(Phase phase) const {
+  // The other ranks give rank 0 a head start: when they all wait for the same silent rank, rank
+  // 0 finds it and ends the job alone, with one message instead of one per rank.
+  const double head_start = rank_ == 0 ? 0.0 : kAskWindow + 0.5;
+  return (phase == Phase::Setup ? timeout_ * kSetupFactor : timeout_) + head_start;
+}
+
+std::string MpiSession::silent_ranks() {
   const std::vector<int> silent = liveness_->silent_ranks(kAskWindow);
   std::string who;
-  if (!silent.empty()) {
-    who = silent.size() == 1 ? "rank " : "ranks ";
-    for (std::size_t i = 0; i < silent.size(); ++i)
-      who += (i ? ", " : "") + std::to_string(silent[i]);
-  } else if (peer >= 0) {
-    who = "rank " + std::to_string(peer);
-  }
+  if (!silent.empty()) who = silent.size() == 1 ? "rank " : "ranks ";
+  for (std::size_t i = 0; i < silent.size(); ++i)
+    who += (i ? ", " : "") + std::to_string(silent[i]);
+  return who;
+}
+
+std::string MpiSession::no_answer_message(const char* during, int peer, double limit) {
+  std::string who = silent_ranks();
+  const bool all_answer = who.empty();
+  if (all_answer && peer >= 0) who = "rank " + std::to_string(peer);
   std::string message = "no answer";
   if (!who.empty()) message += " from " + who;
   message += " within " + format_seconds(limit) + " s (during " + during + ")";
-  if (silent.empty())
-    message += "; every rank still answers, so they disagree about what comes next";
-  mpi::abort_job(message);
+  if (all_answer) message += "; every rank still answers, so they disagree about what comes next";
+  return message;
+}
+
+void MpiSession::timed_out(const char* during, int peer, double limit) {
+  mpi::abort_job(no_answer_message(during, peer, limit));
 }
 
 }  // namespace lag

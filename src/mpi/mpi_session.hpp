@@ -10,6 +10,7 @@
 #include <mpi.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "mpi/mpi_check.hpp"
@@ -56,6 +57,18 @@ class MpiSession {
             Phase phase = Phase::Training) {
     wait(&request, 1, during, peer, phase);
   }
+
+  // For waits on something other than MPI (a GPU stream running NCCL operations), which must
+  // keep the promises of wait(): how long they may take on this rank (head start included);
+  // answering the other ranks' liveness questions while they poll; and once they run out of
+  // time, the message wait() ends the job with ("no answer from rank S within T s (during
+  // WHAT)"), for the caller to raise. Only the thread that constructed the session may call them.
+  double limit(Phase phase = Phase::Training) const;
+  void answer_liveness() { liveness_->answer(); }
+  std::string no_answer_message(const char* during, int peer, double limit);
+  // Asks every other rank and names those that do not answer within a second ("rank 2",
+  // "ranks 1, 3"); empty when all answer. For a failure report: a peer that died or hangs.
+  std::string silent_ranks();
 
  private:
   [[noreturn]] void timed_out(const char* during, int peer, double limit);
