@@ -42,4 +42,12 @@ inline int launcher_local_size() {
   return n >= 1 ? n : 1;
 }
 
+// This process's index among the ranks on its machine (it picks the rank's GPU): Open MPI, then
+// MPICH's name, then Slurm's; -1 when the launcher did not say.
+inline int launcher_local_rank() {
+  int r = detail::env_int("OMPI_COMM_WORLD_LOCAL_RANK");
+  if (r < 0) r = detail::env_int("MPI_LOCALRANKID");
+  return r >= 0 ? r : detail::env_int("SLURM_LOCALID");
+}
+
 }  // namespace lag::mpi
