@@ -8,7 +8,7 @@
 
 namespace lag {
 
-std::vector<DeviceInfo> cuda_devices(std::string* why_none) {
+std::vector<DeviceInfo> cuda_devices(std::string* why_none, bool self_test) {
   std::vector<DeviceInfo> out;
 #ifdef LAG_HAVE_CUDA
   int count = 0;  // left unwritten by cudaGetDeviceCount when there is no driver
@@ -27,11 +27,12 @@ std::vector<DeviceInfo> cuda_devices(std::string* why_none) {
     d.compute_major = p.major;
     d.compute_minor = p.minor;
     std::string why;
-    if (!cuda::axpy_self_test(i, &why)) d.name += " (cannot run kernels: " + why + ")";
+    if (self_test && !cuda::axpy_self_test(i, &why)) d.name += " (cannot run kernels: " + why + ")";
     out.push_back(d);
   }
   if (out.empty() && why_none) *why_none = "no CUDA device visible";
 #else
+  (void)self_test;
   if (why_none) *why_none = "built without CUDA";
 #endif
   return out;

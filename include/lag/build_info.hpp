@@ -26,7 +26,9 @@ struct BuildInfo {
 BuildInfo build_info();
 
 // CUDA devices visible to this process; empty without CUDA support or without a driver/device.
-// `why_none` says why the list is empty, when it is.
-std::vector<DeviceInfo> cuda_devices(std::string* why_none = nullptr);
+// `why_none` says why the list is empty, when it is. With `self_test`, a small kernel runs on
+// each device (a name gets "(cannot run kernels: ...)" when it fails); that starts a CUDA context
+// on every device, which a process that uses only one of them (an MPI rank) should not.
+std::vector<DeviceInfo> cuda_devices(std::string* why_none = nullptr, bool self_test = true);
 
 }  // namespace lag

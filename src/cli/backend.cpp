@@ -37,14 +37,14 @@ std::vector<int> parse_devices(const std::string& list) {
 
 }  // namespace
 
-BackendChoice choose_backend(const std::string& name, const std::string& devices) {
+BackendChoice choose_backend(const std::string& name, const std::string& devices, bool self_test) {
   BackendChoice c;
   if (name == "cpu") {
     c.description = "cpu";
     return c;
   }
   std::string why;
-  const auto found = cuda_devices(&why);
+  const auto found = cuda_devices(&why, self_test);
   const bool usable = build_info().nccl && !found.empty();
   if (name == "auto" && !usable) {
     c.description =
@@ -63,11 +63,11 @@ BackendChoice choose_backend(const std::string& name, const std::string& devices
         throw Error("--devices: no CUDA device " + std::to_string(d) + " (" +
                     std::to_string(found.size()) + " visible)");
   }
+  for (int d : c.devices) c.names.push_back(found[static_cast<std::size_t>(d)].name);
   c.description = "cuda on device";
   c.description += c.devices.size() > 1 ? "s " : " ";
   for (std::size_t i = 0; i < c.devices.size(); ++i)
-    c.description += (i ? "," : "") + std::to_string(c.devices[i]) + " (" +
-                     found[static_cast<std::size_t>(c.devices[i])].name + ")";
+    c.description += (i ? "," : "") + std::to_string(c.devices[i]) + " (" + c.names[i] + ")";
   return c;
 }
 

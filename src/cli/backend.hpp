@@ -14,15 +14,19 @@ namespace lag::cli {
 
 struct BackendChoice {
   bool cuda = false;
-  std::vector<int> devices;  // CUDA device indices, when cuda
-  bool graphs = true;        // replay full rounds from CUDA graphs
-  std::string description;   // for the run's header line
+  std::vector<int> devices;        // CUDA device indices, when cuda
+  std::vector<std::string> names;  // their names, in the same order
+  int rank_device = -1;            // under mpirun: the one device of this rank (see Spmd)
+  bool graphs = true;              // replay full rounds from CUDA graphs
+  std::string description;         // for the run's header line
 };
 
 // "cpu", "cuda" or "auto" (CUDA when built with it and a device is present). `devices` is the
 // --devices list ("" = all visible). Throws lag::Error for cuda without support or devices, and
-// for a device index that does not exist.
-BackendChoice choose_backend(const std::string& name, const std::string& devices);
+// for a device index that does not exist. `self_test`: see cuda_devices (an MPI rank, which
+// uses one of the devices, passes false).
+BackendChoice choose_backend(const std::string& name, const std::string& devices,
+                             bool self_test = true);
 
 template <class T>
 std::unique_ptr<Cluster<T>> make_cluster(const BackendChoice& backend, const Dataset<T>& data,

@@ -122,11 +122,12 @@ class TrainCommand final : public Command {
         ->group("Backend");
     c->add_option("--devices", devices_,
                   "cuda: device indices, e.g. 0,1 (default: all visible); workers are mapped "
-                  "round-robin, the server lives on the first")
+                  "round-robin, the server lives on the first. Under mpirun every rank takes "
+                  "one of them: entry (local rank mod count), its workers on that GPU")
         ->group("Backend");
     c->add_option("--cuda-graphs", graphs_,
-                  "cuda: replay the rounds in which every worker computes from a CUDA graph (on, "
-                  "off)")
+                  "cuda: replay the rounds in which every worker computes from a CUDA graph, "
+                  "and on one GPU the whole exchange (trigger, aggregation, step) too (on, off)")
         ->check(CLI::IsMember({"on", "off"}))
         ->capture_default_str()
         ->group("Backend");
@@ -176,7 +177,7 @@ std::vector<RunResult> TrainCommand::train_all(Spmd& spmd, const TrainingData& d
     view = &converted;
   }
   const std::unique_ptr<Cluster<T>> cluster =
-      spmd.mpi() ? spmd.make_cluster<T>(*view, data.model, pool)
+      spmd.mpi() ? spmd.make_cluster<T>(backend_, *view, data.model, pool)
                  : make_cluster<T>(backend_, *view, data.model, pool);
   std::optional<CpuTestEvaluator> test;
   TestEvaluator test_hook;
@@ -240,20 +241,15 @@ int TrainCommand::run() {
           std::printf(
               "no --data given: the main job, %s on Fashion-MNIST, %d workers split by %s, %s\n",
               a_.data.model.c_str(), a_.data.workers, a_.data.partition.c_str(), a_.algos.c_str());
-        if (spmd.mpi()) {
-          // TODO(issue 5, GPU part): one GPU per rank, NCCL bootstrapped over MPI.
-          if (backend_name_ == "cuda")
-            throw Error("--backend cuda under mpirun is not supported yet (use --backend cpu)");
-          backend_ = BackendChoice{};
-          backend_.description = "cpu, MPI over " + std::to_string(spmd.size()) + " ranks";
-          // Each rank reads its own workers' files first: a bad file is reported by its rank.
-          spmd.check_own_files(a_.data);
-        } else {
-          backend_ = choose_backend(backend_name_, devices_);
-          backend_.graphs = graphs_ == "on";
-        }
+        // Under mpirun each rank takes one GPU (cuda) or its share of the cores (cpu).
+        backend_ = spmd.mpi() ? spmd.choose_backend(backend_name_, devices_)
+                              : choose_backend(backend_name_, devices_);
+        backend_.graphs = graphs_ == "on";
+        // Each rank reads its own workers' files first: a bad file is reported by its rank.
+        spmd.check_own_files(a_.data);
       }))
     return kExitError;
+  spmd.agree_backend(backend_);
 
   // Every rank loads all the data (the label mapping is a property of the whole set); rank 0
   // alone computes the constants and L*, which the others then receive.

@@ -16,6 +16,10 @@
 #include "mpi/mpi_session.hpp"
 #include "mpi/mpi_setup.hpp"
 #endif
+#ifdef LAG_HAVE_MPI_CUDA
+#include "mpi/mpi_cuda_cluster.hpp"
+#include "mpi/rank_device.hpp"
+#endif
 
 namespace lag::cli {
 
@@ -125,10 +129,70 @@ void Spmd::share_constants(int workers, Smoothness& smooth, std::optional<double
   if (v[M + 1] != 0.0) optimum = v[M + 2];
 }
 
+BackendChoice Spmd::choose_backend(const std::string& name, const std::string& devices) const {
+  const std::string over = "MPI over " + std::to_string(size()) + " ranks";
+  BackendChoice cpu;
+  cpu.description = "cpu, " + over;
+  if (name == "cpu") return cpu;
+#ifndef LAG_HAVE_MPI_CUDA
+  (void)devices;
+  if (name == "auto") return cpu;
+  throw Error("--backend cuda under mpirun: this build has no CUDA/NCCL support");
+#else
+  // Without the kernel self-test: it would start a CUDA context on every device, in every rank.
+  BackendChoice c = cli::choose_backend(name, devices, false);  // cuda: throws without a device
+  if (!c.cuda) {
+    const std::string alone = c.description;  // "cpu (auto: WHY)"
+    cpu.description += alone.rfind("cpu", 0) == 0 ? alone.substr(3) : "";
+    return cpu;
+  }
+  const int on_machine = job_->session.local_size();
+  if (mpi::ranks_share_a_gpu(on_machine, c.devices.size()) && !std::getenv("NCCL_HOSTID")) {
+    const std::string why = std::to_string(on_machine) + " ranks on this machine share " +
+                            std::to_string(c.devices.size()) + " GPU" +
+                            (c.devices.size() > 1 ? "s" : "");
+    if (name == "auto") {
+      cpu.description += " (auto: " + why + ")";
+      return cpu;
+    }
+    throw Error("--backend cuda: " + why + ", and NCCL takes one GPU per rank: start at most " +
+                std::to_string(c.devices.size()) +
+                " ranks per machine (to test several ranks on one GPU, give each rank its own "
+                "NCCL_HOSTID, e.g. with scripts/nccl-rank-hostid.sh; see the README)");
+  }
+  // The launchers name a rank's place on its machine; without one, the world rank stands in.
+  int local = mpi::launcher_local_rank();
+  if (local < 0) local = rank();
+  const std::size_t slot = static_cast<std::size_t>(local) % c.devices.size();
+  c.rank_device = c.devices[slot];
+  c.description = "cuda, one GPU per rank, NCCL over " + std::to_string(size()) +
+                  " MPI ranks (rank " + std::to_string(rank()) + " on device " +
+                  std::to_string(c.rank_device) + ", " + c.names[slot] + ")";
+  return c;
+#endif
+}
+
+void Spmd::agree_backend(BackendChoice& backend) {
+  if (!job_) return;
+  const int first_cpu = mpi::lowest_failing_rank(job_->session, !backend.cuda);
+  if (first_cpu < 0 || !backend.cuda) return;
+  const bool graphs = backend.graphs;
+  backend = BackendChoice{};
+  backend.graphs = graphs;
+  backend.description = "cpu, MPI over " + std::to_string(size()) + " ranks (auto: rank " +
+                        std::to_string(first_cpu) + " has no GPU of its own)";
+}
+
 template <class T>
-std::unique_ptr<Cluster<T>> Spmd::make_cluster(const Dataset<T>& data, const ModelSpec& model,
-                                               ThreadPool& pool) {
+std::unique_ptr<Cluster<T>> Spmd::make_cluster(const BackendChoice& backend, const Dataset<T>& data,
+                                               const ModelSpec& model, ThreadPool& pool) {
   if (!job_) throw Error("internal: the MPI cluster outside an MPI job");
+#ifdef LAG_HAVE_MPI_CUDA
+  if (backend.cuda)
+    return std::make_unique<MpiCudaCluster<T>>(job_->session, data, model, backend.rank_device,
+                                               backend.graphs);
+#endif
+  if (backend.cuda) throw Error("internal: this build has no CUDA backend for MPI jobs");
   return std::make_unique<MpiCluster<T>>(job_->session, data, model, pool);
 }
 
@@ -144,8 +208,13 @@ bool Spmd::all_succeed(const std::function<void()>& step) {
 void Spmd::or_abort(const std::function<void()>& body) { body(); }
 void Spmd::with_plain_run_blas(const std::function<void()>& f) { f(); }
 void Spmd::share_constants(int, Smoothness&, std::optional<double>&) {}
+BackendChoice Spmd::choose_backend(const std::string&, const std::string&) const {
+  throw Error("internal: this build has no MPI transport");
+}
+void Spmd::agree_backend(BackendChoice&) {}
 template <class T>
-std::unique_ptr<Cluster<T>> Spmd::make_cluster(const Dataset<T>&, const ModelSpec&, ThreadPool&) {
+std::unique_ptr<Cluster<T>> Spmd::make_cluster(const BackendChoice&, const Dataset<T>&,
+                                               const ModelSpec&, ThreadPool&) {
   throw Error("internal: this build has no MPI transport");
 }
 
@@ -168,9 +237,11 @@ void Spmd::check_own_files(const DataOptions& data) const {
   check_files(std::vector<std::string>(files.begin() + b.first, files.begin() + b.end()), data);
 }
 
-template std::unique_ptr<Cluster<float>> Spmd::make_cluster<float>(const Dataset<float>&,
+template std::unique_ptr<Cluster<float>> Spmd::make_cluster<float>(const BackendChoice&,
+                                                                   const Dataset<float>&,
                                                                    const ModelSpec&, ThreadPool&);
-template std::unique_ptr<Cluster<double>> Spmd::make_cluster<double>(const Dataset<double>&,
+template std::unique_ptr<Cluster<double>> Spmd::make_cluster<double>(const BackendChoice&,
+                                                                     const Dataset<double>&,
                                                                      const ModelSpec&, ThreadPool&);
 
 }  // namespace lag::cli

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/backend.hpp"
 #include "cli/data_options.hpp"
 #include "lag/cluster.hpp"
 #include "lag/dataset.hpp"
@@ -62,10 +63,21 @@ class Spmd {
   // (check_files), so that the rank holding a bad file reports it.
   void check_own_files(const DataOptions& data) const;
 
-  // The MPI transport's cluster over this rank's block of `data`'s workers (MPI jobs only).
+  // MPI jobs: where this rank's workers run, for --backend `name` and --devices `devices`.
+  // cpu: the thread pool. cuda: one GPU per rank, entry (local rank mod count) of the devices
+  // list (--devices, or every visible device); throws lag::Error without a device, or when
+  // ranks on one machine would share a GPU (which NCCL refuses) and NCCL_HOSTID is not set.
+  // auto: cuda where that works, else cpu. Not collective: call agree_backend() after.
+  BackendChoice choose_backend(const std::string& name, const std::string& devices) const;
+  // Collective: the ranks' choices made alike (auto may find a GPU on one machine and none on
+  // another): cpu everywhere unless every rank chose cuda.
+  void agree_backend(BackendChoice& backend);
+
+  // The MPI transport's cluster over this rank's block of `data`'s workers (MPI jobs only): on
+  // the CPU thread pool, or on the rank's GPU when `backend` says cuda.
   template <class T>
-  std::unique_ptr<Cluster<T>> make_cluster(const Dataset<T>& data, const ModelSpec& model,
-                                           ThreadPool& pool);
+  std::unique_ptr<Cluster<T>> make_cluster(const BackendChoice& backend, const Dataset<T>& data,
+                                           const ModelSpec& model, ThreadPool& pool);
 
  private:
   struct Job;
