@@ -1,0 +1,262 @@
+// `mpirun -np R lag train --backend cuda` end to end (one GPU per rank, NCCL bootstrapped over
+// MPI) against the single-process `--backend cuda` run on one GPU. Skips without a usable GPU.
+//
+// What must hold: rank 0 adds the uploads one vector at a time in global worker order, with the
+// kernels and order of the single-GPU run, and the same worker on the same kind of GPU computes
+// the same bits (fixed-order reductions). So the trigger decisions and the ledger are identical,
+// and theta agrees to 1e-12 relative in fp64 (the design gives identical bits; the tolerance is
+// the promise). Also: physical bytes are what the ranks hand to NCCL, and a hung rank ends the
+// job with its name instead of leaving the others inside NCCL.
+//
+// Every rank uses device 0 (--devices 0), so that one GPU is enough: the ranks then share it,
+// which NCCL allows only when each claims a host of its own (scripts/nccl-rank-hostid.sh).
+//
+// To run it from another folder than the build's (a machine without the sources), set
+// LAG_TEST_BINARY (the lag program), LAG_TEST_MPIEXEC and LAG_TEST_SCRIPTS (the scripts folder).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "../../run_command.hpp"
+#include "../run_outputs.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Result = lag::test::CommandResult;
+
+std::string from_env(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+const std::string& lag_binary() {
+  static const std::string b = from_env("LAG_TEST_BINARY", LAG_BINARY);
+  return b;
+}
+
+Result lag(const std::string& args) { return lag::test::run_command(lag_binary() + " " + args); }
+
+// Each rank under its own NCCL_HOSTID unless `shared_host`; root in CI containers, and more
+// ranks than cores.
+Result mpirun(int ranks, const std::string& args, const std::string& env = "",
+              bool shared_host = false) {
+  const std::string wrapper =
+      shared_host ? "" : from_env("LAG_TEST_SCRIPTS", LAG_SCRIPTS) + "/nccl-rank-hostid.sh ";
+  return lag::test::run_command(
+      "env -u NCCL_HOSTID " + env + " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
+      "OMPI_MCA_rmaps_base_oversubscribe=1 " + from_env("LAG_TEST_MPIEXEC", MPIEXEC) + " -np " +
+      std::to_string(ranks) + " " + wrapper + lag_binary() + " " + args);
+}
+
+// Why this build or machine cannot run the test (CUDA, NCCL and MPI built in, device 0
+// usable), or "" when it can.
+std::string why_no_gpu_job() {
+  static const Result info = lag("info");
+  const std::string& o = info.output;
+  if (o.find("NCCL: yes") == std::string::npos) return "built without NCCL";
+  if (o.find("MPI: yes") == std::string::npos) return "built without MPI";
+  const std::size_t at = o.find("device 0:");
+  if (at == std::string::npos) return "no CUDA device visible";
+  const std::size_t end = o.find('\n', at);
+  if (o.substr(at, end - at).find("cannot run kernels") != std::string::npos)
+    return "device 0 cannot run this build's kernels";
+  return "";
+}
+
+double relative(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double num = 0, den = 0;
+  for (std::size_t j = 0; j < a.size(); ++j) {
+    num += (a[j] - b[j]) * (a[j] - b[j]);
+    den += b[j] * b[j];
+  }
+  return std::sqrt(num / std::max(den, 1e-300));
+}
+
+double relative(double a, double b) { return std::fabs(a - b) / std::max(std::fabs(b), 1e-300); }
+
+class MpiGpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string why = why_no_gpu_job();
+    if (!why.empty()) GTEST_SKIP() << why;
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (char& c : name)
+      if (c == '/') c = '_';
+    dir_ = fs::temp_directory_path() / ("lag-mpi-gpu-" + std::to_string(::getpid()) + "-" + name);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // The same decisions and ledger (every count, per run and per metrics row), theta, loss and
+  // gradient norm within `tolerance` relative.
+  void expect_same_run(const std::string& single, const std::string& multi, int ranks,
+                       double tolerance) {
+    const auto a = lag::test::read_json(path(single + "/summary.json"));
+    const auto b = lag::test::read_json(path(multi + "/summary.json"));
+    EXPECT_EQ(b["ranks"], ranks);
+    EXPECT_NE(b["backend"].get<std::string>().find("cuda, one GPU per rank"), std::string::npos)
+        << b["backend"];
+    ASSERT_EQ(a["runs"].size(), b["runs"].size());
+    for (std::size_t i = 0; i < a["runs"].size(); ++i) {
+      const auto& x = a["runs"][i];
+      const auto& y = b["runs"][i];
+      const std::string algo = x["algo"];
+      for (const char* key : {"algo", "iterations", "uploads", "computes", "bytes_up", "bytes_down",
+                              "control_bytes", "gd_equivalent_bytes_up", "stop_reason", "alpha"})
+        EXPECT_EQ(x[key], y[key]) << algo << " " << key << " with " << ranks << " ranks";
+      for (const char* key : {"final_loss", "grad_norm"})
+        EXPECT_LE(relative(y[key].get<double>(), x[key].get<double>()), tolerance)
+            << algo << " " << key << " with " << ranks << " ranks";
+      const std::string w = "/weights-" + algo + ".txt";
+      const auto ta = lag::test::read_numbers(path(single + w));
+      const auto tb = lag::test::read_numbers(path(multi + w));
+      ASSERT_FALSE(ta.empty());
+      EXPECT_LE(relative(tb, ta), tolerance) << algo << " theta with " << ranks << " ranks";
+    }
+    // Per row: algo, iter, then uploads, bytes_up, bytes_down, control_bytes (columns 5-8) and
+    // their running sums (9-12): who uploaded, iteration by iteration.
+    const auto ra = lag::test::csv_rows(path(single + "/metrics.csv"));
+    const auto rb = lag::test::csv_rows(path(multi + "/metrics.csv"));
+    ASSERT_EQ(ra.size(), rb.size());
+    for (std::size_t t = 0; t < ra.size(); ++t) {
+      ASSERT_GE(ra[t].size(), 13u);
+      ASSERT_GE(rb[t].size(), 13u);
+      for (std::size_t c : {0, 1, 5, 6, 7, 8, 9, 10, 11, 12})
+        EXPECT_EQ(ra[t][c], rb[t][c])
+            << "metrics row " << t << " column " << ra[0][c] << " with " << ranks << " ranks";
+    }
+  }
+
+  fs::path dir_;
+};
+
+class MpiGpuRanks : public MpiGpu, public ::testing::WithParamInterface<int> {};
+
+// All five algorithms in fp64, L* solved on rank 0. One rank: the single-GPU run exactly, and
+// nothing crosses a process boundary.
+TEST_P(MpiGpuRanks, LinearMatchesTheSingleGpuRun) {
+  const int R = GetParam();
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  const std::string args = "train --data " + path("data") +
+                           " --algo gd,lag-wk,lag-ps,cyc-iag,num-iag --max-iters 80 "
+                           "--optimum auto --backend cuda --devices 0 --quiet --out ";
+  const Result single = lag(args + path("single"));
+  ASSERT_EQ(single.status, 0) << single.output;
+  const Result multi = mpirun(R, args + path("multi"));
+  ASSERT_EQ(multi.status, 0) << multi.output;
+  expect_same_run("single", "multi", R, 1e-12);
+  if (R == 1)
+    for (const auto& run : lag::test::read_json(path("multi/summary.json"))["runs"]) {
+      EXPECT_EQ(run["physical_bytes_up"], 0) << run["algo"];
+      EXPECT_EQ(run["physical_bytes_down"], 0) << run["algo"];
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(R, MpiGpuRanks, ::testing::Values(1, 2));
+
+// Logistic in fp32, one file split over the workers, blocks of unequal size (4 workers on 3
+// ranks: 2, 1, 1), CUDA graphs off (the g/g_hat swap instead of the copy).
+TEST_F(MpiGpu, LogisticFp32UnevenBlocksMatchesTheSingleGpuRun) {
+  ASSERT_EQ(
+      lag("gen hetero --model logistic --workers 2 --rows 60 --dim 8 --out " + path("data")).status,
+      0);
+  const std::string args = "train --data " + path("data/shard-01.svm") +
+                           " --workers 4 --partition shuffle --model logistic --lambda 0.01 "
+                           "--precision fp32 --algo gd,lag-wk,lag-ps --max-iters 60 "
+                           "--backend cuda --devices 0 --cuda-graphs off --quiet --out ";
+  const Result single = lag(args + path("single"));
+  ASSERT_EQ(single.status, 0) << single.output;
+  const Result multi = mpirun(3, args + path("multi"));
+  ASSERT_EQ(multi.status, 0) << multi.output;
+  expect_same_run("single", "multi", 3, 1e-6);
+}
+
+// Softmax: cuBLAS inside the captured per-rank graph, three classes over three workers.
+TEST_F(MpiGpu, SoftmaxMatchesTheSingleGpuRun) {
+  fs::create_directories(path("data"));
+  for (int m = 0; m < 3; ++m) {
+    std::ofstream out(path("data/shard-0" + std::to_string(m + 1) + ".svm"));
+    for (int i = 0; i < 40; ++i) {
+      out << (i * 7 + m) % 3;
+      for (int j = 1; j <= 5; ++j) out << " " << j << ":" << std::sin(0.37 * i + 1.3 * j + m);
+      out << "\n";
+    }
+  }
+  const std::string args = "train --data " + path("data") +
+                           " --model softmax --lambda 0.01 --algo gd,lag-wk --max-iters 40 "
+                           "--backend cuda --devices 0 --quiet --out ";
+  const Result single = lag(args + path("single"));
+  ASSERT_EQ(single.status, 0) << single.output;
+  const Result multi = mpirun(2, args + path("multi"));
+  ASSERT_EQ(multi.status, 0) << multi.output;
+  expect_same_run("single", "multi", 2, 1e-12);
+}
+
+// Physical bytes are the payload handed to NCCL, counted for the whole job: per iteration the
+// theta and step-norm broadcasts (R - 1) * (d * 8 + 8) down; LAG-WK's flag all-reduce (from
+// iteration 2) (R - 1) * M up and down; each upload from a rank other than 0, d * 8 up. Here
+// M = 4, R = 2, d = 20: rank 1 holds workers 2 and 3.
+TEST_F(MpiGpu, PhysicalBytesAreWhatTheRanksHandToNccl) {
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  const int N = 30;
+  const Result r = mpirun(2, "train --data " + path("data") +
+                                 " --algo gd,lag-wk --backend cuda --devices 0 --quiet "
+                                 "--max-iters " +
+                                 std::to_string(N) + " --out " + path("out"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto s = lag::test::read_json(path("out/summary.json"));
+  std::map<std::string, nlohmann::json> runs;
+  for (const auto& run : s["runs"]) runs[run["algo"].get<std::string>()] = run;
+  const std::uint64_t vec = 20 * 8, M = 4, step = vec + 8;
+  auto up = [&](const char* a) { return runs[a]["physical_bytes_up"].get<std::uint64_t>(); };
+  auto down = [&](const char* a) { return runs[a]["physical_bytes_down"].get<std::uint64_t>(); };
+  EXPECT_EQ(up("gd"), N * 2 * vec);
+  EXPECT_EQ(down("gd"), N * step);
+  const std::uint64_t flags = (N - 1) * M;
+  EXPECT_EQ(down("lag-wk"), N * step + flags);
+  EXPECT_EQ((up("lag-wk") - flags) % vec, 0u);
+  EXPECT_GE(up("lag-wk") - flags, 2 * vec);  // iteration 1
+}
+
+// A rank that stops answering (inside its computation) while the others wait inside NCCL: the
+// job ends within the deadline, naming it, instead of hanging.
+TEST_F(MpiGpu, HungRankIsNamedAndEveryRankEnds) {
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  const Result r = mpirun(2,
+                          "train --data " + path("data") +
+                              " --algo lag-wk --backend cuda --devices 0 --max-iters 200 --quiet "
+                              "--out " +
+                              path("out"),
+                          "LAG_MPI_TIMEOUT=3 LAG_FAULT=hang LAG_FAULT_RANK=1 LAG_FAULT_ITER=20");
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_LT(r.seconds, 30.0);
+  EXPECT_NE(r.output.find("no answer from rank 1 within"), std::string::npos) << r.output;
+}
+
+// Two ranks on one GPU of one machine, without a host id each: refused up front, with the way
+// out, instead of NCCL's "invalid usage".
+TEST_F(MpiGpu, RanksSharingAGpuWithoutHostIdsIsAClearError) {
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  const Result r = mpirun(
+      2,
+      "train --data " + path("data") + " --backend cuda --devices 0 --quiet --out " + path("out"),
+      "", true);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("2 ranks on this machine share 1 GPU"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("NCCL_HOSTID"), std::string::npos) << r.output;
+}
+
+}  // namespace
