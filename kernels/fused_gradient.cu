@@ -112,12 +112,22 @@ constexpr int rows_per_iteration(int elems_per_lane) {
   return bytes <= 32 ? 4 : bytes <= 64 ? 2 : 1;
 }
 
+// Every kernel below serves a batch: blockIdx.y picks the job, blocks past the job's own grid
+// (jobs with fewer rows) leave at once, and blockIdx.x is the block of the job's decomposition.
 template <class T, int G, int V, int K, int R>
 __global__ void __launch_bounds__(kBlock, 2)
-    fused_fast_kernel(int loss_kind, const T* __restrict__ x, const T* __restrict__ y,
-                      std::size_t rows, std::size_t dim, const T* __restrict__ theta,
-                      double* __restrict__ part, double* __restrict__ loss_part) {
+    fused_fast_kernel(int loss_kind, const __grid_constant__ FusedBatch<T> batch, std::size_t dim,
+                      const T* __restrict__ theta) {
   static_assert(G == 8 || G == 16 || G == 32, "groups are whole sub-warps");
+  const FusedJob<T>& job = batch.job[blockIdx.y];
+  const std::size_t nb = job.nb;
+  const std::size_t b = blockIdx.x;
+  if (b >= nb) return;  // the whole block
+  const T* __restrict__ x = job.x;
+  const T* __restrict__ y = job.y;
+  const std::size_t rows = job.rows;
+  double* __restrict__ part = job.part;
+  double* __restrict__ loss_part = job.loss_part;
   constexpr int kGroups = kBlock / G;
   constexpr int kSpan = G * V * K;  // columns covered by one group
   __shared__ double red[kGroups / 2][kSpan];
@@ -126,8 +136,6 @@ __global__ void __launch_bounds__(kBlock, 2)
   const int tid = static_cast<int>(threadIdx.x);
   const int lane = tid % G;
   const int grp = tid / G;
-  const std::size_t nb = gridDim.x;
-  const std::size_t b = blockIdx.x;
   const std::size_t r_begin = rows * b / nb;
   const std::size_t r_end = rows * (b + 1) / nb;
 
@@ -242,17 +250,23 @@ __global__ void __launch_bounds__(kBlock, 2)
 
 template <class T>
 __global__ void __launch_bounds__(kBlock)
-    fused_general_kernel(int loss_kind, const T* __restrict__ x, const T* __restrict__ y,
-                         std::size_t rows, std::size_t dim, const T* __restrict__ theta,
-                         double* __restrict__ part, double* __restrict__ loss_part) {
+    fused_general_kernel(int loss_kind, const __grid_constant__ FusedBatch<T> batch,
+                         std::size_t dim, const T* __restrict__ theta) {
+  const FusedJob<T>& job = batch.job[blockIdx.y];
+  const std::size_t nb = job.nb;
+  const std::size_t b = blockIdx.x;
+  if (b >= nb) return;  // the whole block
+  const T* __restrict__ x = job.x;
+  const T* __restrict__ y = job.y;
+  const std::size_t rows = job.rows;
+  double* __restrict__ part = job.part;
+  double* __restrict__ loss_part = job.loss_part;
   constexpr int kWarps = kBlock / 32;
   __shared__ T cs[kWarps];
   __shared__ double lred[kWarps];
   const int tid = static_cast<int>(threadIdx.x);
   const int lane = tid % 32;
   const int warp = tid / 32;
-  const std::size_t nb = gridDim.x;
-  const std::size_t b = blockIdx.x;
   const std::size_t r_begin = rows * b / nb;
   const std::size_t r_end = rows * (b + 1) / nb;
   double* __restrict__ pb = part + b * dim;
@@ -307,9 +321,13 @@ constexpr int kFinalThreads = 1024;
 // ty, ty+32, ... of column 32 blockIdx + tx, then a fixed tree over ty. The last block: loss.
 template <class T>
 __global__ void __launch_bounds__(kFinalThreads)
-    finalize_kernel(const double* __restrict__ part, const double* __restrict__ loss_part,
-                    std::size_t nb, std::size_t dim, const T* __restrict__ theta, T lambda,
-                    T* __restrict__ g, double* __restrict__ out_loss) {
+    finalize_kernel(const __grid_constant__ FusedBatch<T> batch, std::size_t dim,
+                    const T* __restrict__ theta, T lambda) {
+  const FusedJob<T>& job = batch.job[blockIdx.y];
+  const double* __restrict__ part = job.part;
+  const double* __restrict__ loss_part = job.loss_part;
+  const std::size_t nb = job.nb;
+  T* __restrict__ g = job.g;
   __shared__ double red[32][33];
   const int tid = static_cast<int>(threadIdx.x);
   const int tx = tid % 32;
@@ -344,29 +362,25 @@ __global__ void __launch_bounds__(kFinalThreads)
     loss = block_sum<kFinalThreads>(loss);
     norm2 = block_sum<kFinalThreads>(norm2);
     if (tid == 0)
-      *out_loss = lambda != T(0) ? loss + 0.5 * static_cast<double>(lambda) * norm2 : loss;
+      *job.out_loss = lambda != T(0) ? loss + 0.5 * static_cast<double>(lambda) * norm2 : loss;
   }
 }
 
 template <class T>
 struct Args {
   int loss_kind;
-  const T* x;
-  const T* y;
-  std::size_t rows;
+  const FusedBatch<T>& batch;
   std::size_t dim;
   const T* theta;
-  double* part;
-  double* loss_part;
-  std::size_t nb;
+  dim3 grid;  // (largest job's nb, jobs)
   cudaStream_t s;
 };
 
 template <class T, int G, int V, int K>
 cudaError_t launch_fast(const Args<T>& a) {
   constexpr int R = rows_per_iteration<T>(V * K);
-  fused_fast_kernel<T, G, V, K, R><<<static_cast<unsigned>(a.nb), kBlock, 0, a.s>>>(
-      a.loss_kind, a.x, a.y, a.rows, a.dim, a.theta, a.part, a.loss_part);
+  fused_fast_kernel<T, G, V, K, R><<<a.grid, kBlock, 0, a.s>>>(a.loss_kind, a.batch, a.dim,
+                                                               a.theta);
   return cudaGetLastError();
 }
 
@@ -388,8 +402,7 @@ cudaError_t launch_rows(const Args<T>& a, bool aligned) {
     if constexpr (sizeof(T) == 4)
       if (d <= 1024) return launch_fast<T, 32, 1, 32>(a);
   }
-  fused_general_kernel<T><<<static_cast<unsigned>(a.nb), kBlock, 0, a.s>>>(
-      a.loss_kind, a.x, a.y, a.rows, a.dim, a.theta, a.part, a.loss_part);
+  fused_general_kernel<T><<<a.grid, kBlock, 0, a.s>>>(a.loss_kind, a.batch, a.dim, a.theta);
   return cudaGetLastError();
 }
 
@@ -402,29 +415,61 @@ std::size_t fused_gradient_workspace_bytes(std::size_t rows, std::size_t dim,
 }
 
 template <class T>
+FusedJob<T> fused_gradient_job(const T* x, const T* y, std::size_t rows, std::size_t dim, T* g,
+                               double* out_loss, void* workspace) {
+  const std::size_t nb = grid_blocks(rows, dim);
+  double* part = static_cast<double*>(workspace);
+  return FusedJob<T>{x, y, rows, g, out_loss, part, part + nb * dim, nb};
+}
+
+template <class T>
+cudaError_t fused_gradient_batch(BinaryLoss loss, const FusedBatch<T>& batch, std::size_t dim,
+                                 const T* theta, T lambda, cudaStream_t s) {
+  if (dim == 0 || theta == nullptr || batch.count < 0 || batch.count > kMaxFusedBatch)
+    return cudaErrorInvalidValue;
+  if (loss != BinaryLoss::LeastSquares && loss != BinaryLoss::Logistic)
+    return cudaErrorInvalidValue;
+  if (batch.count == 0) return cudaSuccess;
+  constexpr std::size_t W = 16 / sizeof(T);
+  std::size_t max_nb = 1;
+  bool aligned = dim % W == 0;
+  for (int i = 0; i < batch.count; ++i) {
+    const FusedJob<T>& j = batch.job[i];
+    if (j.g == nullptr || j.out_loss == nullptr || j.part == nullptr || j.loss_part == nullptr ||
+        j.nb != grid_blocks(j.rows, dim) || (j.rows > 0 && (j.x == nullptr || j.y == nullptr)))
+      return cudaErrorInvalidValue;
+    max_nb = j.nb > max_nb ? j.nb : max_nb;
+    aligned = aligned && reinterpret_cast<std::uintptr_t>(j.x) % 16 == 0;
+  }
+  const Args<T> a{static_cast<int>(loss), batch, dim, theta,
+                  dim3(static_cast<unsigned>(max_nb), static_cast<unsigned>(batch.count)), s};
+  if (const cudaError_t e = launch_rows(a, aligned); e != cudaSuccess) return e;
+  const std::size_t tiles = (dim + 31) / 32;
+  finalize_kernel<T><<<dim3(static_cast<unsigned>(tiles + 1), static_cast<unsigned>(batch.count)),
+                       kFinalThreads, 0, s>>>(batch, dim, theta, lambda);
+  return cudaGetLastError();
+}
+
+template <class T>
 cudaError_t fused_gradient(BinaryLoss loss, const T* x, const T* y, std::size_t rows,
                            std::size_t dim, const T* theta, T lambda, T* g, double* out_loss,
                            void* workspace, cudaStream_t s) {
   if (dim == 0 || theta == nullptr || g == nullptr || out_loss == nullptr || workspace == nullptr ||
       (rows > 0 && (x == nullptr || y == nullptr)))
     return cudaErrorInvalidValue;
-  if (loss != BinaryLoss::LeastSquares && loss != BinaryLoss::Logistic)
-    return cudaErrorInvalidValue;
-  const std::size_t nb = grid_blocks(rows, dim);
-  double* part = static_cast<double*>(workspace);
-  const Args<T> a{static_cast<int>(loss), x, y, rows, dim, theta, part, part + nb * dim, nb, s};
-  constexpr std::size_t W = 16 / sizeof(T);
-  const bool aligned = reinterpret_cast<std::uintptr_t>(x) % 16 == 0 && dim % W == 0;
-  if (const cudaError_t e = launch_rows(a, aligned); e != cudaSuccess) return e;
-  const std::size_t tiles = (dim + 31) / 32;
-  finalize_kernel<T><<<static_cast<unsigned>(tiles + 1), kFinalThreads, 0, s>>>(
-      part, part + nb * dim, nb, dim, theta, lambda, g, out_loss);
-  return cudaGetLastError();
+  FusedBatch<T> batch{};
+  batch.job[0] = fused_gradient_job(x, y, rows, dim, g, out_loss, workspace);
+  batch.count = 1;
+  return fused_gradient_batch(loss, batch, dim, theta, lambda, s);
 }
 
 #define LAG_INSTANTIATE(T)                                                                         \
   template cudaError_t fused_gradient<T>(BinaryLoss, const T*, const T*, std::size_t, std::size_t, \
-                                         const T*, T, T*, double*, void*, cudaStream_t);
+                                         const T*, T, T*, double*, void*, cudaStream_t);           \
+  template FusedJob<T> fused_gradient_job<T>(const T*, const T*, std::size_t, std::size_t, T*,    \
+                                             double*, void*);                                     \
+  template cudaError_t fused_gradient_batch<T>(BinaryLoss, const FusedBatch<T>&, std::size_t,     \
+                                               const T*, T, cudaStream_t);
 LAG_INSTANTIATE(float)
 LAG_INSTANTIATE(double)
 #undef LAG_INSTANTIATE

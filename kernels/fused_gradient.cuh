@@ -23,6 +23,40 @@ enum class BinaryLoss : int { LeastSquares = 0, Logistic = 1 };
 // straight from cudaMalloc). Depends only on rows and dim.
 std::size_t fused_gradient_workspace_bytes(std::size_t rows, std::size_t dim, std::size_t sizeof_t);
 
+// One worker's share of a batched launch (see fused_gradient_batch): its shard, its outputs and
+// its workspace, laid out as fused_gradient lays them out.
+template <class T>
+struct FusedJob {
+  const T* x;
+  const T* y;
+  std::size_t rows;
+  T* g;
+  double* out_loss;
+  double* part;       // nb * dim partial gradients
+  double* loss_part;  // nb partial losses
+  std::size_t nb;     // blocks of this job
+};
+
+// Workers per batched launch (the batch travels as a kernel parameter).
+constexpr int kMaxFusedBatch = 16;
+
+template <class T>
+struct FusedBatch {
+  FusedJob<T> job[kMaxFusedBatch];
+  int count;
+};
+
+// The job of one worker (the same decomposition and workspace use as fused_gradient).
+template <class T>
+FusedJob<T> fused_gradient_job(const T* x, const T* y, std::size_t rows, std::size_t dim, T* g,
+                               double* out_loss, void* workspace);
+
+// fused_gradient for up to kMaxFusedBatch workers sharing dim, theta, lambda and the loss, in two
+// launches instead of two per worker; each job's results are bit-identical to fused_gradient's.
+template <class T>
+cudaError_t fused_gradient_batch(BinaryLoss loss, const FusedBatch<T>& batch, std::size_t dim,
+                                 const T* theta, T lambda, cudaStream_t s);
+
 // Writes g (dim values) and *out_loss (one double), all device memory; asynchronous on s.
 // Returns cudaErrorInvalidValue for dim == 0 or a missing pointer (x and y may be null when
 // rows == 0), else cudaGetLastError() after the launches. g may not alias x, y or theta.

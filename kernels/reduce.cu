@@ -26,25 +26,35 @@ std::size_t block_count(std::size_t n) {
   return nb;
 }
 
+// Block b of nb sums op over its range into *out (stage 1).
 template <class Op>
-__global__ void __launch_bounds__(kThreads)
-    partial_kernel(Op op, std::size_t n, double* __restrict__ partial) {
-  const std::size_t nb = gridDim.x;
-  const std::size_t b = blockIdx.x;
+__device__ __forceinline__ void partial_sum(const Op& op, std::size_t n, std::size_t nb,
+                                            std::size_t b, double* out) {
   const std::size_t begin = n * b / nb;
   const std::size_t end = n * (b + 1) / nb;
   double acc = 0;
   for (std::size_t i = begin + threadIdx.x; i < end; i += kThreads) acc += op(i);
   const double r = block_sum<kThreads>(acc);
-  if (threadIdx.x == 0) partial[b] = r;
+  if (threadIdx.x == 0) *out = r;
 }
 
-__global__ void __launch_bounds__(kThreads)
-    final_kernel(const double* __restrict__ partial, std::size_t nb, double* __restrict__ out) {
+// One block sums partial[0..nb) into *out (stage 2).
+__device__ __forceinline__ void final_sum(const double* partial, std::size_t nb, double* out) {
   double acc = 0;
   for (std::size_t i = threadIdx.x; i < nb; i += kThreads) acc += partial[i];
   const double r = block_sum<kThreads>(acc);
   if (threadIdx.x == 0) *out = r;
+}
+
+template <class Op>
+__global__ void __launch_bounds__(kThreads)
+    partial_kernel(Op op, std::size_t n, double* __restrict__ partial) {
+  partial_sum(op, n, gridDim.x, blockIdx.x, partial + blockIdx.x);
+}
+
+__global__ void __launch_bounds__(kThreads)
+    final_kernel(const double* __restrict__ partial, std::size_t nb, double* __restrict__ out) {
+  final_sum(partial, nb, out);
 }
 
 template <class T>
@@ -93,6 +103,40 @@ struct StepOp {
   }
 };
 
+// Batched delta_and_norm: blockIdx.y is the job; stage 1 writes straight to the job's output
+// when there is one block per job (as reduce() does).
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    delta_partial_batch_kernel(const __grid_constant__ DeltaBatch<T> batch, std::size_t n) {
+  const auto& job = batch.job[blockIdx.y];
+  const DeltaOp<T> op{job.g, job.g_hat, job.delta};
+  partial_sum(op, n, gridDim.x, blockIdx.x,
+              gridDim.x == 1 ? job.out_norm2 : job.workspace + blockIdx.x);
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    delta_final_batch_kernel(const __grid_constant__ DeltaBatch<T> batch, std::size_t nb) {
+  const auto& job = batch.job[blockIdx.y];
+  final_sum(job.workspace, nb, job.out_norm2);
+}
+
+// Batched distance2 over the rows of a matrix: blockIdx.y is the row.
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    distance_rows_partial_kernel(const T* rows, const T* b, std::size_t n, double* out,
+                                 double* workspace) {
+  const std::size_t m = blockIdx.y;
+  const DistanceOp<T> op{rows + m * n, b};
+  partial_sum(op, n, gridDim.x, blockIdx.x,
+              gridDim.x == 1 ? out + m : workspace + m * kMaxBlocks + blockIdx.x);
+}
+
+__global__ void __launch_bounds__(kThreads)
+    rows_final_kernel(const double* workspace, std::size_t nb, double* out) {
+  final_sum(workspace + blockIdx.y * kMaxBlocks, nb, out + blockIdx.y);
+}
+
 struct SumOp {
   const double* v;
   __device__ double operator()(std::size_t i) const { return v[i]; }
@@ -136,6 +180,40 @@ cudaError_t delta_and_norm(const T* g, const T* g_hat, T* delta, std::size_t n, 
 }
 
 template <class T>
+cudaError_t distance2_rows(const T* rows, const T* b, std::size_t n, int count, double* out,
+                           double* workspace, cudaStream_t s) {
+  if (count < 0 || (count > 0 && (rows == nullptr || b == nullptr || out == nullptr)))
+    return cudaErrorInvalidValue;
+  if (count == 0) return cudaSuccess;
+  const std::size_t nb = block_count(n);
+  if (nb > 1 && workspace == nullptr) return cudaErrorInvalidValue;
+  const auto jobs = static_cast<unsigned>(count);
+  distance_rows_partial_kernel<T>
+      <<<dim3(static_cast<unsigned>(nb), jobs), kThreads, 0, s>>>(rows, b, n, out, workspace);
+  if (nb == 1) return cudaGetLastError();
+  if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+  rows_final_kernel<<<dim3(1, jobs), kThreads, 0, s>>>(workspace, nb, out);
+  return cudaGetLastError();
+}
+
+template <class T>
+cudaError_t delta_and_norm_batch(const DeltaBatch<T>& batch, std::size_t n, cudaStream_t s) {
+  if (batch.count < 0 || batch.count > kMaxDeltaBatch) return cudaErrorInvalidValue;
+  if (batch.count == 0) return cudaSuccess;
+  const std::size_t nb = block_count(n);
+  for (int i = 0; i < batch.count; ++i) {
+    const auto& j = batch.job[i];
+    if (j.out_norm2 == nullptr || (nb > 1 && j.workspace == nullptr)) return cudaErrorInvalidValue;
+  }
+  const auto jobs = static_cast<unsigned>(batch.count);
+  delta_partial_batch_kernel<T><<<dim3(static_cast<unsigned>(nb), jobs), kThreads, 0, s>>>(batch, n);
+  if (nb == 1) return cudaGetLastError();
+  if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+  delta_final_batch_kernel<T><<<dim3(1, jobs), kThreads, 0, s>>>(batch, nb);
+  return cudaGetLastError();
+}
+
+template <class T>
 cudaError_t step_and_norm(T* theta, const T* aggregate, double step_size, std::size_t n,
                           double* out_change2, double* workspace, cudaStream_t s) {
   return reduce(StepOp<T>{theta, aggregate, static_cast<T>(step_size)}, n, out_change2, workspace,
@@ -154,7 +232,10 @@ cudaError_t sum_doubles(const double* values, std::size_t n, double* out, double
   template cudaError_t delta_and_norm<T>(const T*, const T*, T*, std::size_t, double*, double*, \
                                          cudaStream_t);                                         \
   template cudaError_t step_and_norm<T>(T*, const T*, double, std::size_t, double*, double*,    \
-                                        cudaStream_t);
+                                        cudaStream_t);                                          \
+  template cudaError_t delta_and_norm_batch<T>(const DeltaBatch<T>&, std::size_t, cudaStream_t); \
+  template cudaError_t distance2_rows<T>(const T*, const T*, std::size_t, int, double*, double*, \
+                                         cudaStream_t);
 LAG_INSTANTIATE(float)
 LAG_INSTANTIATE(double)
 #undef LAG_INSTANTIATE

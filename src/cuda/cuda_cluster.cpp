@@ -6,6 +6,7 @@
 
 #include "cuda/check.hpp"
 #include "exchange.cuh"
+#include "fused_gradient.cuh"
 #include "reduce.cuh"
 #include "softmax.cuh"
 #include "trigger.cuh"
@@ -33,9 +34,6 @@ constexpr std::size_t kChange2 = 0, kGradNorm2 = 1, kPerWorker = 2;
 
 // Byte offsets into the exchange graph's host-mapped mirror: tau, change2, selected[M], fire[M].
 constexpr std::size_t kMirrorTau = 0, kMirrorChange2 = 8, kMirrorSelected = 16;
-
-// Parallel branches of a device's compute graph (workers beyond this share branches).
-constexpr std::size_t kMaxBranches = 16;
 
 }  // namespace
 
@@ -97,21 +95,7 @@ CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
     if (concurrent_workers()) {
       w.loss = std::make_unique<cuda::DeviceLoss<T>>(model, data.dim, w.rows, dev.id);
       w.workspace = cuda::DeviceBuffer<double>(dev.id, cuda::reduce_workspace_doubles());
-    }
-  }
-  if (graphs_ && concurrent_workers()) {
-    for (std::size_t s = 0; s < D; ++s) {
-      Device& dev = devices_[s];
-      LAG_CUDA(cudaSetDevice(dev.id));
-      std::size_t on_device = 0;
-      for (const Worker& w : workers_) on_device += static_cast<std::size_t>(w.slot) == s;
-      dev.branches.resize(std::min(on_device, kMaxBranches));
-      dev.joins.resize(dev.branches.size());
-      for (std::size_t b = 0; b < dev.branches.size(); ++b) {
-        LAG_CUDA(cudaStreamCreateWithFlags(&dev.branches[b], cudaStreamNonBlocking));
-        LAG_CUDA(cudaEventCreateWithFlags(&dev.joins[b], cudaEventDisableTiming));
-      }
-      LAG_CUDA(cudaEventCreateWithFlags(&dev.fork, cudaEventDisableTiming));
+      w.loss_parts.zero(dev.stream);  // [1] stays 0 for these models (batched launches skip it)
     }
   }
   const int server_id = devices_.front().id;
@@ -120,6 +104,7 @@ CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
   eval_ = cuda::DeviceBuffer<T>(server_id, params_);
   for (std::size_t s = 1; s < D; ++s) recv_.emplace_back(server_id, params_);
   scalars_ = cuda::DeviceBuffer<double>(server_id, kPerWorker + 2 * M);
+  rows_workspace_ = cuda::DeviceBuffer<double>(server_id, M * cuda::reduce_workspace_doubles());
   host_scalars_.resize(kPerWorker + 2 * M);
   if (graphs_ && D == 1) {
     std::vector<const T*> g(M), delta(M);
@@ -167,9 +152,6 @@ CudaCluster<T>::~CudaCluster() {
     cudaSetDevice(dev.id);
     if (dev.stream) cudaStreamSynchronize(dev.stream);
     if (dev.all_workers) cudaGraphExecDestroy(dev.all_workers);
-    for (cudaStream_t b : dev.branches) cudaStreamDestroy(b);
-    for (cudaEvent_t e : dev.joins) cudaEventDestroy(e);
-    if (dev.fork) cudaEventDestroy(dev.fork);
     if (dev.comm) ncclCommDestroy(dev.comm);
     if (dev.cublas) cublasDestroy(dev.cublas);
     if (dev.stream) cudaStreamDestroy(dev.stream);
@@ -242,60 +224,90 @@ void CudaCluster<T>::broadcast_theta() {
   replicas_current_ = true;
 }
 
-// Linear and logistic workers own their scratch and use no cuBLAS handle, so the workers of a
-// device can run at once; softmax and MLP workers share the device's scratch and handle.
+// Linear and logistic workers own their scratch, so the workers of a device can be batched;
+// softmax and MLP workers share the device's scratch and run one after another.
 template <class T>
 bool CudaCluster<T>::concurrent_workers() const {
   return kind_ == ModelKind::LeastSquares || kind_ == ModelKind::Logistic;
 }
 
 template <class T>
-void CudaCluster<T>::enqueue_worker(std::size_t m, cudaStream_t stream) {
+void CudaCluster<T>::enqueue_worker(std::size_t m) {
   Worker& w = workers_[m];
   Device& dev = devices_[static_cast<std::size_t>(w.slot)];
-  if (!stream) stream = dev.stream;
   cuda::DeviceLoss<T>& loss = w.loss ? *w.loss : *dev.loss;
   double* workspace = w.loss ? w.workspace.get() : dev.workspace.get();
   loss.gradient(w.x.get(), w.y.get(), w.rows, dev.theta.get(), w.g.get(), w.loss_parts.get(),
-                stream, dev.cublas);
+                dev.stream, dev.cublas);
   LAG_CUDA(cuda::delta_and_norm<T>(w.g.get(), w.g_hat.get(), w.delta.get(), params_,
-                                   dev.norms.get() + m, workspace, stream));
+                                   dev.norms.get() + m, workspace, dev.stream));
   w.fresh = true;
+}
+
+// Linear and logistic workers of one device, up to the batch limits at a time: the same kernels
+// with the same decompositions as enqueue_worker, so the same bits, in three launches per batch.
+template <class T>
+void CudaCluster<T>::enqueue_batched(const std::vector<std::size_t>& which) {
+  const auto loss_kind =
+      kind_ == ModelKind::Logistic ? cuda::BinaryLoss::Logistic : cuda::BinaryLoss::LeastSquares;
+  constexpr std::size_t kBatch = std::min<std::size_t>(cuda::kMaxFusedBatch, cuda::kMaxDeltaBatch);
+  for (std::size_t first = 0; first < which.size(); first += kBatch) {
+    const std::size_t count = std::min(kBatch, which.size() - first);
+    Device& dev = devices_[static_cast<std::size_t>(workers_[which[first]].slot)];
+    cuda::FusedBatch<T> fused{};
+    cuda::DeltaBatch<T> deltas{};
+    T lambda = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t m = which[first + i];
+      Worker& w = workers_[m];
+      fused.job[i] = cuda::fused_gradient_job<T>(w.x.get(), w.y.get(), w.rows, params_,
+                                                 w.g.get(), w.loss_parts.get(),
+                                                 w.loss->fused_workspace());
+      deltas.job[i] = {w.g.get(), w.g_hat.get(), w.delta.get(), dev.norms.get() + m,
+                       w.workspace.get()};
+      lambda = static_cast<T>(w.loss->lambda());
+      w.fresh = true;
+    }
+    fused.count = deltas.count = static_cast<int>(count);
+    LAG_CUDA(cuda::fused_gradient_batch<T>(loss_kind, fused, params_, dev.theta.get(), lambda,
+                                           dev.stream));
+    LAG_CUDA(cuda::delta_and_norm_batch<T>(deltas, params_, dev.stream));
+  }
 }
 
 template <class T>
 void CudaCluster<T>::compute_workers(const std::vector<int>& which) {
   if (which.empty()) return;
   broadcast_theta();
-  for (int m : which) {
-    LAG_CUDA(cudaSetDevice(
-        devices_[static_cast<std::size_t>(workers_[static_cast<std::size_t>(m)].slot)].id));
-    enqueue_worker(static_cast<std::size_t>(m));
+  for (std::size_t slot = 0; slot < devices_.size(); ++slot) {
+    std::vector<std::size_t> mine;
+    for (int m : which)
+      if (static_cast<std::size_t>(workers_[static_cast<std::size_t>(m)].slot) == slot)
+        mine.push_back(static_cast<std::size_t>(m));
+    if (mine.empty()) continue;
+    LAG_CUDA(cudaSetDevice(devices_[slot].id));
+    if (concurrent_workers()) {
+      enqueue_batched(mine);
+    } else {
+      for (std::size_t m : mine) enqueue_worker(m);
+    }
   }
 }
 
-// Captures the graph in which every worker of device `slot` computes. Linear and logistic
-// workers go on parallel branches (fork and join through events, captured as graph edges): a
-// small worker is a few microseconds of launches in a row, which the branches overlap.
+// Captures the graph in which every worker of device `slot` computes: a small worker is a few
+// microseconds of launches, so linear and logistic workers are batched (enqueue_batched).
 template <class T>
 void CudaCluster<T>::capture_all_workers(std::size_t slot) {
   Device& dev = devices_[slot];
+  std::vector<std::size_t> mine;
+  for (std::size_t m = 0; m < workers_.size(); ++m)
+    if (static_cast<std::size_t>(workers_[m].slot) == slot) mine.push_back(m);
   cudaGraph_t graph = nullptr;
   LAG_CUDA(cudaStreamBeginCapture(dev.stream, cudaStreamCaptureModeThreadLocal));
-  if (dev.branches.empty()) {
-    for (std::size_t m = 0; m < workers_.size(); ++m)
-      if (static_cast<std::size_t>(workers_[m].slot) == slot) enqueue_worker(m);
+  if (concurrent_workers()) {
+    enqueue_batched(mine);
   } else {
-    LAG_CUDA(cudaEventRecord(dev.fork, dev.stream));
-    for (cudaStream_t b : dev.branches) LAG_CUDA(cudaStreamWaitEvent(b, dev.fork, 0));
-    std::size_t i = 0;
-    for (std::size_t m = 0; m < workers_.size(); ++m)
-      if (static_cast<std::size_t>(workers_[m].slot) == slot)
-        enqueue_worker(m, dev.branches[i++ % dev.branches.size()]);
-    for (std::size_t b = 0; b < dev.branches.size(); ++b) {
-      LAG_CUDA(cudaEventRecord(dev.joins[b], dev.branches[b]));
-      LAG_CUDA(cudaStreamWaitEvent(dev.stream, dev.joins[b], 0));
-    }
+    for (std::size_t m : mine) enqueue_worker(m);
   }
   LAG_CUDA(cudaStreamEndCapture(dev.stream, &graph));
   const cudaError_t made = cudaGraphInstantiate(&dev.all_workers, graph, 0);
@@ -370,11 +382,14 @@ void CudaCluster<T>::ps_select(double tau, const std::vector<double>& worker_smo
   LAG_CUDA(cudaSetDevice(s.id));
   double* distances = scalars_.get() + kPerWorker;
   double* smoothness = distances + M;
-  for (std::size_t m = 0; m < M; ++m)
-    LAG_CUDA(cuda::distance2<T>(theta_hat_.get() + m * params_, s.theta.get(), params_,
-                                distances + m, s.workspace.get(), s.stream));
-  LAG_CUDA(cudaMemcpyAsync(smoothness, worker_smoothness.data(), M * sizeof(double),
-                           cudaMemcpyHostToDevice, s.stream));
+  LAG_CUDA(cuda::distance2_rows<T>(theta_hat_.get(), s.theta.get(), params_, static_cast<int>(M),
+                                   distances, rows_workspace_.get(), s.stream));
+  if (worker_smoothness != smoothness_on_device_) {  // the same for a whole run
+    LAG_CUDA(cudaMemcpyAsync(smoothness, worker_smoothness.data(), M * sizeof(double),
+                             cudaMemcpyHostToDevice, s.stream));
+    LAG_CUDA(cudaStreamSynchronize(s.stream));  // before the host vector may change
+    smoothness_on_device_ = worker_smoothness;
+  }
   LAG_CUDA(
       cuda::ps_select(distances, smoothness, tau, static_cast<int>(M), s.selected.get(), s.stream));
   selected.assign(M, 0);

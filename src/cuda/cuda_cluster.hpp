@@ -5,8 +5,8 @@
 // ncclRecv only for those. Workers on the server's GPU add their deltas directly, in worker order.
 //
 // With graphs on one GPU an iteration is two graph launches and one wait: the compute graph
-// (every worker's gradient and delta, the workers of a linear or logistic model on parallel
-// branches) and the exchange graph (trigger, masked aggregation, commits and step, see
+// (every worker's gradient and delta; for a linear or logistic model, batched: two launches for
+// up to 16 workers' gradients and one for their deltas) and the exchange graph (trigger, masked aggregation, commits and step, see
 // kernels/exchange.cuh), whose inputs and outputs live in host-mapped memory.
 #pragma once
 
@@ -73,12 +73,8 @@ class CudaCluster final : public Cluster<T> {
     cuda::DeviceBuffer<std::uint8_t> selected, fire;  // M flags each
     cuda::DeviceBuffer<double> workspace;
     cuda::DeviceBuffer<unsigned char> cublas_workspace;  // fixed, so that captures never allocate
-    std::unique_ptr<cuda::DeviceLoss<T>> loss;  // softmax/MLP: shared scratch, one stream
+    std::unique_ptr<cuda::DeviceLoss<T>> loss;  // softmax/MLP: shared scratch
     cudaGraphExec_t all_workers = nullptr;      // every worker of this device computes
-    // Fork/join of the compute graph's parallel branches (linear and logistic models).
-    std::vector<cudaStream_t> branches;
-    std::vector<cudaEvent_t> joins;
-    cudaEvent_t fork = nullptr;
   };
   struct Worker {
     int slot = 0;  // device slot
@@ -86,7 +82,7 @@ class CudaCluster final : public Cluster<T> {
     cuda::DeviceBuffer<T> x, y, g, g_hat, delta;
     cuda::DeviceBuffer<double> loss_parts;  // see DeviceLoss::gradient
     // Linear and logistic models: the worker's own fused-gradient and reduction workspaces, so
-    // that the workers of a device can run concurrently.
+    // that the workers of a device can be batched into one launch.
     std::unique_ptr<cuda::DeviceLoss<T>> loss;
     cuda::DeviceBuffer<double> workspace;
     bool fresh = false;
@@ -99,8 +95,8 @@ class CudaCluster final : public Cluster<T> {
 
   void broadcast_theta();
   void compute_workers(const std::vector<int>& which);
-  // Gradient and delta of worker m on `stream` (its device's stream when null).
-  void enqueue_worker(std::size_t m, cudaStream_t stream = nullptr);
+  void enqueue_worker(std::size_t m);  // gradient and delta of worker m on its device's stream
+  void enqueue_batched(const std::vector<std::size_t>& workers);  // the same, batched
   void compute_all_with_graphs();
   void capture_all_workers(std::size_t slot);
   cudaGraphExec_t exchange_graph(bool use_trigger, bool replace, double step_size);
@@ -117,6 +113,8 @@ class CudaCluster final : public Cluster<T> {
   cuda::DeviceBuffer<T> aggregate_, theta_hat_, eval_;
   std::vector<cuda::DeviceBuffer<T>> recv_;  // one per remote device
   cuda::DeviceBuffer<double> scalars_;       // change2, grad norm2, M stale distances, M L_m
+  cuda::DeviceBuffer<double> rows_workspace_;  // the stale distances' reduction workspace
+  std::vector<double> smoothness_on_device_;   // the L_m in scalars_, as last uploaded
   bool replicas_current_ = false;
   bool graphs_ = true;
   std::uint64_t physical_up_ = 0, physical_down_ = 0;

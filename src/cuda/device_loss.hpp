@@ -19,6 +19,9 @@ class DeviceLoss {
   DeviceLoss(const ModelSpec& model, std::size_t features, std::size_t max_rows, int device);
 
   std::size_t parameters() const { return params_; }
+  double lambda() const { return lambda_; }
+  // Linear and logistic models: the fused kernel's workspace (see fused_gradient_job).
+  void* fused_workspace() const { return fused_workspace_.get(); }
 
   // g = gradient of the worker's loss at theta (regulariser included); loss_parts[0] = the loss
   // without the regulariser for softmax/MLP (with it for linear/logistic), loss_parts[1] =

@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "exchange.cuh"
 #include "fused_gradient.cuh"
 #include "lag/algorithm.hpp"
 #include "reduce.cuh"
@@ -60,6 +61,7 @@ class Dev {
   }
   Dev(const Dev&) = delete;
   Dev& operator=(const Dev&) = delete;
+  Dev(Dev&& o) noexcept : n_(o.n_), p_(o.p_) { o.p_ = nullptr; }
   T* get() const { return p_; }
   std::size_t size() const { return n_; }
   void upload(const std::vector<T>& h) {
@@ -322,6 +324,173 @@ TYPED_TEST(Kernels, DeltaAndNorm) {
                                         nullptr),
            "delta_and_norm");
     EXPECT_TRUE(same_bits(r1, out.download()[0]));
+  }
+}
+
+// Batched launches give each job the bits of its own launch: workers with different row counts
+// (so different block counts) in one batch, on the fast and the general paths.
+TYPED_TEST(Kernels, FusedGradientBatchMatchesSingleLaunches) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(31);
+  for (const std::size_t dim : {7, 50, 512, 1500}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    const std::size_t rows[] = {0, 1, 50, 3000, 100000};
+    constexpr std::size_t J = sizeof(rows) / sizeof(rows[0]);
+    std::vector<Dev<T>> xs, ys, gs, gb;
+    std::vector<Dev<double>> ls, lb;
+    std::vector<Dev<unsigned char>> ws, wb;
+    for (std::size_t i = 0; i < J; ++i) {
+      xs.emplace_back(random_vector<T>(std::max<std::size_t>(rows[i] * dim, 1), rng));
+      ys.emplace_back(random_vector<T>(std::max<std::size_t>(rows[i], 1), rng));
+      gs.emplace_back(dim);
+      gb.emplace_back(dim);
+      ls.emplace_back(1);
+      lb.emplace_back(1);
+      ws.emplace_back(lag::cuda::fused_gradient_workspace_bytes(rows[i], dim, sizeof(T)));
+      wb.emplace_back(lag::cuda::fused_gradient_workspace_bytes(rows[i], dim, sizeof(T)));
+    }
+    Dev<T> th(random_vector<T>(dim, rng, -0.1, 0.1));
+    for (const BinaryLoss kind : {BinaryLoss::LeastSquares, BinaryLoss::Logistic}) {
+      const T lambda = kind == BinaryLoss::LeastSquares ? T(0) : T(0.25);
+      lag::cuda::FusedBatch<T> batch{};
+      for (std::size_t i = 0; i < J; ++i) {
+        finish(lag::cuda::fused_gradient<T>(kind, xs[i].get(), ys[i].get(), rows[i], dim,
+                                            th.get(), lambda, gs[i].get(), ls[i].get(),
+                                            ws[i].get(), nullptr),
+               "fused_gradient");
+        batch.job[i] = lag::cuda::fused_gradient_job<T>(xs[i].get(), ys[i].get(), rows[i], dim,
+                                                        gb[i].get(), lb[i].get(), wb[i].get());
+      }
+      batch.count = static_cast<int>(J);
+      finish(lag::cuda::fused_gradient_batch<T>(kind, batch, dim, th.get(), lambda, nullptr),
+             "fused_gradient_batch");
+      for (std::size_t i = 0; i < J; ++i) {
+        SCOPED_TRACE("job " + std::to_string(i));
+        EXPECT_TRUE(same_bits(gs[i].download(), gb[i].download()));
+        EXPECT_TRUE(same_bits(ls[i].download()[0], lb[i].download()[0]));
+      }
+    }
+  }
+}
+
+TYPED_TEST(Kernels, DeltaAndNormBatchMatchesSingleLaunches) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(32);
+  for (const std::size_t n : {std::size_t{1}, std::size_t{50}, std::size_t{2049},
+                              std::size_t{600001}}) {
+    SCOPED_TRACE("n " + std::to_string(n));
+    constexpr int J = 3;
+    std::vector<Dev<T>> g, gh, d1, d2;
+    std::vector<Dev<double>> w1, w2;
+    Dev<double> out1(J), out2(J);
+    lag::cuda::DeltaBatch<T> batch{};
+    for (int i = 0; i < J; ++i) {
+      g.emplace_back(random_vector<T>(n, rng));
+      gh.emplace_back(random_vector<T>(n, rng));
+      d1.emplace_back(n);
+      d2.emplace_back(n);
+      w1.emplace_back(lag::cuda::reduce_workspace_doubles());
+      w2.emplace_back(lag::cuda::reduce_workspace_doubles());
+    }
+    for (int i = 0; i < J; ++i) {
+      finish(lag::cuda::delta_and_norm<T>(g[i].get(), gh[i].get(), d1[i].get(), n,
+                                          out1.get() + i, w1[i].get(), nullptr),
+             "delta_and_norm");
+      batch.job[i] = {g[i].get(), gh[i].get(), d2[i].get(), out2.get() + i, w2[i].get()};
+    }
+    batch.count = J;
+    finish(lag::cuda::delta_and_norm_batch<T>(batch, n, nullptr), "delta_and_norm_batch");
+    for (int i = 0; i < J; ++i) EXPECT_TRUE(same_bits(d1[i].download(), d2[i].download()));
+    EXPECT_TRUE(same_bits(out1.download(), out2.download()));
+  }
+}
+
+TYPED_TEST(Kernels, Distance2RowsMatchesSingleLaunches) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(34);
+  for (const std::size_t n : {std::size_t{1}, std::size_t{50}, std::size_t{2049},
+                              std::size_t{600001}}) {
+    SCOPED_TRACE("n " + std::to_string(n));
+    constexpr int J = 4;
+    Dev<T> rows(random_vector<T>(J * n, rng)), b(random_vector<T>(n, rng));
+    Dev<double> one(J), batched(J), ws(lag::cuda::reduce_workspace_doubles()),
+        wsb(J * lag::cuda::reduce_workspace_doubles());
+    for (int m = 0; m < J; ++m)
+      finish(lag::cuda::distance2<T>(rows.get() + m * n, b.get(), n, one.get() + m, ws.get(),
+                                     nullptr),
+             "distance2");
+    finish(lag::cuda::distance2_rows<T>(rows.get(), b.get(), n, J, batched.get(), wsb.get(),
+                                        nullptr),
+           "distance2_rows");
+    EXPECT_TRUE(same_bits(one.download(), batched.download()));
+  }
+}
+
+// The exchange kernels against the host rules: decide is lag::wk_fires (or the given flags),
+// commit adds the firing workers' vectors in worker order and records their g and theta.
+TYPED_TEST(Kernels, ExchangeDecideAndCommit) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(33);
+  constexpr int M = 5;
+  const std::size_t n = 1000;
+  const std::vector<std::uint8_t> selected = {1, 1, 0, 1, 1};
+  const std::vector<double> norms = {0.5, 2.0, 3.0, 1.0, 1.5};
+  const double tau = 1.0;  // fires: workers 1 and 4 (0.5 and 1.0 do not exceed tau; 2 is unselected)
+  Dev<double> dtau(std::vector<double>{tau}), dnorms(norms);
+  Dev<std::uint8_t> dsel(selected), fire(M), fire_copy(M);
+  for (const bool use_trigger : {true, false}) {
+    for (const bool replace : {false, true}) {
+      SCOPED_TRACE(std::string(use_trigger ? "trigger" : "given") + (replace ? " replace" : ""));
+      finish(lag::cuda::exchange_decide(use_trigger, dtau.get(), dsel.get(), dnorms.get(), M,
+                                        fire.get(), fire_copy.get(), nullptr),
+             "exchange_decide");
+      std::vector<std::uint8_t> want(M);
+      for (int m = 0; m < M; ++m)
+        want[m] = selected[m] && (!use_trigger || lag::wk_fires(norms[m], tau)) ? 1 : 0;
+      EXPECT_EQ(want, fire.download());
+      EXPECT_EQ(want, fire_copy.download());
+
+      std::vector<std::vector<T>> gh(M), dh(M);
+      std::vector<Dev<T>> g, d, ghat;
+      for (int m = 0; m < M; ++m) {
+        gh[m] = random_vector<T>(n, rng);
+        dh[m] = random_vector<T>(n, rng);
+        g.emplace_back(gh[m]);
+        d.emplace_back(dh[m]);
+        ghat.emplace_back(random_vector<T>(n, rng));
+      }
+      std::vector<const T*> gp(M), dp(M);
+      std::vector<T*> hp(M);
+      for (int m = 0; m < M; ++m) {
+        gp[m] = g[m].get();
+        dp[m] = d[m].get();
+        hp[m] = ghat[m].get();
+      }
+      Dev<const T*> gt(gp), dt(dp);
+      Dev<T*> ht(hp);
+      const std::vector<T> theta = random_vector<T>(n, rng), agg0 = random_vector<T>(n, rng);
+      const std::vector<T> that0 = random_vector<T>(M * n, rng);
+      Dev<T> dtheta(theta), agg(agg0), that(that0);
+      finish(lag::cuda::exchange_commit<T>(replace, {gt.get(), dt.get(), ht.get()}, fire.get(), M,
+                                           dtheta.get(), that.get(), agg.get(), n, nullptr),
+             "exchange_commit");
+      std::vector<T> ref = replace ? std::vector<T>(n, T(0)) : agg0;
+      std::vector<T> that_ref = that0;
+      for (int m = 0; m < M; ++m) {
+        if (!want[m]) continue;
+        for (std::size_t j = 0; j < n; ++j) {
+          ref[j] += replace ? gh[m][j] : dh[m][j];
+          that_ref[m * n + j] = theta[j];
+        }
+        EXPECT_TRUE(same_bits(gh[m], ghat[m].download())) << "g_hat of worker " << m;
+      }
+      EXPECT_TRUE(same_bits(ref, agg.download()));
+      EXPECT_TRUE(same_bits(that_ref, that.download()));
+    }
   }
 }
 
