@@ -4,7 +4,8 @@
 # scripts/prepare-gpu-carry.sh) and writes OUTDIR/report.txt and OUTDIR/report.json with: the
 # device, GPU tests passed/failed/skipped, fused-gradient GB/s against the device's copy
 # bandwidth and cuBLAS two-gemv (and PyTorch's X.T @ (X @ w - y)), per-iteration time on a
-# paper-size problem (9 workers, d = 50), and the NCCL paths that ran. Under 5 minutes.
+# paper-size problem (9 workers, d = 50), the NCCL paths that ran, and mpirun -np 2 with
+# --backend cuda against the single-process run (scripts/gpu-check-mpi.sh). Under 5 minutes.
 #
 #   scripts/gpu-check.sh OUTDIR [CARRY_DIR]
 set -uo pipefail
@@ -152,14 +153,22 @@ PY
   iter_json=$("$py" -c "import json,sys; d=json.loads(sys.argv[1]); d[sys.argv[2]]=json.loads(sys.argv[3]); print(json.dumps(d))" "$iter_json" "$variant" "$per")
 done
 
+say "== MPI + NCCL over ranks"
+# mpirun -np 2 --backend cuda (both ranks on this GPU) against the single-process run, through
+# the Open MPI carried along; recorded in report.json, never fatal (scripts/gpu-check-mpi.sh).
+timeout 250 "$root/scripts/gpu-check-mpi.sh" "$out" "$carry" "$work/data" 2>&1 | tee -a "$log"
 
 say "== NCCL paths"
 cat "$out"/nccl-cuda-*.log 2>/dev/null | grep -E "NCCL INFO (Channel|Connected|comm|Init|.*via)" | sort | uniq -c | head -30 | tee -a "$log"
 rm -rf "$work"
 
 "$py" - "$out/report.json" "$passed" "$failed" "$skipped" "$torch_json" "$iter_json" "${bench_json[@]}" <<'PY'
-import json, subprocess, sys
+import json, os, subprocess, sys
 path, p, f, s, torch, iters = sys.argv[1:7]
+try:
+    mpi = json.load(open(os.path.join(os.path.dirname(path), "mpi-ranks.json")))
+except Exception as e:
+    mpi = {"status": "missing", "error": str(e)}
 benches = [json.loads(b) if b != "null" else None for b in sys.argv[7:]]
 try:
     name = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
@@ -169,7 +178,7 @@ except Exception:
 json.dump({"device": name,
            "gpu_tests": {"passed": int(p), "failed": int(f), "skipped": int(s)},
            "fused_gradient": benches, "pytorch": json.loads(torch),
-           "paper_iteration": json.loads(iters)},
+           "paper_iteration": json.loads(iters), "mpi_ranks": mpi},
           open(path, "w"), indent=2)
 PY
 say "report: $out/report.txt, $out/report.json"

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The part of scripts/gpu-check.sh across MPI ranks: `mpirun -np 2 lag train --backend cuda` with
+# the Open MPI carried in CARRY_DIR/openmpi.tar.gz (the GPU machine has none), both ranks on
+# device 0 (each under its own NCCL_HOSTID, so NCCL talks over sockets: scripts/nccl-rank-hostid.sh),
+# against the single-process run on device 0: the same ledger and decisions, theta within 1e-12
+# relative (fp64), and the time per iteration of each. Then the GPU+MPI tests (test_mpi_gpu).
+# Prints what it finds and writes OUTDIR/mpi-ranks.json; never fails the caller (exit 0), so a
+# broken MPI set-up is recorded, not fatal.
+#
+#   scripts/gpu-check-mpi.sh OUTDIR CARRY_DIR DATA_DIR
+set -uo pipefail
+out=${1:?usage: scripts/gpu-check-mpi.sh OUTDIR CARRY_DIR DATA_DIR}
+carry=${2:?usage: scripts/gpu-check-mpi.sh OUTDIR CARRY_DIR DATA_DIR}
+data=${3:?usage: scripts/gpu-check-mpi.sh OUTDIR CARRY_DIR DATA_DIR}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$carry/bin"
+json="$out/mpi-ranks.json"
+py=$(command -v python3 || true)
+record() { echo "$1" > "$json"; }
+
+if [ ! -f "$carry/openmpi.tar.gz" ]; then
+  echo "skipped: no openmpi.tar.gz in $carry (run scripts/prepare-gpu-carry.sh where Open MPI is installed)"
+  record '{"status": "skipped", "why": "no Open MPI in the carry"}'
+  exit 0
+fi
+record '{"status": "incomplete"}'  # until the end: a run cut short says so
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+tar -C "$work" -xzf "$carry/openmpi.tar.gz"
+# In a subshell: the relocated Open MPI's variables stay out of everything else.
+ompi() { (. "$root/scripts/openmpi-env.sh" "$work/openmpi" && "$@"); }
+runas=(--allow-run-as-root --oversubscribe)
+
+start=$(date +%s)
+ompi timeout 20 mpirun "${runas[@]}" -np 2 uname -n > "$out/mpi-smoke.log" 2>&1
+smoke=$?
+echo "mpirun -np 2 uname -n (relocated Open MPI): exit $smoke"
+[ "$smoke" -ne 0 ] && head -20 "$out/mpi-smoke.log"
+
+args=(train --data "$data" --algo gd,lag-wk,lag-ps --max-iters 1000 --eval-every 1000000
+  --backend cuda --devices 0 --quiet)
+timeout 45 "$bin/lag" "${args[@]}" --out "$work/single" > "$out/mpi-single.log" 2>&1
+single=$?
+NCCL_DEBUG=INFO NCCL_DEBUG_FILE="$out/nccl-mpi.%p.log" ompi timeout 60 mpirun "${runas[@]}" \
+  -np 2 "$root/scripts/nccl-rank-hostid.sh" "$bin/lag" "${args[@]}" --out "$work/ranks" \
+  > "$out/mpi-ranks.log" 2>&1
+ranks=$?
+echo "single process: exit $single; mpirun -np 2: exit $ranks"
+[ "$ranks" -ne 0 ] && grep -E "error|NCCL WARN" "$out/mpi-ranks.log" "$out"/nccl-mpi.*.log 2>/dev/null | head -10
+grep -hoE "NCCL INFO (Channel [0-9/]+ : .* via [^ ]+|NET/[A-Za-z]+ : Using .*)" "$out"/nccl-mpi.*.log \
+  2>/dev/null | sed 's/Channel [0-9/]* : //' | sort | uniq -c | head -5
+
+compare=$("$py" - "$work/single" "$work/ranks" "$single" "$ranks" "$smoke" << 'PY'
+import json, math, os, sys
+single_dir, ranks_dir = sys.argv[1], sys.argv[2]
+codes = {"single": int(sys.argv[3]), "ranks": int(sys.argv[4]), "smoke": int(sys.argv[5])}
+out = {"status": "fail", "exit_codes": codes, "runs": {}}
+try:
+    a = json.load(open(os.path.join(single_dir, "summary.json")))
+    b = json.load(open(os.path.join(ranks_dir, "summary.json")))
+    ok = b.get("ranks") == 2 and len(a["runs"]) == len(b["runs"])
+    out["backend"] = b.get("backend")
+    for x, y in zip(a["runs"], b["runs"]):
+        algo = x["algo"]
+        same = all(x[k] == y[k] for k in ("iterations", "uploads", "computes", "bytes_up",
+                                           "bytes_down", "control_bytes", "stop_reason"))
+        ta = [float(v) for v in open(os.path.join(single_dir, f"weights-{algo}.txt"))]
+        tb = [float(v) for v in open(os.path.join(ranks_dir, f"weights-{algo}.txt"))]
+        num = sum((p - q) ** 2 for p, q in zip(ta, tb))
+        den = max(sum(q * q for q in ta), 1e-300)
+        rel = math.sqrt(num / den) if len(ta) == len(tb) else float("inf")
+        us = lambda r: 1e6 * r["wall_seconds"] / max(r["iterations"], 1)
+        out["runs"][algo] = {"ledger_identical": same, "theta_rel_diff": rel,
+                             "bit_identical": ta == tb, "uploads": y["uploads"],
+                             "physical_bytes_up": y["physical_bytes_up"],
+                             "physical_bytes_down": y["physical_bytes_down"],
+                             "us_per_iter_single": us(x), "us_per_iter_2_ranks": us(y)}
+        ok = ok and same and rel <= 1e-12
+    out["status"] = "pass" if ok and codes["ranks"] == 0 else "fail"
+except Exception as e:
+    out["error"] = str(e)
+print(json.dumps(out))
+PY
+)
+echo "2 ranks against 1 process: $compare"
+
+# The GPU+MPI tests, pointed at the carried programs and the relocated mpirun.
+LAG_TEST_BINARY="$bin/lag" LAG_TEST_MPIEXEC=mpirun LAG_TEST_SCRIPTS="$root/scripts" \
+  ompi timeout 120 "$bin/test_mpi_gpu" --gtest_output="json:$out/test_mpi_gpu.json" \
+  > "$out/test_mpi_gpu.log" 2>&1
+trc=$?
+tests=$("$py" - "$out/test_mpi_gpu.json" "$trc" << 'PY'
+import json, sys
+p = f = s = 0
+try:
+    for suite in json.load(open(sys.argv[1])).get("testsuites", []):
+        for t in suite.get("testsuite", []):
+            if t.get("result") == "SKIPPED" or t.get("status") == "NOTRUN": s += 1
+            elif t.get("failures"): f += 1
+            else: p += 1
+except Exception:
+    pass
+if int(sys.argv[2]) != 0 and f == 0: f = 1  # a crash or a timeout counts as a failure
+print(json.dumps({"passed": p, "failed": f, "skipped": s, "exit": int(sys.argv[2])}))
+PY
+)
+echo "test_mpi_gpu: $tests"
+grep -E "^\[  FAILED  \]|Failure" "$out/test_mpi_gpu.log" | head -10
+seconds=$(($(date +%s) - start))
+echo "MPI + NCCL section: ${seconds} s"
+
+"$py" - "$compare" "$tests" "$seconds" > "$json" << 'PY'
+import json, sys
+d = json.loads(sys.argv[1])
+d["tests"] = json.loads(sys.argv[2])
+d["seconds"] = int(sys.argv[3])
+if d["tests"]["failed"]:
+    d["status"] = "fail"
+print(json.dumps(d, indent=2))
+PY
+echo "MPI + NCCL over ranks: $("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['status'])" "$json")"
+exit 0
