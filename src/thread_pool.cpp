@@ -63,9 +63,10 @@ void ThreadPool::worker_loop() {
   }
 }
 
-void ThreadPool::parallel_for(std::size_t n, const std::function<void(std::size_t)>& body) {
+void ThreadPool::parallel_for(std::size_t n, const std::function<void(std::size_t)>& body,
+                              std::size_t work) {
   if (n == 0) return;
-  if (threads_.empty() || n == 1) {
+  if (threads_.empty() || n == 1 || work < inline_work_) {
     for (std::size_t i = 0; i < n; ++i) body(i);
     return;
   }
@@ -77,7 +78,12 @@ void ThreadPool::parallel_for(std::size_t n, const std::function<void(std::size_
     error_ = nullptr;
     ++generation_;
   }
-  start_cv_.notify_all();
+  // The calling thread takes indices too, so n - 1 helpers at most are useful.
+  if (n - 1 >= threads_.size()) {
+    start_cv_.notify_all();
+  } else {
+    for (std::size_t i = 0; i + 1 < n; ++i) start_cv_.notify_one();
+  }
   run_indices();
   std::exception_ptr error;
   {

@@ -205,6 +205,7 @@ TEST(Engine, BitIdenticalAcrossRerunsAndThreadCounts) {
     std::vector<std::vector<double>> losses;
     for (int threads : {1, 2, 3, 2}) {
       ThreadPool pool(threads);
+      pool.set_inline_work(0);
       CpuCluster<double> cpu(data, model, pool);
       test::CountingCluster<double> counting(cpu);
       TrainOptions o;

@@ -120,6 +120,7 @@ Trained train_blobs(const ModelSpec& model, Algorithm algo, int threads, std::in
   const auto train_set = blobs(4, 150, 6, model.classes, 10);
   const auto test_set = blobs(1, 400, 6, model.classes, 11);
   ThreadPool pool(threads);
+  pool.set_inline_work(0);  // small data: use the threads anyway (thread-count independence)
   ProblemConstants c;
   c.initial_theta = initial_parameters(model, train_set.dim, 1);
   const Smoothness s = model.kind == ModelKind::Mlp

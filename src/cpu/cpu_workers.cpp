@@ -51,9 +51,12 @@ void CpuWorkers<T>::compute(const std::vector<int>& which, const T* theta) {
   const std::size_t n = params_;
   // Phase 1: one task per chunk of every listed worker.
   std::vector<std::pair<int, std::size_t>> tasks;  // (worker, chunk within worker)
-  for (int m : which)
-    for (std::size_t c = 0; c < workers_[static_cast<std::size_t>(m)].chunks; ++c)
-      tasks.emplace_back(m, c);
+  std::size_t work = 0;                            // elements of X and of the partials
+  for (int m : which) {
+    const Worker& w = workers_[static_cast<std::size_t>(m)];
+    for (std::size_t c = 0; c < w.chunks; ++c) tasks.emplace_back(m, c);
+    work += (w.shard->rows + w.chunks) * n;
+  }
   pool_.parallel_for(tasks.size(), [&](std::size_t t) {
     Worker& w = workers_[static_cast<std::size_t>(tasks[t].first)];
     const std::size_t c = tasks[t].second;
@@ -66,7 +69,7 @@ void CpuWorkers<T>::compute(const std::vector<int>& which, const T* theta) {
     partial_loss_[w.first_chunk + c] =
         kernel_->gradient(s.row(begin), s.y.data() + begin, rows, theta, out,
                           scratch_[static_cast<std::size_t>(ThreadPool::slot())]);
-  });
+  }, work);
   // Phase 2: per worker, sum its chunks in order, add the regulariser, form delta.
   const T lambda = static_cast<T>(model_.lambda);
   const double reg = model_.kind == ModelKind::LeastSquares ? 0.0 : model_.lambda;
@@ -91,7 +94,7 @@ void CpuWorkers<T>::compute(const std::vector<int>& which, const T* theta) {
     for (std::size_t j = 0; j < n; ++j) w.delta[j] = w.g[j] - w.g_hat[j];
     w.delta_norm2 = cpu::norm2(w.delta.data(), n);
     w.fresh = true;
-  });
+  }, work);
 }
 
 template <class T>
