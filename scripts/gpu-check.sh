@@ -157,6 +157,54 @@ say "== MPI + NCCL over ranks"
 # mpirun -np 2 --backend cuda (both ranks on this GPU) against the single-process run, through
 # the Open MPI carried along; recorded in report.json, never fatal (scripts/gpu-check-mpi.sh).
 timeout 250 "$root/scripts/gpu-check-mpi.sh" "$out" "$carry" "$work/data" 2>&1 | tee -a "$log"
+# The same iteration in PyTorch (eager, the nine workers as one batched matmul): GD without a
+# host round trip, and LAG-WK with the one it needs to know who sent (fp64, 3000 iterations).
+torch_iter=$(timeout 120 "$py" - <<'PY' 2>&1 | tail -1
+import json, time
+try:
+    import torch
+    dev, dt, M, n, d, iters = "cuda", torch.float64, 9, 50, 50, 3000
+    g = torch.Generator(device=dev).manual_seed(1)
+    X = torch.randn(M, n, d, device=dev, dtype=dt, generator=g)
+    y = torch.randn(M, n, 1, device=dev, dtype=dt, generator=g)
+    L = float(torch.linalg.eigvalsh(torch.einsum("mij,mik->jk", X, X)).max())
+    alpha = 1.0 / L
+    def gd():
+        th = torch.zeros(d, 1, device=dev, dtype=dt)
+        for _ in range(iters):
+            gm = torch.bmm(X.transpose(1, 2), torch.bmm(X, th.expand(M, d, 1)) - y)
+            th -= alpha * gm.sum(0)
+        return th
+    def lag_wk():
+        th = torch.zeros(d, 1, device=dev, dtype=dt)
+        ghat = torch.zeros(M, d, 1, device=dev, dtype=dt)
+        agg = torch.zeros(d, 1, device=dev, dtype=dt)
+        hist = [0.0] * 10
+        for _ in range(iters):
+            gm = torch.bmm(X.transpose(1, 2), torch.bmm(X, th.expand(M, d, 1)) - y)
+            delta = gm - ghat
+            tau = sum(hist) / (alpha * alpha * M * M * 10)
+            fire = (delta * delta).sum((1, 2)) > tau
+            f = fire.view(M, 1, 1)
+            agg += torch.where(f, delta, torch.zeros_like(delta)).sum(0)
+            ghat = torch.where(f, gm, ghat)
+            new = th - alpha * agg
+            change = float(((new - th) ** 2).sum())  # the host needs it for tau, as the engine
+            th = new
+            hist = [change] + hist[:-1]
+        return th
+    out = {}
+    for name, fn in (("gd", gd), ("lag-wk", lag_wk)):
+        fn(); torch.cuda.synchronize()
+        t0 = time.perf_counter(); fn(); torch.cuda.synchronize()
+        out[name] = {"us_per_iter": 1e6 * (time.perf_counter() - t0) / iters}
+    print(json.dumps(out))
+except Exception as e:
+    print(json.dumps({"error": str(e)}))
+PY
+)
+say "pytorch-eager: $torch_iter"
+iter_json=$("$py" -c "import json,sys; d=json.loads(sys.argv[1]); d['pytorch-eager']=json.loads(sys.argv[2]); print(json.dumps(d))" "$iter_json" "$torch_iter")
 
 say "== NCCL paths"
 cat "$out"/nccl-cuda-*.log 2>/dev/null | grep -E "NCCL INFO (Channel|Connected|comm|Init|.*via)" | sort | uniq -c | head -30 | tee -a "$log"
