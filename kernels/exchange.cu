@@ -19,6 +19,20 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+__global__ void __launch_bounds__(kThreads)
+    ps_select_kernel(const double* tau, const double* __restrict__ stale_distance2,
+                     const double* __restrict__ smoothness, int workers,
+                     std::uint8_t* __restrict__ select, std::uint8_t* select_host) {
+  const double t = *tau;
+  for (int m = static_cast<int>(threadIdx.x); m < workers; m += kThreads) {
+    const double l = smoothness[m];
+    // Two roundings, (l*l) then *d2, exactly as lag::ps_fires; no add, so nothing to contract.
+    const bool f = __dmul_rn(__dmul_rn(l, l), stale_distance2[m]) > t;
+    select[m] = f ? 1 : 0;
+    select_host[m] = f ? 1 : 0;
+  }
+}
+
 template <class T>
 __global__ void __launch_bounds__(kThreads)
     commit_kernel(bool replace, WorkerVectors<T> v, const std::uint8_t* __restrict__ fire,
@@ -49,6 +63,17 @@ cudaError_t exchange_decide(bool trigger, const double* tau, const std::uint8_t*
     return cudaErrorInvalidValue;
   decide_kernel<<<1, kThreads, 0, s>>>(trigger, tau, selected, delta_norm2, workers, fire,
                                        fire_host);
+  return cudaGetLastError();
+}
+
+cudaError_t exchange_ps_select(const double* tau, const double* stale_distance2,
+                               const double* smoothness, int workers, std::uint8_t* select,
+                               std::uint8_t* select_host, cudaStream_t s) {
+  if (workers <= 0 || tau == nullptr || stale_distance2 == nullptr || smoothness == nullptr ||
+      select == nullptr || select_host == nullptr)
+    return cudaErrorInvalidValue;
+  ps_select_kernel<<<1, kThreads, 0, s>>>(tau, stale_distance2, smoothness, workers, select,
+                                          select_host);
   return cudaGetLastError();
 }
 

@@ -122,7 +122,7 @@ __global__ void __launch_bounds__(kBlock, 2)
   const FusedJob<T>& job = batch.job[blockIdx.y];
   const std::size_t nb = job.nb;
   const std::size_t b = blockIdx.x;
-  if (b >= nb) return;  // the whole block
+  if (b >= nb || (job.run_if && *job.run_if == 0)) return;  // the whole block
   const T* __restrict__ x = job.x;
   const T* __restrict__ y = job.y;
   const std::size_t rows = job.rows;
@@ -255,7 +255,7 @@ __global__ void __launch_bounds__(kBlock)
   const FusedJob<T>& job = batch.job[blockIdx.y];
   const std::size_t nb = job.nb;
   const std::size_t b = blockIdx.x;
-  if (b >= nb) return;  // the whole block
+  if (b >= nb || (job.run_if && *job.run_if == 0)) return;  // the whole block
   const T* __restrict__ x = job.x;
   const T* __restrict__ y = job.y;
   const std::size_t rows = job.rows;
@@ -324,6 +324,7 @@ __global__ void __launch_bounds__(kFinalThreads)
     finalize_kernel(const __grid_constant__ FusedBatch<T> batch, std::size_t dim,
                     const T* __restrict__ theta, T lambda) {
   const FusedJob<T>& job = batch.job[blockIdx.y];
+  if (job.run_if && *job.run_if == 0) return;  // the whole block
   const double* __restrict__ part = job.part;
   const double* __restrict__ loss_part = job.loss_part;
   const std::size_t nb = job.nb;
@@ -419,7 +420,7 @@ FusedJob<T> fused_gradient_job(const T* x, const T* y, std::size_t rows, std::si
                                double* out_loss, void* workspace) {
   const std::size_t nb = grid_blocks(rows, dim);
   double* part = static_cast<double*>(workspace);
-  return FusedJob<T>{x, y, rows, g, out_loss, part, part + nb * dim, nb};
+  return FusedJob<T>{x, y, rows, g, out_loss, part, part + nb * dim, nb, nullptr};
 }
 
 template <class T>

@@ -14,6 +14,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace lag::cuda {
 
@@ -35,6 +36,9 @@ struct FusedJob {
   double* part;       // nb * dim partial gradients
   double* loss_part;  // nb partial losses
   std::size_t nb;     // blocks of this job
+  // When set, the job runs only if *run_if != 0 at execution time (a flag the host or an earlier
+  // kernel writes), so that one captured graph serves any selection of workers.
+  const std::uint8_t* run_if;
 };
 
 // Workers per batched launch (the batch travels as a kernel parameter).

@@ -109,6 +109,7 @@ template <class T>
 __global__ void __launch_bounds__(kThreads)
     delta_partial_batch_kernel(const __grid_constant__ DeltaBatch<T> batch, std::size_t n) {
   const auto& job = batch.job[blockIdx.y];
+  if (job.run_if && *job.run_if == 0) return;  // the whole block
   const DeltaOp<T> op{job.g, job.g_hat, job.delta};
   partial_sum(op, n, gridDim.x, blockIdx.x,
               gridDim.x == 1 ? job.out_norm2 : job.workspace + blockIdx.x);
@@ -118,6 +119,7 @@ template <class T>
 __global__ void __launch_bounds__(kThreads)
     delta_final_batch_kernel(const __grid_constant__ DeltaBatch<T> batch, std::size_t nb) {
   const auto& job = batch.job[blockIdx.y];
+  if (job.run_if && *job.run_if == 0) return;  // the whole block
   final_sum(job.workspace, nb, job.out_norm2);
 }
 

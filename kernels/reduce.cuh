@@ -14,6 +14,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace lag::cuda {
 
@@ -52,6 +53,7 @@ struct DeltaBatch {
     T* delta;
     double* out_norm2;
     double* workspace;
+    const std::uint8_t* run_if;  // when set, the job runs only if *run_if != 0
   } job[kMaxDeltaBatch];
   int count;
 };

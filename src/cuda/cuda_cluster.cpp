@@ -32,8 +32,14 @@ void copy_device(T* dst, const T* src, std::size_t n, cudaStream_t s) {
 // Offsets into the server's scalars_ buffer.
 constexpr std::size_t kChange2 = 0, kGradNorm2 = 1, kPerWorker = 2;
 
-// Byte offsets into the exchange graph's host-mapped mirror: tau, change2, selected[M], fire[M].
-constexpr std::size_t kMirrorTau = 0, kMirrorChange2 = 8, kMirrorSelected = 16;
+// Byte offsets into the one-device graphs' host-mapped mirror: the exchange's tau and change2,
+// LAG-PS's tau, then four flag arrays of M bytes: the exchange's selected and fire, the compute
+// graph's flags and LAG-PS's selection.
+constexpr std::size_t kMirrorTau = 0, kMirrorChange2 = 8, kMirrorPsTau = 16, kMirrorFlags = 24;
+std::size_t mirror_selected(std::size_t) { return kMirrorFlags; }
+std::size_t mirror_fire(std::size_t M) { return kMirrorFlags + M; }
+std::size_t mirror_compute(std::size_t M) { return kMirrorFlags + 2 * M; }
+std::size_t mirror_ps(std::size_t M) { return kMirrorFlags + 3 * M; }
 
 }  // namespace
 
@@ -121,7 +127,7 @@ CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
     delta_table_.upload(delta.data(), M, server().stream);
     g_hat_table_.upload(g_hat.data(), M, server().stream);
     LAG_CUDA(cudaStreamSynchronize(server().stream));  // the host tables go out of scope
-    mirror_ = cuda::MappedHostBuffer(kMirrorSelected + 2 * M);
+    mirror_ = cuda::MappedHostBuffer(kMirrorFlags + 4 * M);
   }
 
   // Warm up the NCCL connections (broadcast, all-reduce, and each remote device's send to the
@@ -148,10 +154,12 @@ CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
 template <class T>
 CudaCluster<T>::~CudaCluster() {
   for (ExchangeGraph& g : exchange_graphs_) cudaGraphExecDestroy(g.exec);
+  if (ps_graph_) cudaGraphExecDestroy(ps_graph_);
   for (Device& dev : devices_) {
     cudaSetDevice(dev.id);
     if (dev.stream) cudaStreamSynchronize(dev.stream);
     if (dev.all_workers) cudaGraphExecDestroy(dev.all_workers);
+    if (dev.flagged_workers) cudaGraphExecDestroy(dev.flagged_workers);
     if (dev.comm) ncclCommDestroy(dev.comm);
     if (dev.cublas) cublasDestroy(dev.cublas);
     if (dev.stream) cudaStreamDestroy(dev.stream);
@@ -247,7 +255,13 @@ void CudaCluster<T>::enqueue_worker(std::size_t m) {
 // Linear and logistic workers of one device, up to the batch limits at a time: the same kernels
 // with the same decompositions as enqueue_worker, so the same bits, in three launches per batch.
 template <class T>
-void CudaCluster<T>::enqueue_batched(const std::vector<std::size_t>& which) {
+bool CudaCluster<T>::one_device_graphs() const {
+  return graphs_ && devices_.size() == 1;
+}
+
+template <class T>
+void CudaCluster<T>::enqueue_batched(const std::vector<std::size_t>& which,
+                                     const std::uint8_t* run_if) {
   const auto loss_kind =
       kind_ == ModelKind::Logistic ? cuda::BinaryLoss::Logistic : cuda::BinaryLoss::LeastSquares;
   constexpr std::size_t kBatch = std::min<std::size_t>(cuda::kMaxFusedBatch, cuda::kMaxDeltaBatch);
@@ -263,10 +277,11 @@ void CudaCluster<T>::enqueue_batched(const std::vector<std::size_t>& which) {
       fused.job[i] = cuda::fused_gradient_job<T>(w.x.get(), w.y.get(), w.rows, params_,
                                                  w.g.get(), w.loss_parts.get(),
                                                  w.loss->fused_workspace());
-      deltas.job[i] = {w.g.get(), w.g_hat.get(), w.delta.get(), dev.norms.get() + m,
-                       w.workspace.get()};
+      const std::uint8_t* flag = run_if ? run_if + m : nullptr;
+      fused.job[i].run_if = flag;
+      deltas.job[i] = {w.g.get(),           w.g_hat.get(),       w.delta.get(),
+                       dev.norms.get() + m, w.workspace.get(), flag};
       lambda = static_cast<T>(w.loss->lambda());
-      w.fresh = true;
     }
     fused.count = deltas.count = static_cast<int>(count);
     LAG_CUDA(cuda::fused_gradient_batch<T>(loss_kind, fused, params_, dev.theta.get(), lambda,
@@ -288,6 +303,7 @@ void CudaCluster<T>::compute_workers(const std::vector<int>& which) {
     LAG_CUDA(cudaSetDevice(devices_[slot].id));
     if (concurrent_workers()) {
       enqueue_batched(mine);
+      for (std::size_t m : mine) workers_[m].fresh = true;
     } else {
       for (std::size_t m : mine) enqueue_worker(m);
     }
@@ -330,6 +346,32 @@ void CudaCluster<T>::compute_all_with_graphs() {
   for (Worker& w : workers_) w.fresh = true;
 }
 
+// Some workers compute (LAG-PS, the IAGs) on one device: one graph holds every worker's jobs,
+// each guarded by its flag in the mirror, so any selection is one replay.
+template <class T>
+void CudaCluster<T>::compute_flagged_with_graph(const Flags& selected) {
+  Device& dev = server();
+  const std::size_t M = workers_.size();
+  LAG_CUDA(cudaSetDevice(dev.id));
+  // A replay still running reads the flags: let it finish before they change.
+  LAG_CUDA(cudaStreamSynchronize(dev.stream));
+  std::copy(selected.begin(), selected.end(), mirror_.host<std::uint8_t>(mirror_compute(M)));
+  if (!dev.flagged_workers) {
+    std::vector<std::size_t> all(M);
+    for (std::size_t m = 0; m < M; ++m) all[m] = m;
+    cudaGraph_t graph = nullptr;
+    LAG_CUDA(cudaStreamBeginCapture(dev.stream, cudaStreamCaptureModeThreadLocal));
+    enqueue_batched(all, mirror_.device<std::uint8_t>(mirror_compute(M)));
+    LAG_CUDA(cudaStreamEndCapture(dev.stream, &graph));
+    const cudaError_t made = cudaGraphInstantiate(&dev.flagged_workers, graph, 0);
+    cudaGraphDestroy(graph);
+    LAG_CUDA(made);
+  }
+  LAG_CUDA(cudaGraphLaunch(dev.flagged_workers, dev.stream));
+  for (std::size_t m = 0; m < M; ++m)
+    if (selected[m]) workers_[m].fresh = true;
+}
+
 template <class T>
 void CudaCluster<T>::compute(const Flags& selected) {
   std::vector<int> which;
@@ -337,6 +379,8 @@ void CudaCluster<T>::compute(const Flags& selected) {
     if (selected[static_cast<std::size_t>(m)]) which.push_back(m);
   if (graphs_ && which.size() == workers_.size())
     compute_all_with_graphs();
+  else if (one_device_graphs() && concurrent_workers() && !which.empty())
+    compute_flagged_with_graph(selected);
   else
     compute_workers(which);
 }
@@ -389,6 +433,29 @@ void CudaCluster<T>::ps_select(double tau, const std::vector<double>& worker_smo
                              cudaMemcpyHostToDevice, s.stream));
     LAG_CUDA(cudaStreamSynchronize(s.stream));  // before the host vector may change
     smoothness_on_device_ = worker_smoothness;
+  }
+  if (one_device_graphs()) {
+    // One replay and one wait: tau and the selection pass through the mirror.
+    if (!ps_graph_) {
+      cudaGraph_t graph = nullptr;
+      LAG_CUDA(cudaStreamBeginCapture(s.stream, cudaStreamCaptureModeThreadLocal));
+      LAG_CUDA(cuda::distance2_rows<T>(theta_hat_.get(), s.theta.get(), params_,
+                                       static_cast<int>(M), distances, rows_workspace_.get(),
+                                       s.stream));
+      LAG_CUDA(cuda::exchange_ps_select(mirror_.device<double>(kMirrorPsTau), distances,
+                                        smoothness, static_cast<int>(M), s.selected.get(),
+                                        mirror_.device<std::uint8_t>(mirror_ps(M)), s.stream));
+      LAG_CUDA(cudaStreamEndCapture(s.stream, &graph));
+      const cudaError_t made = cudaGraphInstantiate(&ps_graph_, graph, 0);
+      cudaGraphDestroy(graph);
+      LAG_CUDA(made);
+    }
+    *mirror_.host<double>(kMirrorPsTau) = tau;
+    LAG_CUDA(cudaGraphLaunch(ps_graph_, s.stream));
+    LAG_CUDA(cudaStreamSynchronize(s.stream));
+    const std::uint8_t* chosen = mirror_.host<std::uint8_t>(mirror_ps(M));
+    selected.assign(chosen, chosen + M);
+    return;
   }
   LAG_CUDA(
       cuda::ps_select(distances, smoothness, tau, static_cast<int>(M), s.selected.get(), s.stream));
@@ -540,8 +607,8 @@ cudaGraphExec_t CudaCluster<T>::exchange_graph(bool use_trigger, bool replace, d
   cudaGraph_t graph = nullptr;
   LAG_CUDA(cudaStreamBeginCapture(s.stream, cudaStreamCaptureModeThreadLocal));
   LAG_CUDA(cuda::exchange_decide(use_trigger, mirror_.device<double>(kMirrorTau),
-                                 mirror_.device<std::uint8_t>(kMirrorSelected), s.norms.get(), M,
-                                 s.fire.get(), mirror_.device<std::uint8_t>(kMirrorSelected + M),
+                                 mirror_.device<std::uint8_t>(mirror_selected(M)), s.norms.get(),
+                                 M, s.fire.get(), mirror_.device<std::uint8_t>(mirror_fire(M)),
                                  s.stream));
   const cuda::WorkerVectors<T> vectors{g_table_.get(), delta_table_.get(), g_hat_table_.get()};
   LAG_CUDA(cuda::exchange_commit<T>(replace, vectors, s.fire.get(), M, s.theta.get(),
@@ -569,11 +636,11 @@ double CudaCluster<T>::exchange(bool use_trigger, double tau, const Flags& selec
   const cudaGraphExec_t exec = exchange_graph(use_trigger, replace, step_size);
   // The previous replay finished (this call waits for its own), so the mirror is free to write.
   *mirror_.host<double>(kMirrorTau) = tau;
-  std::copy(selected.begin(), selected.end(), mirror_.host<std::uint8_t>(kMirrorSelected));
+  std::copy(selected.begin(), selected.end(), mirror_.host<std::uint8_t>(mirror_selected(M)));
   LAG_CUDA(cudaGraphLaunch(exec, s.stream));
   LAG_CUDA(cudaStreamSynchronize(s.stream));
   check_async_errors();
-  const std::uint8_t* fired = mirror_.host<std::uint8_t>(kMirrorSelected + M);
+  const std::uint8_t* fired = mirror_.host<std::uint8_t>(mirror_fire(M));
   fire.assign(fired, fired + M);
   for (Worker& w : workers_) w.fresh = false;
   replicas_current_ = false;

@@ -6,8 +6,10 @@
 //
 // With graphs on one GPU an iteration is two graph launches and one wait: the compute graph
 // (every worker's gradient and delta; for a linear or logistic model, batched: two launches for
-// up to 16 workers' gradients and one for their deltas) and the exchange graph (trigger, masked aggregation, commits and step, see
-// kernels/exchange.cuh), whose inputs and outputs live in host-mapped memory.
+// up to 16 workers' gradients and one for their deltas) and the exchange graph (trigger, masked
+// aggregation, commits and step, see kernels/exchange.cuh), whose inputs and outputs live in
+// host-mapped memory. LAG-PS adds one graph and wait for its selection, and it and the IAGs
+// compute from a graph whose jobs run only for the workers flagged in host-mapped memory.
 #pragma once
 
 #include <cublas_v2.h>
@@ -75,6 +77,7 @@ class CudaCluster final : public Cluster<T> {
     cuda::DeviceBuffer<unsigned char> cublas_workspace;  // fixed, so that captures never allocate
     std::unique_ptr<cuda::DeviceLoss<T>> loss;  // softmax/MLP: shared scratch
     cudaGraphExec_t all_workers = nullptr;      // every worker of this device computes
+    cudaGraphExec_t flagged_workers = nullptr;  // those flagged in the mirror (one device)
   };
   struct Worker {
     int slot = 0;  // device slot
@@ -96,7 +99,12 @@ class CudaCluster final : public Cluster<T> {
   void broadcast_theta();
   void compute_workers(const std::vector<int>& which);
   void enqueue_worker(std::size_t m);  // gradient and delta of worker m on its device's stream
-  void enqueue_batched(const std::vector<std::size_t>& workers);  // the same, batched
+  // The same for linear/logistic workers, batched; with `run_if`, worker m's jobs run only if
+  // run_if[m] != 0 when they execute. Unlike enqueue_worker, it does not mark them fresh.
+  void enqueue_batched(const std::vector<std::size_t>& workers,
+                       const std::uint8_t* run_if = nullptr);
+  void compute_flagged_with_graph(const Flags& selected);
+  bool one_device_graphs() const;
   void compute_all_with_graphs();
   void capture_all_workers(std::size_t slot);
   cudaGraphExec_t exchange_graph(bool use_trigger, bool replace, double step_size);
@@ -127,6 +135,7 @@ class CudaCluster final : public Cluster<T> {
   cuda::DeviceBuffer<T*> g_hat_table_;
   cuda::MappedHostBuffer mirror_;
   std::vector<ExchangeGraph> exchange_graphs_;
+  cudaGraphExec_t ps_graph_ = nullptr;  // stale distances and the LAG-PS rule
 };
 
 }  // namespace lag

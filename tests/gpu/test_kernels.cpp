@@ -362,7 +362,17 @@ TYPED_TEST(Kernels, FusedGradientBatchMatchesSingleLaunches) {
         batch.job[i] = lag::cuda::fused_gradient_job<T>(xs[i].get(), ys[i].get(), rows[i], dim,
                                                         gb[i].get(), lb[i].get(), wb[i].get());
       }
-      batch.count = static_cast<int>(J);
+      // One more job, the biggest one again, flagged off: it must not write its outputs.
+      Dev<std::uint8_t> off(std::vector<std::uint8_t>{0});
+      Dev<T> off_g(std::vector<T>(dim, T(7)));
+      Dev<double> off_loss(std::vector<double>{-1.0});
+      Dev<unsigned char> off_ws(
+          lag::cuda::fused_gradient_workspace_bytes(rows[J - 1], dim, sizeof(T)));
+      batch.job[J] = lag::cuda::fused_gradient_job<T>(xs[J - 1].get(), ys[J - 1].get(),
+                                                      rows[J - 1], dim, off_g.get(),
+                                                      off_loss.get(), off_ws.get());
+      batch.job[J].run_if = off.get();
+      batch.count = static_cast<int>(J + 1);
       finish(lag::cuda::fused_gradient_batch<T>(kind, batch, dim, th.get(), lambda, nullptr),
              "fused_gradient_batch");
       for (std::size_t i = 0; i < J; ++i) {
@@ -370,6 +380,8 @@ TYPED_TEST(Kernels, FusedGradientBatchMatchesSingleLaunches) {
         EXPECT_TRUE(same_bits(gs[i].download(), gb[i].download()));
         EXPECT_TRUE(same_bits(ls[i].download()[0], lb[i].download()[0]));
       }
+      EXPECT_TRUE(same_bits(std::vector<T>(dim, T(7)), off_g.download()));
+      EXPECT_EQ(off_loss.download()[0], -1.0);
     }
   }
 }
@@ -398,12 +410,22 @@ TYPED_TEST(Kernels, DeltaAndNormBatchMatchesSingleLaunches) {
       finish(lag::cuda::delta_and_norm<T>(g[i].get(), gh[i].get(), d1[i].get(), n,
                                           out1.get() + i, w1[i].get(), nullptr),
              "delta_and_norm");
-      batch.job[i] = {g[i].get(), gh[i].get(), d2[i].get(), out2.get() + i, w2[i].get()};
+      batch.job[i] = {g[i].get(), gh[i].get(), d2[i].get(), out2.get() + i, w2[i].get(), nullptr};
     }
-    batch.count = J;
+    // A fourth job flagged off (its run_if is 0) must leave its outputs alone; job 0 is flagged
+    // on and runs.
+    Dev<std::uint8_t> flags(std::vector<std::uint8_t>{1, 0});
+    Dev<T> off_delta(std::vector<T>(n, T(7)));
+    Dev<double> off_norm(std::vector<double>{-1.0});
+    batch.job[0].run_if = flags.get();
+    batch.job[J] = {g[0].get(), gh[0].get(), off_delta.get(), off_norm.get(), w1[0].get(),
+                    flags.get() + 1};
+    batch.count = J + 1;
     finish(lag::cuda::delta_and_norm_batch<T>(batch, n, nullptr), "delta_and_norm_batch");
     for (int i = 0; i < J; ++i) EXPECT_TRUE(same_bits(d1[i].download(), d2[i].download()));
     EXPECT_TRUE(same_bits(out1.download(), out2.download()));
+    EXPECT_TRUE(same_bits(std::vector<T>(n, T(7)), off_delta.download()));
+    EXPECT_EQ(off_norm.download()[0], -1.0);
   }
 }
 
@@ -491,6 +513,25 @@ TYPED_TEST(Kernels, ExchangeDecideAndCommit) {
       EXPECT_TRUE(same_bits(ref, agg.download()));
       EXPECT_TRUE(same_bits(that_ref, that.download()));
     }
+  }
+}
+
+TEST(Exchange, PsSelectMatchesTheHostRule) {
+  LAG_REQUIRE_GPU();
+  const std::vector<double> d2 = {0.0, 1e-3, 2.0, 0.5, 4.0, 1e-300};
+  const std::vector<double> l = {3.0, 10.0, 0.7, 1.0, 0.5, 1e150};
+  const int M = static_cast<int>(d2.size());
+  for (const double tau : {0.0, 0.1, 1.0}) {
+    SCOPED_TRACE("tau " + std::to_string(tau));
+    Dev<double> dtau(std::vector<double>{tau}), dd2(d2), dl(l);
+    Dev<std::uint8_t> sel(M), sel_copy(M);
+    finish(lag::cuda::exchange_ps_select(dtau.get(), dd2.get(), dl.get(), M, sel.get(),
+                                         sel_copy.get(), nullptr),
+           "exchange_ps_select");
+    std::vector<std::uint8_t> want(M);
+    for (int m = 0; m < M; ++m) want[m] = lag::ps_fires(l[m], d2[m], tau) ? 1 : 0;
+    EXPECT_EQ(want, sel.download());
+    EXPECT_EQ(want, sel_copy.download());
   }
 }
 
