@@ -207,7 +207,16 @@ say "pytorch-eager: $torch_iter"
 iter_json=$("$py" -c "import json,sys; d=json.loads(sys.argv[1]); d['pytorch-eager']=json.loads(sys.argv[2]); print(json.dumps(d))" "$iter_json" "$torch_iter")
 
 say "== NCCL paths"
-cat "$out"/nccl-cuda-*.log 2>/dev/null | grep -E "NCCL INFO (Channel|Connected|comm|Init|.*via)" | sort | uniq -c | head -30 | tee -a "$log"
+# One line per communicator (ranks, devices) and per transport a connection used; with one GPU
+# in one process there is no transport (the server's own workers add on the device).
+for f in "$out"/nccl-*.log; do
+  [ -f "$f" ] || continue
+  name=$(basename "$f" .log)
+  grep -hoE "NCCL version [^ ]+" "$f" | head -1 | sed "s/^/$name: /" | tee -a "$log"
+  grep -hoE "Init(All)? COMPLETE|comm 0x[0-9a-f]+ rank [0-9]+ nRanks [0-9]+ nNodes [0-9]+" "$f" |
+    sed -E 's/comm 0x[0-9a-f]+ //' | sort | uniq -c | sed "s/^/$name: /" | tee -a "$log"
+  grep -hoE "\[(send|receive)\] via [^ ]+" "$f" | sort | uniq -c | sed "s/^/$name: /" | tee -a "$log"
+done
 rm -rf "$work"
 
 "$py" - "$out/report.json" "$passed" "$failed" "$skipped" "$torch_json" "$iter_json" "${bench_json[@]}" <<'PY'

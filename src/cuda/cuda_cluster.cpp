@@ -214,6 +214,7 @@ void CudaCluster<T>::reset(const std::vector<double>& theta0) {
     w.fresh = false;
   }
   replicas_current_ = false;
+  precomputed_.clear();
   physical_up_ = physical_down_ = 0;
   synchronize_all();
 }
@@ -374,6 +375,13 @@ void CudaCluster<T>::compute_flagged_with_graph(const Flags& selected) {
 
 template <class T>
 void CudaCluster<T>::compute(const Flags& selected) {
+  if (!precomputed_.empty() && selected == precomputed_) {  // done by ps_select's replay
+    for (std::size_t m = 0; m < workers_.size(); ++m)
+      if (selected[m]) workers_[m].fresh = true;
+    precomputed_.clear();
+    return;
+  }
+  precomputed_.clear();
   std::vector<int> which;
   for (int m = 0; m < workers(); ++m)
     if (selected[static_cast<std::size_t>(m)]) which.push_back(m);
@@ -426,8 +434,6 @@ void CudaCluster<T>::ps_select(double tau, const std::vector<double>& worker_smo
   LAG_CUDA(cudaSetDevice(s.id));
   double* distances = scalars_.get() + kPerWorker;
   double* smoothness = distances + M;
-  LAG_CUDA(cuda::distance2_rows<T>(theta_hat_.get(), s.theta.get(), params_, static_cast<int>(M),
-                                   distances, rows_workspace_.get(), s.stream));
   if (worker_smoothness != smoothness_on_device_) {  // the same for a whole run
     LAG_CUDA(cudaMemcpyAsync(smoothness, worker_smoothness.data(), M * sizeof(double),
                              cudaMemcpyHostToDevice, s.stream));
@@ -435,7 +441,9 @@ void CudaCluster<T>::ps_select(double tau, const std::vector<double>& worker_smo
     smoothness_on_device_ = worker_smoothness;
   }
   if (one_device_graphs()) {
-    // One replay and one wait: tau and the selection pass through the mirror.
+    // One replay and one wait: tau and the selection pass through the mirror. For linear and
+    // logistic models the same replay computes the selected workers (their jobs run on the
+    // device's flags), which compute() then finds done.
     if (!ps_graph_) {
       cudaGraph_t graph = nullptr;
       LAG_CUDA(cudaStreamBeginCapture(s.stream, cudaStreamCaptureModeThreadLocal));
@@ -445,6 +453,11 @@ void CudaCluster<T>::ps_select(double tau, const std::vector<double>& worker_smo
       LAG_CUDA(cuda::exchange_ps_select(mirror_.device<double>(kMirrorPsTau), distances,
                                         smoothness, static_cast<int>(M), s.selected.get(),
                                         mirror_.device<std::uint8_t>(mirror_ps(M)), s.stream));
+      if (concurrent_workers()) {
+        std::vector<std::size_t> all(M);
+        for (std::size_t m = 0; m < M; ++m) all[m] = m;
+        enqueue_batched(all, s.selected.get());
+      }
       LAG_CUDA(cudaStreamEndCapture(s.stream, &graph));
       const cudaError_t made = cudaGraphInstantiate(&ps_graph_, graph, 0);
       cudaGraphDestroy(graph);
@@ -455,8 +468,14 @@ void CudaCluster<T>::ps_select(double tau, const std::vector<double>& worker_smo
     LAG_CUDA(cudaStreamSynchronize(s.stream));
     const std::uint8_t* chosen = mirror_.host<std::uint8_t>(mirror_ps(M));
     selected.assign(chosen, chosen + M);
+    if (concurrent_workers()) {
+      replicas_current_ = true;  // one device: the workers read the server's theta
+      precomputed_ = selected;
+    }
     return;
   }
+  LAG_CUDA(cuda::distance2_rows<T>(theta_hat_.get(), s.theta.get(), params_, static_cast<int>(M),
+                                   distances, rows_workspace_.get(), s.stream));
   LAG_CUDA(
       cuda::ps_select(distances, smoothness, tau, static_cast<int>(M), s.selected.get(), s.stream));
   selected.assign(M, 0);
@@ -594,6 +613,7 @@ double CudaCluster<T>::step(double step_size) {
   check_async_errors();
   for (Worker& w : workers_) w.fresh = false;
   replicas_current_ = false;
+  precomputed_.clear();
   return change2;
 }
 
@@ -644,6 +664,7 @@ double CudaCluster<T>::exchange(bool use_trigger, double tau, const Flags& selec
   fire.assign(fired, fired + M);
   for (Worker& w : workers_) w.fresh = false;
   replicas_current_ = false;
+  precomputed_.clear();
   return *mirror_.host<volatile double>(kMirrorChange2);
 }
 

@@ -8,8 +8,9 @@
 // (every worker's gradient and delta; for a linear or logistic model, batched: two launches for
 // up to 16 workers' gradients and one for their deltas) and the exchange graph (trigger, masked
 // aggregation, commits and step, see kernels/exchange.cuh), whose inputs and outputs live in
-// host-mapped memory. LAG-PS adds one graph and wait for its selection, and it and the IAGs
-// compute from a graph whose jobs run only for the workers flagged in host-mapped memory.
+// host-mapped memory. LAG-PS adds one graph and wait, which selects and computes (the jobs run
+// on the device's flags); the IAGs compute from a graph whose jobs run on flags in host-mapped
+// memory.
 #pragma once
 
 #include <cublas_v2.h>
@@ -135,7 +136,8 @@ class CudaCluster final : public Cluster<T> {
   cuda::DeviceBuffer<T*> g_hat_table_;
   cuda::MappedHostBuffer mirror_;
   std::vector<ExchangeGraph> exchange_graphs_;
-  cudaGraphExec_t ps_graph_ = nullptr;  // stale distances and the LAG-PS rule
+  cudaGraphExec_t ps_graph_ = nullptr;  // stale distances, the LAG-PS rule, its workers' compute
+  Flags precomputed_;  // the selection ps_select's replay computed at the current theta
 };
 
 }  // namespace lag
