@@ -112,6 +112,12 @@ constexpr int rows_per_iteration(int elems_per_lane) {
   return bytes <= 32 ? 4 : bytes <= 64 ? 2 : 1;
 }
 
+// A job whose run_if flag is 0 does nothing (see FusedJob).
+template <class T>
+__device__ __forceinline__ bool flagged_off(const FusedJob<T>& job) {
+  return job.run_if != nullptr && *job.run_if == 0;
+}
+
 // Every kernel below serves a batch: blockIdx.y picks the job, blocks past the job's own grid
 // (jobs with fewer rows) leave at once, and blockIdx.x is the block of the job's decomposition.
 template <class T, int G, int V, int K, int R>
@@ -122,7 +128,7 @@ __global__ void __launch_bounds__(kBlock, 2)
   const FusedJob<T>& job = batch.job[blockIdx.y];
   const std::size_t nb = job.nb;
   const std::size_t b = blockIdx.x;
-  if (b >= nb || (job.run_if && *job.run_if == 0)) return;  // the whole block
+  if (b >= nb || flagged_off(job)) return;  // the whole block
   const T* __restrict__ x = job.x;
   const T* __restrict__ y = job.y;
   const std::size_t rows = job.rows;
@@ -255,7 +261,7 @@ __global__ void __launch_bounds__(kBlock)
   const FusedJob<T>& job = batch.job[blockIdx.y];
   const std::size_t nb = job.nb;
   const std::size_t b = blockIdx.x;
-  if (b >= nb || (job.run_if && *job.run_if == 0)) return;  // the whole block
+  if (b >= nb || flagged_off(job)) return;  // the whole block
   const T* __restrict__ x = job.x;
   const T* __restrict__ y = job.y;
   const std::size_t rows = job.rows;
@@ -324,7 +330,7 @@ __global__ void __launch_bounds__(kFinalThreads)
     finalize_kernel(const __grid_constant__ FusedBatch<T> batch, std::size_t dim,
                     const T* __restrict__ theta, T lambda) {
   const FusedJob<T>& job = batch.job[blockIdx.y];
-  if (job.run_if && *job.run_if == 0) return;  // the whole block
+  if (flagged_off(job)) return;  // the whole block
   const double* __restrict__ part = job.part;
   const double* __restrict__ loss_part = job.loss_part;
   const std::size_t nb = job.nb;
@@ -380,8 +386,8 @@ struct Args {
 template <class T, int G, int V, int K>
 cudaError_t launch_fast(const Args<T>& a) {
   constexpr int R = rows_per_iteration<T>(V * K);
-  fused_fast_kernel<T, G, V, K, R><<<a.grid, kBlock, 0, a.s>>>(a.loss_kind, a.batch, a.dim,
-                                                               a.theta);
+  fused_fast_kernel<T, G, V, K, R>
+      <<<a.grid, kBlock, 0, a.s>>>(a.loss_kind, a.batch, a.dim, a.theta);
   return cudaGetLastError();
 }
 
@@ -442,8 +448,12 @@ cudaError_t fused_gradient_batch(BinaryLoss loss, const FusedBatch<T>& batch, st
     max_nb = j.nb > max_nb ? j.nb : max_nb;
     aligned = aligned && reinterpret_cast<std::uintptr_t>(j.x) % 16 == 0;
   }
-  const Args<T> a{static_cast<int>(loss), batch, dim, theta,
-                  dim3(static_cast<unsigned>(max_nb), static_cast<unsigned>(batch.count)), s};
+  const Args<T> a{static_cast<int>(loss),
+                  batch,
+                  dim,
+                  theta,
+                  dim3(static_cast<unsigned>(max_nb), static_cast<unsigned>(batch.count)),
+                  s};
   if (const cudaError_t e = launch_rows(a, aligned); e != cudaSuccess) return e;
   const std::size_t tiles = (dim + 31) / 32;
   finalize_kernel<T><<<dim3(static_cast<unsigned>(tiles + 1), static_cast<unsigned>(batch.count)),
@@ -467,9 +477,9 @@ cudaError_t fused_gradient(BinaryLoss loss, const T* x, const T* y, std::size_t 
 #define LAG_INSTANTIATE(T)                                                                         \
   template cudaError_t fused_gradient<T>(BinaryLoss, const T*, const T*, std::size_t, std::size_t, \
                                          const T*, T, T*, double*, void*, cudaStream_t);           \
-  template FusedJob<T> fused_gradient_job<T>(const T*, const T*, std::size_t, std::size_t, T*,    \
-                                             double*, void*);                                     \
-  template cudaError_t fused_gradient_batch<T>(BinaryLoss, const FusedBatch<T>&, std::size_t,     \
+  template FusedJob<T> fused_gradient_job<T>(const T*, const T*, std::size_t, std::size_t, T*,     \
+                                             double*, void*);                                      \
+  template cudaError_t fused_gradient_batch<T>(BinaryLoss, const FusedBatch<T>&, std::size_t,      \
                                                const T*, T, cudaStream_t);
 LAG_INSTANTIATE(float)
 LAG_INSTANTIATE(double)

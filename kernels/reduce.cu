@@ -208,7 +208,8 @@ cudaError_t delta_and_norm_batch(const DeltaBatch<T>& batch, std::size_t n, cuda
     if (j.out_norm2 == nullptr || (nb > 1 && j.workspace == nullptr)) return cudaErrorInvalidValue;
   }
   const auto jobs = static_cast<unsigned>(batch.count);
-  delta_partial_batch_kernel<T><<<dim3(static_cast<unsigned>(nb), jobs), kThreads, 0, s>>>(batch, n);
+  delta_partial_batch_kernel<T>
+      <<<dim3(static_cast<unsigned>(nb), jobs), kThreads, 0, s>>>(batch, n);
   if (nb == 1) return cudaGetLastError();
   if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   delta_final_batch_kernel<T><<<dim3(1, jobs), kThreads, 0, s>>>(batch, nb);
@@ -227,14 +228,14 @@ cudaError_t sum_doubles(const double* values, std::size_t n, double* out, double
   return reduce(SumOp{values}, n, out, workspace, s);
 }
 
-#define LAG_INSTANTIATE(T)                                                                      \
-  template cudaError_t squared_norm<T>(const T*, std::size_t, double*, double*, cudaStream_t);  \
-  template cudaError_t distance2<T>(const T*, const T*, std::size_t, double*, double*,          \
-                                    cudaStream_t);                                              \
-  template cudaError_t delta_and_norm<T>(const T*, const T*, T*, std::size_t, double*, double*, \
-                                         cudaStream_t);                                         \
-  template cudaError_t step_and_norm<T>(T*, const T*, double, std::size_t, double*, double*,    \
-                                        cudaStream_t);                                          \
+#define LAG_INSTANTIATE(T)                                                                       \
+  template cudaError_t squared_norm<T>(const T*, std::size_t, double*, double*, cudaStream_t);   \
+  template cudaError_t distance2<T>(const T*, const T*, std::size_t, double*, double*,           \
+                                    cudaStream_t);                                               \
+  template cudaError_t delta_and_norm<T>(const T*, const T*, T*, std::size_t, double*, double*,  \
+                                         cudaStream_t);                                          \
+  template cudaError_t step_and_norm<T>(T*, const T*, double, std::size_t, double*, double*,     \
+                                        cudaStream_t);                                           \
   template cudaError_t delta_and_norm_batch<T>(const DeltaBatch<T>&, std::size_t, cudaStream_t); \
   template cudaError_t distance2_rows<T>(const T*, const T*, std::size_t, int, double*, double*, \
                                          cudaStream_t);

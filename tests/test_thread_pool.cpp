@@ -27,8 +27,9 @@ TEST(ThreadPool, EveryIndexOnceOnAnyThreadCount) {
 TEST(ThreadPool, SmallWorkRunsOnTheCallingThread) {
   ThreadPool pool(4);
   std::vector<int> slots(32, -1);
-  pool.parallel_for(slots.size(), [&](std::size_t i) { slots[i] = ThreadPool::slot(); },
-                    ThreadPool::kDefaultInlineWork - 1);
+  pool.parallel_for(
+      slots.size(), [&](std::size_t i) { slots[i] = ThreadPool::slot(); },
+      ThreadPool::kDefaultInlineWork - 1);
   for (int s : slots) EXPECT_EQ(s, 0);
 }
 

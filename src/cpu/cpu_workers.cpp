@@ -57,44 +57,50 @@ void CpuWorkers<T>::compute(const std::vector<int>& which, const T* theta) {
     for (std::size_t c = 0; c < w.chunks; ++c) tasks.emplace_back(m, c);
     work += (w.shard->rows + w.chunks) * n;
   }
-  pool_.parallel_for(tasks.size(), [&](std::size_t t) {
-    Worker& w = workers_[static_cast<std::size_t>(tasks[t].first)];
-    const std::size_t c = tasks[t].second;
-    const Shard<T>& s = *w.shard;
-    const std::size_t begin = c * kChunkRows;
-    const std::size_t rows = std::min(kChunkRows, s.rows - begin);
-    // A worker with a single chunk accumulates straight into g.
-    T* out = w.chunks == 1 ? w.g.data() : partials_.data() + (w.first_chunk + c) * n;
-    std::fill(out, out + n, T(0));
-    partial_loss_[w.first_chunk + c] =
-        kernel_->gradient(s.row(begin), s.y.data() + begin, rows, theta, out,
-                          scratch_[static_cast<std::size_t>(ThreadPool::slot())]);
-  }, work);
+  pool_.parallel_for(
+      tasks.size(),
+      [&](std::size_t t) {
+        Worker& w = workers_[static_cast<std::size_t>(tasks[t].first)];
+        const std::size_t c = tasks[t].second;
+        const Shard<T>& s = *w.shard;
+        const std::size_t begin = c * kChunkRows;
+        const std::size_t rows = std::min(kChunkRows, s.rows - begin);
+        // A worker with a single chunk accumulates straight into g.
+        T* out = w.chunks == 1 ? w.g.data() : partials_.data() + (w.first_chunk + c) * n;
+        std::fill(out, out + n, T(0));
+        partial_loss_[w.first_chunk + c] =
+            kernel_->gradient(s.row(begin), s.y.data() + begin, rows, theta, out,
+                              scratch_[static_cast<std::size_t>(ThreadPool::slot())]);
+      },
+      work);
   // Phase 2: per worker, sum its chunks in order, add the regulariser, form delta.
   const T lambda = static_cast<T>(model_.lambda);
   const double reg = model_.kind == ModelKind::LeastSquares ? 0.0 : model_.lambda;
   const double theta_norm2 = reg > 0 ? cpu::norm2(theta, n) : 0.0;
-  pool_.parallel_for(which.size(), [&](std::size_t i) {
-    Worker& w = workers_[static_cast<std::size_t>(which[i])];
-    double loss = partial_loss_[w.first_chunk];
-    if (w.chunks > 1) {
-      const T* p = partials_.data() + w.first_chunk * n;
-      std::copy(p, p + n, w.g.begin());
-      for (std::size_t c = 1; c < w.chunks; ++c) {
-        p = partials_.data() + (w.first_chunk + c) * n;
-        for (std::size_t j = 0; j < n; ++j) w.g[j] += p[j];
-        loss += partial_loss_[w.first_chunk + c];
-      }
-    }
-    if (reg > 0) {
-      for (std::size_t j = 0; j < n; ++j) w.g[j] += lambda * theta[j];
-      loss += 0.5 * reg * theta_norm2;
-    }
-    w.loss = loss;
-    for (std::size_t j = 0; j < n; ++j) w.delta[j] = w.g[j] - w.g_hat[j];
-    w.delta_norm2 = cpu::norm2(w.delta.data(), n);
-    w.fresh = true;
-  }, work);
+  pool_.parallel_for(
+      which.size(),
+      [&](std::size_t i) {
+        Worker& w = workers_[static_cast<std::size_t>(which[i])];
+        double loss = partial_loss_[w.first_chunk];
+        if (w.chunks > 1) {
+          const T* p = partials_.data() + w.first_chunk * n;
+          std::copy(p, p + n, w.g.begin());
+          for (std::size_t c = 1; c < w.chunks; ++c) {
+            p = partials_.data() + (w.first_chunk + c) * n;
+            for (std::size_t j = 0; j < n; ++j) w.g[j] += p[j];
+            loss += partial_loss_[w.first_chunk + c];
+          }
+        }
+        if (reg > 0) {
+          for (std::size_t j = 0; j < n; ++j) w.g[j] += lambda * theta[j];
+          loss += 0.5 * reg * theta_norm2;
+        }
+        w.loss = loss;
+        for (std::size_t j = 0; j < n; ++j) w.delta[j] = w.g[j] - w.g_hat[j];
+        w.delta_norm2 = cpu::norm2(w.delta.data(), n);
+        w.fresh = true;
+      },
+      work);
 }
 
 template <class T>

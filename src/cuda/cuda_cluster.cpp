@@ -41,6 +41,12 @@ std::size_t mirror_fire(std::size_t M) { return kMirrorFlags + M; }
 std::size_t mirror_compute(std::size_t M) { return kMirrorFlags + 2 * M; }
 std::size_t mirror_ps(std::size_t M) { return kMirrorFlags + 3 * M; }
 
+// The mirror's bytes at `offset` as a U (host or device view).
+template <class U>
+U* at(unsigned char* base, std::size_t offset) {
+  return reinterpret_cast<U*>(base + offset);
+}
+
 }  // namespace
 
 template <class T>
@@ -127,7 +133,7 @@ CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
     delta_table_.upload(delta.data(), M, server().stream);
     g_hat_table_.upload(g_hat.data(), M, server().stream);
     LAG_CUDA(cudaStreamSynchronize(server().stream));  // the host tables go out of scope
-    mirror_ = cuda::MappedHostBuffer(kMirrorFlags + 4 * M);
+    mirror_ = cuda::PinnedBuffer<unsigned char>(kMirrorFlags + 4 * M, /*mapped=*/true);
   }
 
   // Warm up the NCCL connections (broadcast, all-reduce, and each remote device's send to the
@@ -275,12 +281,11 @@ void CudaCluster<T>::enqueue_batched(const std::vector<std::size_t>& which,
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t m = which[first + i];
       Worker& w = workers_[m];
-      fused.job[i] = cuda::fused_gradient_job<T>(w.x.get(), w.y.get(), w.rows, params_,
-                                                 w.g.get(), w.loss_parts.get(),
-                                                 w.loss->fused_workspace());
+      fused.job[i] = cuda::fused_gradient_job<T>(w.x.get(), w.y.get(), w.rows, params_, w.g.get(),
+                                                 w.loss_parts.get(), w.loss->fused_workspace());
       const std::uint8_t* flag = run_if ? run_if + m : nullptr;
       fused.job[i].run_if = flag;
-      deltas.job[i] = {w.g.get(),           w.g_hat.get(),       w.delta.get(),
+      deltas.job[i] = {w.g.get(),           w.g_hat.get(),     w.delta.get(),
                        dev.norms.get() + m, w.workspace.get(), flag};
       lambda = static_cast<T>(w.loss->lambda());
     }
@@ -356,13 +361,13 @@ void CudaCluster<T>::compute_flagged_with_graph(const Flags& selected) {
   LAG_CUDA(cudaSetDevice(dev.id));
   // A replay still running reads the flags: let it finish before they change.
   LAG_CUDA(cudaStreamSynchronize(dev.stream));
-  std::copy(selected.begin(), selected.end(), mirror_.host<std::uint8_t>(mirror_compute(M)));
+  std::copy(selected.begin(), selected.end(), at<std::uint8_t>(mirror_.get(), mirror_compute(M)));
   if (!dev.flagged_workers) {
     std::vector<std::size_t> all(M);
     for (std::size_t m = 0; m < M; ++m) all[m] = m;
     cudaGraph_t graph = nullptr;
     LAG_CUDA(cudaStreamBeginCapture(dev.stream, cudaStreamCaptureModeThreadLocal));
-    enqueue_batched(all, mirror_.device<std::uint8_t>(mirror_compute(M)));
+    enqueue_batched(all, at<std::uint8_t>(mirror_.device(), mirror_compute(M)));
     LAG_CUDA(cudaStreamEndCapture(dev.stream, &graph));
     const cudaError_t made = cudaGraphInstantiate(&dev.flagged_workers, graph, 0);
     cudaGraphDestroy(graph);
@@ -450,9 +455,9 @@ void CudaCluster<T>::ps_select(double tau, const std::vector<double>& worker_smo
       LAG_CUDA(cuda::distance2_rows<T>(theta_hat_.get(), s.theta.get(), params_,
                                        static_cast<int>(M), distances, rows_workspace_.get(),
                                        s.stream));
-      LAG_CUDA(cuda::exchange_ps_select(mirror_.device<double>(kMirrorPsTau), distances,
-                                        smoothness, static_cast<int>(M), s.selected.get(),
-                                        mirror_.device<std::uint8_t>(mirror_ps(M)), s.stream));
+      LAG_CUDA(cuda::exchange_ps_select(
+          at<double>(mirror_.device(), kMirrorPsTau), distances, smoothness, static_cast<int>(M),
+          s.selected.get(), at<std::uint8_t>(mirror_.device(), mirror_ps(M)), s.stream));
       if (concurrent_workers()) {
         std::vector<std::size_t> all(M);
         for (std::size_t m = 0; m < M; ++m) all[m] = m;
@@ -463,10 +468,10 @@ void CudaCluster<T>::ps_select(double tau, const std::vector<double>& worker_smo
       cudaGraphDestroy(graph);
       LAG_CUDA(made);
     }
-    *mirror_.host<double>(kMirrorPsTau) = tau;
+    *at<double>(mirror_.get(), kMirrorPsTau) = tau;
     LAG_CUDA(cudaGraphLaunch(ps_graph_, s.stream));
     LAG_CUDA(cudaStreamSynchronize(s.stream));
-    const std::uint8_t* chosen = mirror_.host<std::uint8_t>(mirror_ps(M));
+    const std::uint8_t* chosen = at<std::uint8_t>(mirror_.get(), mirror_ps(M));
     selected.assign(chosen, chosen + M);
     if (concurrent_workers()) {
       replicas_current_ = true;  // one device: the workers read the server's theta
@@ -626,15 +631,15 @@ cudaGraphExec_t CudaCluster<T>::exchange_graph(bool use_trigger, bool replace, d
   const int M = workers();
   cudaGraph_t graph = nullptr;
   LAG_CUDA(cudaStreamBeginCapture(s.stream, cudaStreamCaptureModeThreadLocal));
-  LAG_CUDA(cuda::exchange_decide(use_trigger, mirror_.device<double>(kMirrorTau),
-                                 mirror_.device<std::uint8_t>(mirror_selected(M)), s.norms.get(),
-                                 M, s.fire.get(), mirror_.device<std::uint8_t>(mirror_fire(M)),
-                                 s.stream));
+  LAG_CUDA(cuda::exchange_decide(use_trigger, at<double>(mirror_.device(), kMirrorTau),
+                                 at<std::uint8_t>(mirror_.device(), mirror_selected(M)),
+                                 s.norms.get(), M, s.fire.get(),
+                                 at<std::uint8_t>(mirror_.device(), mirror_fire(M)), s.stream));
   const cuda::WorkerVectors<T> vectors{g_table_.get(), delta_table_.get(), g_hat_table_.get()};
   LAG_CUDA(cuda::exchange_commit<T>(replace, vectors, s.fire.get(), M, s.theta.get(),
                                     theta_hat_.get(), aggregate_.get(), params_, s.stream));
   LAG_CUDA(cuda::step_and_norm<T>(s.theta.get(), aggregate_.get(), step_size, params_,
-                                  mirror_.device<double>(kMirrorChange2), s.workspace.get(),
+                                  at<double>(mirror_.device(), kMirrorChange2), s.workspace.get(),
                                   s.stream));
   LAG_CUDA(cudaStreamEndCapture(s.stream, &graph));
   ExchangeGraph g{use_trigger, replace, step_size, nullptr};
@@ -655,17 +660,17 @@ double CudaCluster<T>::exchange(bool use_trigger, double tau, const Flags& selec
   LAG_CUDA(cudaSetDevice(s.id));
   const cudaGraphExec_t exec = exchange_graph(use_trigger, replace, step_size);
   // The previous replay finished (this call waits for its own), so the mirror is free to write.
-  *mirror_.host<double>(kMirrorTau) = tau;
-  std::copy(selected.begin(), selected.end(), mirror_.host<std::uint8_t>(mirror_selected(M)));
+  *at<double>(mirror_.get(), kMirrorTau) = tau;
+  std::copy(selected.begin(), selected.end(), at<std::uint8_t>(mirror_.get(), mirror_selected(M)));
   LAG_CUDA(cudaGraphLaunch(exec, s.stream));
   LAG_CUDA(cudaStreamSynchronize(s.stream));
   check_async_errors();
-  const std::uint8_t* fired = mirror_.host<std::uint8_t>(mirror_fire(M));
+  const std::uint8_t* fired = at<std::uint8_t>(mirror_.get(), mirror_fire(M));
   fire.assign(fired, fired + M);
   for (Worker& w : workers_) w.fresh = false;
   replicas_current_ = false;
   precomputed_.clear();
-  return *mirror_.host<volatile double>(kMirrorChange2);
+  return *at<volatile double>(mirror_.get(), kMirrorChange2);
 }
 
 template <class T>

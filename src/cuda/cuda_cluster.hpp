@@ -23,7 +23,7 @@
 
 #include "cuda/device_buffer.hpp"
 #include "cuda/device_loss.hpp"
-#include "cuda/mapped_host_buffer.hpp"
+#include "cuda/pinned_buffer.hpp"
 #include "lag/cluster.hpp"
 #include "lag/dataset.hpp"
 #include "lag/model.hpp"
@@ -76,9 +76,9 @@ class CudaCluster final : public Cluster<T> {
     cuda::DeviceBuffer<std::uint8_t> selected, fire;  // M flags each
     cuda::DeviceBuffer<double> workspace;
     cuda::DeviceBuffer<unsigned char> cublas_workspace;  // fixed, so that captures never allocate
-    std::unique_ptr<cuda::DeviceLoss<T>> loss;  // softmax/MLP: shared scratch
-    cudaGraphExec_t all_workers = nullptr;      // every worker of this device computes
-    cudaGraphExec_t flagged_workers = nullptr;  // those flagged in the mirror (one device)
+    std::unique_ptr<cuda::DeviceLoss<T>> loss;           // softmax/MLP: shared scratch
+    cudaGraphExec_t all_workers = nullptr;               // every worker of this device computes
+    cudaGraphExec_t flagged_workers = nullptr;           // those flagged in the mirror (one device)
   };
   struct Worker {
     int slot = 0;  // device slot
@@ -120,8 +120,8 @@ class CudaCluster final : public Cluster<T> {
   std::vector<Worker> workers_;
   // Server state (on the first device).
   cuda::DeviceBuffer<T> aggregate_, theta_hat_, eval_;
-  std::vector<cuda::DeviceBuffer<T>> recv_;  // one per remote device
-  cuda::DeviceBuffer<double> scalars_;       // change2, grad norm2, M stale distances, M L_m
+  std::vector<cuda::DeviceBuffer<T>> recv_;    // one per remote device
+  cuda::DeviceBuffer<double> scalars_;         // change2, grad norm2, M stale distances, M L_m
   cuda::DeviceBuffer<double> rows_workspace_;  // the stale distances' reduction workspace
   std::vector<double> smoothness_on_device_;   // the L_m in scalars_, as last uploaded
   bool replicas_current_ = false;
@@ -134,7 +134,7 @@ class CudaCluster final : public Cluster<T> {
   ModelKind kind_;
   cuda::DeviceBuffer<const T*> g_table_, delta_table_;
   cuda::DeviceBuffer<T*> g_hat_table_;
-  cuda::MappedHostBuffer mirror_;
+  cuda::PinnedBuffer<unsigned char> mirror_;  // mapped
   std::vector<ExchangeGraph> exchange_graphs_;
   cudaGraphExec_t ps_graph_ = nullptr;  // stale distances, the LAG-PS rule, its workers' compute
   Flags precomputed_;  // the selection ps_select's replay computed at the current theta

@@ -355,9 +355,8 @@ TYPED_TEST(Kernels, FusedGradientBatchMatchesSingleLaunches) {
       const T lambda = kind == BinaryLoss::LeastSquares ? T(0) : T(0.25);
       lag::cuda::FusedBatch<T> batch{};
       for (std::size_t i = 0; i < J; ++i) {
-        finish(lag::cuda::fused_gradient<T>(kind, xs[i].get(), ys[i].get(), rows[i], dim,
-                                            th.get(), lambda, gs[i].get(), ls[i].get(),
-                                            ws[i].get(), nullptr),
+        finish(lag::cuda::fused_gradient<T>(kind, xs[i].get(), ys[i].get(), rows[i], dim, th.get(),
+                                            lambda, gs[i].get(), ls[i].get(), ws[i].get(), nullptr),
                "fused_gradient");
         batch.job[i] = lag::cuda::fused_gradient_job<T>(xs[i].get(), ys[i].get(), rows[i], dim,
                                                         gb[i].get(), lb[i].get(), wb[i].get());
@@ -368,9 +367,9 @@ TYPED_TEST(Kernels, FusedGradientBatchMatchesSingleLaunches) {
       Dev<double> off_loss(std::vector<double>{-1.0});
       Dev<unsigned char> off_ws(
           lag::cuda::fused_gradient_workspace_bytes(rows[J - 1], dim, sizeof(T)));
-      batch.job[J] = lag::cuda::fused_gradient_job<T>(xs[J - 1].get(), ys[J - 1].get(),
-                                                      rows[J - 1], dim, off_g.get(),
-                                                      off_loss.get(), off_ws.get());
+      batch.job[J] =
+          lag::cuda::fused_gradient_job<T>(xs[J - 1].get(), ys[J - 1].get(), rows[J - 1], dim,
+                                           off_g.get(), off_loss.get(), off_ws.get());
       batch.job[J].run_if = off.get();
       batch.count = static_cast<int>(J + 1);
       finish(lag::cuda::fused_gradient_batch<T>(kind, batch, dim, th.get(), lambda, nullptr),
@@ -390,8 +389,8 @@ TYPED_TEST(Kernels, DeltaAndNormBatchMatchesSingleLaunches) {
   LAG_REQUIRE_GPU();
   using T = TypeParam;
   Rng rng(32);
-  for (const std::size_t n : {std::size_t{1}, std::size_t{50}, std::size_t{2049},
-                              std::size_t{600001}}) {
+  for (const std::size_t n :
+       {std::size_t{1}, std::size_t{50}, std::size_t{2049}, std::size_t{600001}}) {
     SCOPED_TRACE("n " + std::to_string(n));
     constexpr int J = 3;
     std::vector<Dev<T>> g, gh, d1, d2;
@@ -407,8 +406,8 @@ TYPED_TEST(Kernels, DeltaAndNormBatchMatchesSingleLaunches) {
       w2.emplace_back(lag::cuda::reduce_workspace_doubles());
     }
     for (int i = 0; i < J; ++i) {
-      finish(lag::cuda::delta_and_norm<T>(g[i].get(), gh[i].get(), d1[i].get(), n,
-                                          out1.get() + i, w1[i].get(), nullptr),
+      finish(lag::cuda::delta_and_norm<T>(g[i].get(), gh[i].get(), d1[i].get(), n, out1.get() + i,
+                                          w1[i].get(), nullptr),
              "delta_and_norm");
       batch.job[i] = {g[i].get(), gh[i].get(), d2[i].get(), out2.get() + i, w2[i].get(), nullptr};
     }
@@ -418,8 +417,8 @@ TYPED_TEST(Kernels, DeltaAndNormBatchMatchesSingleLaunches) {
     Dev<T> off_delta(std::vector<T>(n, T(7)));
     Dev<double> off_norm(std::vector<double>{-1.0});
     batch.job[0].run_if = flags.get();
-    batch.job[J] = {g[0].get(), gh[0].get(), off_delta.get(), off_norm.get(), w1[0].get(),
-                    flags.get() + 1};
+    batch.job[J] = {g[0].get(),     gh[0].get(), off_delta.get(),
+                    off_norm.get(), w1[0].get(), flags.get() + 1};
     batch.count = J + 1;
     finish(lag::cuda::delta_and_norm_batch<T>(batch, n, nullptr), "delta_and_norm_batch");
     for (int i = 0; i < J; ++i) EXPECT_TRUE(same_bits(d1[i].download(), d2[i].download()));
@@ -433,20 +432,20 @@ TYPED_TEST(Kernels, Distance2RowsMatchesSingleLaunches) {
   LAG_REQUIRE_GPU();
   using T = TypeParam;
   Rng rng(34);
-  for (const std::size_t n : {std::size_t{1}, std::size_t{50}, std::size_t{2049},
-                              std::size_t{600001}}) {
+  for (const std::size_t n :
+       {std::size_t{1}, std::size_t{50}, std::size_t{2049}, std::size_t{600001}}) {
     SCOPED_TRACE("n " + std::to_string(n));
     constexpr int J = 4;
     Dev<T> rows(random_vector<T>(J * n, rng)), b(random_vector<T>(n, rng));
     Dev<double> one(J), batched(J), ws(lag::cuda::reduce_workspace_doubles()),
         wsb(J * lag::cuda::reduce_workspace_doubles());
     for (int m = 0; m < J; ++m)
-      finish(lag::cuda::distance2<T>(rows.get() + m * n, b.get(), n, one.get() + m, ws.get(),
-                                     nullptr),
-             "distance2");
-    finish(lag::cuda::distance2_rows<T>(rows.get(), b.get(), n, J, batched.get(), wsb.get(),
-                                        nullptr),
-           "distance2_rows");
+      finish(
+          lag::cuda::distance2<T>(rows.get() + m * n, b.get(), n, one.get() + m, ws.get(), nullptr),
+          "distance2");
+    finish(
+        lag::cuda::distance2_rows<T>(rows.get(), b.get(), n, J, batched.get(), wsb.get(), nullptr),
+        "distance2_rows");
     EXPECT_TRUE(same_bits(one.download(), batched.download()));
   }
 }
@@ -461,7 +460,8 @@ TYPED_TEST(Kernels, ExchangeDecideAndCommit) {
   const std::size_t n = 1000;
   const std::vector<std::uint8_t> selected = {1, 1, 0, 1, 1};
   const std::vector<double> norms = {0.5, 2.0, 3.0, 1.0, 1.5};
-  const double tau = 1.0;  // fires: workers 1 and 4 (0.5 and 1.0 do not exceed tau; 2 is unselected)
+  const double tau =
+      1.0;  // fires: workers 1 and 4 (0.5 and 1.0 do not exceed tau; 2 is unselected)
   Dev<double> dtau(std::vector<double>{tau}), dnorms(norms);
   Dev<std::uint8_t> dsel(selected), fire(M), fire_copy(M);
   for (const bool use_trigger : {true, false}) {
