@@ -165,7 +165,7 @@ TEST_P(MpiGpuRanks, LinearMatchesTheSingleGpuRun) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(R, MpiGpuRanks, ::testing::Values(1, 2));
+INSTANTIATE_TEST_SUITE_P(R, MpiGpuRanks, ::testing::Values(1, 2, 4));
 
 // Logistic in fp32, one file split over the workers, blocks of unequal size (4 workers on 3
 // ranks: 2, 1, 1), CUDA graphs off (the g/g_hat swap instead of the copy).
