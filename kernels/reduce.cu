@@ -189,13 +189,19 @@ cudaError_t distance2_rows(const T* rows, const T* b, std::size_t n, int count, 
   if (count == 0) return cudaSuccess;
   const std::size_t nb = block_count(n);
   if (nb > 1 && workspace == nullptr) return cudaErrorInvalidValue;
-  const auto jobs = static_cast<unsigned>(count);
-  distance_rows_partial_kernel<T>
-      <<<dim3(static_cast<unsigned>(nb), jobs), kThreads, 0, s>>>(rows, b, n, out, workspace);
-  if (nb == 1) return cudaGetLastError();
-  if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
-  rows_final_kernel<<<dim3(1, jobs), kThreads, 0, s>>>(workspace, nb, out);
-  return cudaGetLastError();
+  constexpr int kMaxGridY = 65535;  // rows per launch
+  for (int first = 0; first < count; first += kMaxGridY) {
+    const auto jobs = static_cast<unsigned>(count - first < kMaxGridY ? count - first : kMaxGridY);
+    const std::size_t r = static_cast<std::size_t>(first);
+    double* ws = workspace ? workspace + r * kMaxBlocks : nullptr;
+    distance_rows_partial_kernel<T><<<dim3(static_cast<unsigned>(nb), jobs), kThreads, 0, s>>>(
+        rows + r * n, b, n, out + r, ws);
+    if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+    if (nb == 1) continue;
+    rows_final_kernel<<<dim3(1, jobs), kThreads, 0, s>>>(ws, nb, out + r);
+    if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
 }
 
 template <class T>

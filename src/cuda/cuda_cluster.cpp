@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cuda/check.hpp"
+#include "cuda/stream_capture.hpp"
 #include "exchange.cuh"
 #include "fused_gradient.cuh"
 #include "reduce.cuh"
@@ -324,17 +325,13 @@ void CudaCluster<T>::capture_all_workers(std::size_t slot) {
   std::vector<std::size_t> mine;
   for (std::size_t m = 0; m < workers_.size(); ++m)
     if (static_cast<std::size_t>(workers_[m].slot) == slot) mine.push_back(m);
-  cudaGraph_t graph = nullptr;
-  LAG_CUDA(cudaStreamBeginCapture(dev.stream, cudaStreamCaptureModeThreadLocal));
+  cuda::StreamCapture capture(dev.stream);
   if (concurrent_workers()) {
     enqueue_batched(mine);
   } else {
     for (std::size_t m : mine) enqueue_worker(m);
   }
-  LAG_CUDA(cudaStreamEndCapture(dev.stream, &graph));
-  const cudaError_t made = cudaGraphInstantiate(&dev.all_workers, graph, 0);
-  cudaGraphDestroy(graph);
-  LAG_CUDA(made);
+  dev.all_workers = capture.finish();
 }
 
 // Every worker computes (GD, LAG-WK, iteration 1): replay one graph per device. The graph holds
@@ -365,13 +362,9 @@ void CudaCluster<T>::compute_flagged_with_graph(const Flags& selected) {
   if (!dev.flagged_workers) {
     std::vector<std::size_t> all(M);
     for (std::size_t m = 0; m < M; ++m) all[m] = m;
-    cudaGraph_t graph = nullptr;
-    LAG_CUDA(cudaStreamBeginCapture(dev.stream, cudaStreamCaptureModeThreadLocal));
+    cuda::StreamCapture capture(dev.stream);
     enqueue_batched(all, at<std::uint8_t>(mirror_.device(), mirror_compute(M)));
-    LAG_CUDA(cudaStreamEndCapture(dev.stream, &graph));
-    const cudaError_t made = cudaGraphInstantiate(&dev.flagged_workers, graph, 0);
-    cudaGraphDestroy(graph);
-    LAG_CUDA(made);
+    dev.flagged_workers = capture.finish();
   }
   LAG_CUDA(cudaGraphLaunch(dev.flagged_workers, dev.stream));
   for (std::size_t m = 0; m < M; ++m)
@@ -450,8 +443,7 @@ void CudaCluster<T>::ps_select(double tau, const std::vector<double>& worker_smo
     // logistic models the same replay computes the selected workers (their jobs run on the
     // device's flags), which compute() then finds done.
     if (!ps_graph_) {
-      cudaGraph_t graph = nullptr;
-      LAG_CUDA(cudaStreamBeginCapture(s.stream, cudaStreamCaptureModeThreadLocal));
+      cuda::StreamCapture capture(s.stream);
       LAG_CUDA(cuda::distance2_rows<T>(theta_hat_.get(), s.theta.get(), params_,
                                        static_cast<int>(M), distances, rows_workspace_.get(),
                                        s.stream));
@@ -463,10 +455,7 @@ void CudaCluster<T>::ps_select(double tau, const std::vector<double>& worker_smo
         for (std::size_t m = 0; m < M; ++m) all[m] = m;
         enqueue_batched(all, s.selected.get());
       }
-      LAG_CUDA(cudaStreamEndCapture(s.stream, &graph));
-      const cudaError_t made = cudaGraphInstantiate(&ps_graph_, graph, 0);
-      cudaGraphDestroy(graph);
-      LAG_CUDA(made);
+      ps_graph_ = capture.finish();
     }
     *at<double>(mirror_.get(), kMirrorPsTau) = tau;
     LAG_CUDA(cudaGraphLaunch(ps_graph_, s.stream));
@@ -541,6 +530,7 @@ Evaluation CudaCluster<T>::evaluate() {
 
 template <class T>
 void CudaCluster<T>::upload(const Flags& senders, bool replace) {
+  precomputed_.clear();  // g_hat changes: deltas computed before are stale
   Device& s = server();
   const std::size_t D = devices_.size();
   std::vector<bool> device_sends(D, false);
@@ -629,8 +619,15 @@ cudaGraphExec_t CudaCluster<T>::exchange_graph(bool use_trigger, bool replace, d
       return g.exec;
   Device& s = server();
   const int M = workers();
-  cudaGraph_t graph = nullptr;
-  LAG_CUDA(cudaStreamBeginCapture(s.stream, cudaStreamCaptureModeThreadLocal));
+  // A run uses at most three (use_trigger, replace) pairs and one step size; a cluster reused
+  // for many step sizes keeps the newest few.
+  constexpr std::size_t kMaxExchangeGraphs = 8;
+  if (exchange_graphs_.size() == kMaxExchangeGraphs) {
+    LAG_CUDA(cudaStreamSynchronize(s.stream));  // no replay of the one destroyed is pending
+    LAG_CUDA(cudaGraphExecDestroy(exchange_graphs_.front().exec));
+    exchange_graphs_.erase(exchange_graphs_.begin());
+  }
+  cuda::StreamCapture capture(s.stream);
   LAG_CUDA(cuda::exchange_decide(use_trigger, at<double>(mirror_.device(), kMirrorTau),
                                  at<std::uint8_t>(mirror_.device(), mirror_selected(M)),
                                  s.norms.get(), M, s.fire.get(),
@@ -641,13 +638,8 @@ cudaGraphExec_t CudaCluster<T>::exchange_graph(bool use_trigger, bool replace, d
   LAG_CUDA(cuda::step_and_norm<T>(s.theta.get(), aggregate_.get(), step_size, params_,
                                   at<double>(mirror_.device(), kMirrorChange2), s.workspace.get(),
                                   s.stream));
-  LAG_CUDA(cudaStreamEndCapture(s.stream, &graph));
-  ExchangeGraph g{use_trigger, replace, step_size, nullptr};
-  const cudaError_t made = cudaGraphInstantiate(&g.exec, graph, 0);
-  cudaGraphDestroy(graph);
-  LAG_CUDA(made);
-  exchange_graphs_.push_back(g);
-  return g.exec;
+  exchange_graphs_.push_back({use_trigger, replace, step_size, capture.finish()});
+  return exchange_graphs_.back().exec;
 }
 
 template <class T>
