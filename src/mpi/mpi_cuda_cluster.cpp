@@ -455,9 +455,7 @@ Evaluation MpiCudaCluster<T>::evaluate() {
   if (R == 1) return e;
   // The last rank holds the result; every engine takes its stopping decisions on it.
   double result[2] = {e.loss, e.grad_norm};
-  MPI_Request request;
-  LAG_MPI(MPI_Ibcast(result, 2, MPI_DOUBLE, R - 1, MPI_COMM_WORLD, &request));
-  session_.wait(request, "the broadcast of the evaluation (MPI_Ibcast)", R - 1);
+  session_.broadcast(result, 2, R - 1, "the broadcast of the evaluation (MPI_Ibcast)");
   e.loss = result[0];
   e.grad_norm = result[1];
   return e;

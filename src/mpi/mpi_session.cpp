@@ -95,4 +95,10 @@ void MpiSession::timed_out(const char* during, int peer, double limit) {
   mpi::abort_job(no_answer_message(during, peer, limit));
 }
 
+void MpiSession::broadcast(double* values, int count, int root, const char* during) {
+  MPI_Request request;
+  LAG_MPI(MPI_Ibcast(values, count, MPI_DOUBLE, root, MPI_COMM_WORLD, &request));
+  wait(request, during, root);
+}
+
 }  // namespace lag

@@ -58,6 +58,9 @@ class MpiSession {
     wait(&request, 1, during, peer, phase);
   }
 
+  // MPI_Ibcast of `count` doubles from `root`, completed by wait() (`during` names it).
+  void broadcast(double* values, int count, int root, const char* during);
+
   // For waits on something other than MPI (a GPU stream running NCCL operations), which must
   // keep the promises of wait(): how long they may take on this rank (head start included);
   // answering the other ranks' liveness questions while they poll; and once they run out of
