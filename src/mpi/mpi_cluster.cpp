@@ -277,12 +277,7 @@ void MpiCluster<T>::take_physical_bytes(std::uint64_t& up, std::uint64_t& down) 
 
 template <class T>
 bool MpiCluster<T>::agree(bool value) {
-  if (session_.size() == 1) return value;
-  unsigned char v = value ? 1 : 0;
-  MPI_Request request;
-  LAG_MPI(MPI_Ibcast(&v, 1, MPI_UNSIGNED_CHAR, 0, MPI_COMM_WORLD, &request));
-  session_.wait(request, "the broadcast of rank 0's time-limit decision, MPI_Ibcast", 0);
-  return v != 0;
+  return session_.root_decision(value, "the broadcast of rank 0's time-limit decision, MPI_Ibcast");
 }
 
 template class MpiCluster<float>;

@@ -101,4 +101,13 @@ void MpiSession::broadcast(double* values, int count, int root, const char* duri
   wait(request, during, root);
 }
 
+bool MpiSession::root_decision(bool value, const char* during) {
+  if (size_ == 1) return value;
+  unsigned char v = value ? 1 : 0;
+  MPI_Request request;
+  LAG_MPI(MPI_Ibcast(&v, 1, MPI_UNSIGNED_CHAR, 0, MPI_COMM_WORLD, &request));
+  wait(request, during, 0);
+  return v != 0;
+}
+
 }  // namespace lag
