@@ -16,15 +16,21 @@ class TempDirTest : public ::testing::Test {
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     std::random_device entropy;
+    // Parameterised tests are named "Prefix/Suite.Name/0": one folder, not nested ones.
+    std::string name = std::string(info->test_suite_name()) + "-" + info->name();
+    for (char& c : name)
+      if (c == '/') c = '_';
     dir_ = std::filesystem::temp_directory_path() /
-           ("lag-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" +
-            std::to_string(entropy()) + std::to_string(entropy()));
+           ("lag-" + name + "-" + std::to_string(entropy()) + std::to_string(entropy()));
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
+
+  // The path of `name` inside the directory.
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   // Writes `content` (binary) to `name` inside the directory, creating subfolders; the path.
   std::string write(const std::string& name, const std::string& content) const {

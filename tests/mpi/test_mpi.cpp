@@ -4,7 +4,6 @@
 // with a message naming the rank.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <array>
 #include <chrono>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "../run_command.hpp"
+#include "../temp_dir_test.hpp"
 #include "mpi/rank_device.hpp"
 #include "mpi/worker_blocks.hpp"
 #include "run_outputs.hpp"
@@ -52,18 +52,8 @@ std::vector<std::string> metrics_rows(const fs::path& p) {
   return rows;
 }
 
-class Mpi : public ::testing::Test {
+class Mpi : public lag::test::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    for (char& c : name)
-      if (c == '/') c = '_';
-    dir_ = fs::temp_directory_path() / ("lag-mpi-" + std::to_string(::getpid()) + "-" + name);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   // The single-process run and the R-rank run must agree bit for bit: weights, the ledger's
   // counts and every metrics row but the time.
@@ -91,8 +81,6 @@ class Mpi : public ::testing::Test {
               metrics_rows(path(multi + "/metrics.csv")))
         << ranks << " ranks";
   }
-
-  fs::path dir_;
 };
 
 TEST(WorkerBlocks, ContiguousBlocksCoverEveryWorkerOnce) {

@@ -14,7 +14,6 @@
 // To run it from another folder than the build's (a machine without the sources), set
 // LAG_TEST_BINARY (the lag program), LAG_TEST_MPIEXEC and LAG_TEST_SCRIPTS (the scripts folder).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "../../run_command.hpp"
+#include "../../temp_dir_test.hpp"
 #include "../run_outputs.hpp"
 
 namespace fs = std::filesystem;
@@ -83,22 +83,13 @@ double relative(const std::vector<double>& a, const std::vector<double>& b) {
 
 double relative(double a, double b) { return std::fabs(a - b) / std::max(std::fabs(b), 1e-300); }
 
-class MpiGpu : public ::testing::Test {
+class MpiGpu : public lag::test::TempDirTest {
  protected:
   void SetUp() override {
     const std::string why = why_no_gpu_job();
     if (!why.empty()) GTEST_SKIP() << why;
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    for (char& c : name)
-      if (c == '/') c = '_';
-    dir_ = fs::temp_directory_path() / ("lag-mpi-gpu-" + std::to_string(::getpid()) + "-" + name);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    TempDirTest::SetUp();
   }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   // The same decisions and ledger (every count, per run and per metrics row), theta, loss and
   // gradient norm within `tolerance` relative.
@@ -140,7 +131,6 @@ class MpiGpu : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
 };
 
 class MpiGpuRanks : public MpiGpu, public ::testing::WithParamInterface<int> {};
