@@ -1,5 +1,6 @@
 // The server's exchange on one device (see exchange.cuh).
 #include "exchange.cuh"
+#include "lag/trigger_rules.hpp"
 
 namespace lag::cuda {
 
@@ -13,7 +14,7 @@ __global__ void __launch_bounds__(kThreads)
                   std::uint8_t* __restrict__ fire, std::uint8_t* fire_host) {
   const double t = *tau;
   for (int m = static_cast<int>(threadIdx.x); m < workers; m += kThreads) {
-    const bool f = selected[m] != 0 && (!trigger || delta_norm2[m] > t);
+    const bool f = selected[m] != 0 && (!trigger || wk_fires(delta_norm2[m], t));
     fire[m] = f ? 1 : 0;
     fire_host[m] = f ? 1 : 0;
   }
@@ -25,9 +26,7 @@ __global__ void __launch_bounds__(kThreads)
                      std::uint8_t* __restrict__ select, std::uint8_t* select_host) {
   const double t = *tau;
   for (int m = static_cast<int>(threadIdx.x); m < workers; m += kThreads) {
-    const double l = smoothness[m];
-    // Two roundings, (l*l) then *d2, exactly as lag::ps_fires; no add, so nothing to contract.
-    const bool f = __dmul_rn(__dmul_rn(l, l), stale_distance2[m]) > t;
+    const bool f = ps_fires(smoothness[m], stale_distance2[m], t);
     select[m] = f ? 1 : 0;
     select_host[m] = f ? 1 : 0;
   }

@@ -1,5 +1,6 @@
 // LAG trigger rules on the device (see trigger.cuh). One small block; workers are few.
 #include "trigger.cuh"
+#include "lag/trigger_rules.hpp"
 
 namespace lag::cuda {
 
@@ -11,18 +12,14 @@ __global__ void __launch_bounds__(kThreads)
     wk_kernel(const double* __restrict__ delta_norm2, const std::uint8_t* __restrict__ selected,
               double tau, int workers, std::uint8_t* __restrict__ fire) {
   for (int m = static_cast<int>(threadIdx.x); m < workers; m += kThreads)
-    fire[m] = (selected[m] != 0 && delta_norm2[m] > tau) ? 1 : 0;
+    fire[m] = (selected[m] != 0 && wk_fires(delta_norm2[m], tau)) ? 1 : 0;
 }
 
 __global__ void __launch_bounds__(kThreads)
     ps_kernel(const double* __restrict__ stale_distance2, const double* __restrict__ smoothness,
               double tau, int workers, std::uint8_t* __restrict__ select) {
-  for (int m = static_cast<int>(threadIdx.x); m < workers; m += kThreads) {
-    const double l = smoothness[m];
-    // Two roundings, (l*l) then *d2, exactly as lag::ps_fires; no add, so nothing to contract.
-    const double lhs = __dmul_rn(__dmul_rn(l, l), stale_distance2[m]);
-    select[m] = lhs > tau ? 1 : 0;
-  }
+  for (int m = static_cast<int>(threadIdx.x); m < workers; m += kThreads)
+    select[m] = ps_fires(smoothness[m], stale_distance2[m], tau) ? 1 : 0;
 }
 
 }  // namespace

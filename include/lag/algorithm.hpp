@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "lag/trigger_rules.hpp"  // wk_fires, ps_fires
+
 namespace lag {
 
 enum class Algorithm { GD, LagWK, LagPS, CycIAG, NumIAG };
@@ -33,13 +35,5 @@ class StepHistory {
   std::size_t next_ = 0;
   std::size_t count_ = 0;
 };
-
-// LAG-WK: worker m uploads iff its delta is large against the threshold.
-inline bool wk_fires(double delta_norm2, double tau) { return delta_norm2 > tau; }
-
-// LAG-PS: the server asks worker m iff L_m^2 ||theta_hat_m - theta^k||^2 > tau.
-inline bool ps_fires(double worker_smoothness, double stale_distance2, double tau) {
-  return worker_smoothness * worker_smoothness * stale_distance2 > tau;
-}
 
 }  // namespace lag

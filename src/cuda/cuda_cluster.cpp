@@ -118,7 +118,6 @@ CudaCluster<T>::CudaCluster(const Dataset<T>& data, const ModelSpec& model,
   for (std::size_t s = 1; s < D; ++s) recv_.emplace_back(server_id, params_);
   scalars_ = cuda::DeviceBuffer<double>(server_id, kPerWorker + 2 * M);
   rows_workspace_ = cuda::DeviceBuffer<double>(server_id, M * cuda::reduce_workspace_doubles());
-  host_scalars_.resize(kPerWorker + 2 * M);
   if (graphs_ && D == 1) {
     std::vector<const T*> g(M), delta(M);
     std::vector<T*> g_hat(M);

@@ -128,7 +128,6 @@ class CudaCluster final : public Cluster<T> {
   bool graphs_ = true;
   std::uint64_t physical_up_ = 0, physical_down_ = 0;
   Flags host_flags_;
-  std::vector<double> host_scalars_;
   // The one-device exchange graph: worker-vector pointer tables, and its host-mapped inputs
   // and outputs (tau, change2, selected[M], fire[M]; offsets in cuda_cluster.cpp).
   ModelKind kind_;
