@@ -2,7 +2,7 @@
 # GPU check, for a machine with a GPU, the CUDA toolkit and PyTorch, but no internet and no
 # GoogleTest. Runs the GPU tests and benchmarks from gpu-carry/ (made on a build machine by
 # scripts/prepare-gpu-carry.sh) and writes OUTDIR/report.txt and OUTDIR/report.json with: the
-# device, GPU tests passed/failed/skipped, fused-gradient GB/s against the device's copy
+# device, GPU tests passed/failed/skipped (a skip fails the check), fused-gradient GB/s against the device's copy
 # bandwidth and cuBLAS two-gemv (and PyTorch's X.T @ (X @ w - y)), per-iteration time on a
 # paper-size problem (9 workers, d = 50), the NCCL paths that ran, and mpirun -np 2 with
 # --backend cuda against the single-process run (scripts/gpu-check-mpi.sh). Under 5 minutes.
@@ -39,6 +39,9 @@ PY
 fi
 export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 bin="$carry/bin"
+# This machine is here to run the GPU code: every GPU test that would skip fails instead
+# (tests/gpu/gpu_probe.hpp, tests/mpi/gpu), and the check fails if anything skipped anyway.
+export LAG_TEST_REQUIRE_GPU=1
 
 say "== device"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$log"
@@ -238,5 +241,10 @@ json.dump({"device": name,
            "paper_iteration": json.loads(iters), "mpi_ranks": mpi},
           open(path, "w"), indent=2)
 PY
+mpi_skipped=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1])).get('tests', {}).get('skipped', 0))" "$out/mpi-ranks.json" 2>/dev/null || echo 0)
 say "report: $out/report.txt, $out/report.json"
+if [ "$skipped" -ne 0 ] || [ "$mpi_skipped" -ne 0 ]; then
+  say "FAIL: $skipped GPU tests and $mpi_skipped GPU+MPI tests skipped on a machine with a GPU"
+  exit 1
+fi
 [ "$failed" -eq 0 ]

@@ -1,3 +1,5 @@
+#include <string>
+
 #include "lag/build_info.hpp"
 
 #ifdef LAG_HAVE_CUDA
@@ -14,7 +16,16 @@ std::vector<DeviceInfo> cuda_devices(std::string* why_none, bool self_test) {
   int count = 0;  // left unwritten by cudaGetDeviceCount when there is no driver
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {
-    if (why_none) *why_none = cudaGetErrorString(e);
+    // No driver at all (a build machine) is not the same as a driver too old for this runtime
+    // (a GPU machine that needs attention): say which.
+    int driver = -1;
+    const bool no_driver = e == cudaErrorInsufficientDriver &&
+                           cudaDriverGetVersion(&driver) == cudaSuccess && driver == 0;
+    if (why_none)
+      *why_none = no_driver ? std::string("no CUDA driver installed")
+                            : std::string(cudaGetErrorString(e)) + " (driver supports CUDA " +
+                                  std::to_string(driver) + ", runtime " +
+                                  std::to_string(CUDART_VERSION) + ")";
     return out;
   }
   for (int i = 0; i < count; ++i) {

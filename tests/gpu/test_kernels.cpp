@@ -1,7 +1,5 @@
 // The CUDA kernels (kernels/*.cuh) against plain CPU references on random data. Every test skips
-// when no CUDA device is usable (no GPU, or no driver: cudaGetDeviceCount then fails and leaves
-// the count unwritten). Nothing touches CUDA before a test body runs, so listing the tests
-// (gtest_discover_tests, at build time) works on machines without a driver.
+// when the machine has no CUDA device, and fails on any other CUDA error (gpu_probe.hpp).
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
@@ -17,6 +15,7 @@
 
 #include "exchange.cuh"
 #include "fused_gradient.cuh"
+#include "gpu_probe.hpp"
 #include "lag/algorithm.hpp"
 #include "reduce.cuh"
 #include "softmax.cuh"
@@ -26,17 +25,6 @@
 namespace {
 
 using lag::cuda::BinaryLoss;
-
-bool gpu_available() {
-  static const bool available = [] {
-    int count = 0;  // left unwritten without a driver
-    return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-  }();
-  return available;
-}
-
-#define LAG_REQUIRE_GPU() \
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device"
 
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
@@ -450,8 +438,8 @@ TYPED_TEST(Kernels, Distance2RowsMatchesSingleLaunches) {
   }
 }
 
-// The exchange kernels against the host rules: decide is lag::wk_fires (or the given flags),
-// commit adds the firing workers' vectors in worker order and records their g and theta.
+// The exchange kernels against literal expectations: decide is the LAG-WK rule (or the given
+// flags), commit adds the firing workers' vectors in worker order and records their g and theta.
 TYPED_TEST(Kernels, ExchangeDecideAndCommit) {
   LAG_REQUIRE_GPU();
   using T = TypeParam;
@@ -470,9 +458,9 @@ TYPED_TEST(Kernels, ExchangeDecideAndCommit) {
       finish(lag::cuda::exchange_decide(use_trigger, dtau.get(), dsel.get(), dnorms.get(), M,
                                         fire.get(), fire_copy.get(), nullptr),
              "exchange_decide");
-      std::vector<std::uint8_t> want(M);
-      for (int m = 0; m < M; ++m)
-        want[m] = selected[m] && (!use_trigger || lag::wk_fires(norms[m], tau)) ? 1 : 0;
+      // Literal: worker 3's norm equals tau (no upload), worker 2 is not selected.
+      const std::vector<std::uint8_t> want =
+          use_trigger ? std::vector<std::uint8_t>{0, 1, 0, 0, 1} : selected;
       EXPECT_EQ(want, fire.download());
       EXPECT_EQ(want, fire_copy.download());
 
@@ -516,20 +504,27 @@ TYPED_TEST(Kernels, ExchangeDecideAndCommit) {
   }
 }
 
-TEST(Exchange, PsSelectMatchesTheHostRule) {
+// L_m^2 d2 in doubles is {0, 0.1, 0.98 - 1ulp, 0.5, 1, 1 - 1ulp}: exactly at tau = 0.1 for
+// worker 1 and at tau = 1 for worker 4, neither of which is asked.
+TEST(Exchange, PsSelectMatchesLiteralFlags) {
   LAG_REQUIRE_GPU();
   const std::vector<double> d2 = {0.0, 1e-3, 2.0, 0.5, 4.0, 1e-300};
   const std::vector<double> l = {3.0, 10.0, 0.7, 1.0, 0.5, 1e150};
   const int M = static_cast<int>(d2.size());
-  for (const double tau : {0.0, 0.1, 1.0}) {
+  struct Case {
+    double tau;
+    std::vector<std::uint8_t> want;
+  };
+  for (const Case& c : {Case{0.0, {0, 1, 1, 1, 1, 1}}, Case{0.1, {0, 0, 1, 1, 1, 1}},
+                        Case{1.0, {0, 0, 0, 0, 0, 0}}}) {
+    const double tau = c.tau;
+    const std::vector<std::uint8_t>& want = c.want;
     SCOPED_TRACE("tau " + std::to_string(tau));
     Dev<double> dtau(std::vector<double>{tau}), dd2(d2), dl(l);
     Dev<std::uint8_t> sel(M), sel_copy(M);
     finish(lag::cuda::exchange_ps_select(dtau.get(), dd2.get(), dl.get(), M, sel.get(),
                                          sel_copy.get(), nullptr),
            "exchange_ps_select");
-    std::vector<std::uint8_t> want(M);
-    for (int m = 0; m < M; ++m) want[m] = lag::ps_fires(l[m], d2[m], tau) ? 1 : 0;
     EXPECT_EQ(want, sel.download());
     EXPECT_EQ(want, sel_copy.download());
   }
@@ -599,29 +594,36 @@ TEST(Reduce, SumDoubles) {
 
 // ---- triggers -------------------------------------------------------------------------------
 
-TEST(Trigger, MatchesHostRules) {
+// Expected flags written out, never taken from lag::wk_fires / lag::ps_fires (the functions the
+// kernels call): the first six workers carry edge cases, the rest a pattern whose flags follow
+// from exact arithmetic (multiples of 1/8 against tau = 1/2).
+TEST(Trigger, MatchesLiteralFlags) {
   LAG_REQUIRE_GPU();
-  Rng rng(11);
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();
+  const double tau = 0.5;
+  // At the threshold, NaN, +inf, 0, -inf, one ulp above: only +inf and one ulp above fire.
+  const double specials[] = {tau, nan, inf, 0.0, -inf, std::nextafter(tau, 1.0)};
+  const std::uint8_t special_fires[] = {0, 0, 1, 0, 0, 1};
   for (const int workers : {0, 1, 5, 300}) {
     SCOPED_TRACE("workers " + std::to_string(workers));
     const auto m = static_cast<std::size_t>(workers);
-    const double tau = 0.5;
     std::vector<double> delta(m), dist(m), smooth(m);
-    std::vector<std::uint8_t> selected(m);
+    std::vector<std::uint8_t> selected(m), want_fire(m), want_pick(m);
     for (std::size_t i = 0; i < m; ++i) {
-      delta[i] = rng.uniform(0, 1);
-      dist[i] = rng.uniform(0, 1);
-      smooth[i] = rng.uniform(0, 2);
-      selected[i] = static_cast<std::uint8_t>(rng.below(3));  // 0, 1 or 2 (any nonzero selects)
-    }
-    // Edge cases: exactly at the threshold (does not fire), NaN (does not fire), infinities.
-    const double specials[] = {tau, nan, inf, 0.0, -inf, std::nextafter(tau, 1.0)};
-    for (std::size_t i = 0; i < m && i < 6; ++i) {
-      delta[i] = specials[i];
-      dist[i] = specials[i];
-      smooth[i] = 1.0;
+      selected[i] = static_cast<std::uint8_t>(i % 3);  // 0, 1 or 2 (any nonzero selects)
+      const std::size_t eighths = i % 8;
+      delta[i] = dist[i] = 0.125 * static_cast<double>(eighths);
+      // Even workers: L = 2, so L^2 d2 = eighths / 2 > 1/2 from 2 eighths on; odd: L = 1.
+      smooth[i] = i % 2 == 0 ? 2.0 : 1.0;
+      const bool wk = eighths >= 5;  // 5/8 > 1/2; 4/8 is the threshold itself
+      const bool ps = i % 2 == 0 ? eighths >= 2 : eighths >= 5;
+      if (i < 6) {
+        delta[i] = dist[i] = specials[i];
+        smooth[i] = 1.0;
+      }
+      want_fire[i] = selected[i] != 0 && (i < 6 ? special_fires[i] != 0 : wk) ? 1 : 0;
+      want_pick[i] = (i < 6 ? special_fires[i] != 0 : ps) ? 1 : 0;
     }
     Dev<double> dd(delta), ddist(dist), ds(smooth);
     Dev<std::uint8_t> dsel(selected), dfire(m), dpick(m);
@@ -629,11 +631,8 @@ TEST(Trigger, MatchesHostRules) {
            "wk_trigger");
     finish(lag::cuda::ps_select(ddist.get(), ds.get(), tau, workers, dpick.get(), nullptr),
            "ps_select");
-    const std::vector<std::uint8_t> fire = dfire.download(), pick = dpick.download();
-    for (std::size_t i = 0; i < m; ++i) {
-      EXPECT_EQ(fire[i], (selected[i] != 0 && lag::wk_fires(delta[i], tau)) ? 1 : 0) << i;
-      EXPECT_EQ(pick[i], lag::ps_fires(smooth[i], dist[i], tau) ? 1 : 0) << i;
-    }
+    EXPECT_EQ(dfire.download(), want_fire);
+    EXPECT_EQ(dpick.download(), want_pick);
   }
 }
 

@@ -61,13 +61,21 @@ Result mpirun(int ranks, const std::string& args, const std::string& env = "",
 std::string why_no_gpu_job() {
   static const Result info = lag("info");
   const std::string& o = info.output;
+  if (info.status != 0) return "FAIL: `lag info` exited " + std::to_string(info.status) + ": " + o;
   if (o.find("NCCL: yes") == std::string::npos) return "built without NCCL";
   if (o.find("MPI: yes") == std::string::npos) return "built without MPI";
   const std::size_t at = o.find("device 0:");
-  if (at == std::string::npos) return "no CUDA device visible";
+  if (at == std::string::npos) {
+    // Skip only without a device; a driver that is there but unusable fails.
+    for (const char* absent :
+         {"devices: none (no CUDA driver installed)", "devices: none (no CUDA device visible)",
+          "devices: none (no CUDA-capable device is detected)"})
+      if (o.find(absent) != std::string::npos) return "no CUDA device";
+    return "FAIL: CUDA is unusable here: " + o;
+  }
   const std::size_t end = o.find('\n', at);
   if (o.substr(at, end - at).find("cannot run kernels") != std::string::npos)
-    return "device 0 cannot run this build's kernels";
+    return "FAIL: device 0 cannot run this build's kernels: " + o;
   return "";
 }
 
@@ -86,7 +94,13 @@ double relative(double a, double b) { return std::fabs(a - b) / std::max(std::fa
 class MpiGpu : public lag::test::TempDirTest {
  protected:
   void SetUp() override {
+    // Only a build or a machine without a GPU skips; `lag info` failing, or a skip where
+    // LAG_TEST_REQUIRE_GPU=1 (scripts/gpu-check.sh), fails.
     const std::string why = why_no_gpu_job();
+    const char* required = std::getenv("LAG_TEST_REQUIRE_GPU");
+    if (why.rfind("FAIL: ", 0) == 0) FAIL() << why;
+    if (!why.empty() && required && std::string(required) == "1")
+      FAIL() << why << ", and LAG_TEST_REQUIRE_GPU=1 forbids skipping";
     if (!why.empty()) GTEST_SKIP() << why;
     TempDirTest::SetUp();
   }
@@ -130,7 +144,6 @@ class MpiGpu : public lag::test::TempDirTest {
             << "metrics row " << t << " column " << ra[0][c] << " with " << ranks << " ranks";
     }
   }
-
 };
 
 class MpiGpuRanks : public MpiGpu, public ::testing::WithParamInterface<int> {};
