@@ -20,6 +20,7 @@
 #include "../temp_dir_test.hpp"
 #include "mpi/rank_device.hpp"
 #include "mpi/worker_blocks.hpp"
+#include "mpirun.hpp"
 #include "run_outputs.hpp"
 
 namespace fs = std::filesystem;
@@ -27,16 +28,9 @@ namespace fs = std::filesystem;
 namespace {
 
 using Result = lag::test::CommandResult;
-Result shell(const std::string& cmd) { return lag::test::run_command(cmd); }
 Result lag(const std::string& args) { return lag::test::run_lag(args); }
 
-// Root in CI containers, and more ranks than this machine's 2 cores.
-Result mpirun(int ranks, const std::string& args, const std::string& env = "") {
-  return shell(env + " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
-               "OMPI_MCA_rmaps_base_oversubscribe=1 " + MPIEXEC + " -np " + std::to_string(ranks) +
-               " " + LAG_BINARY + " " + args);
-}
-
+using lag::test::mpirun;
 using lag::test::read_json;
 using lag::test::read_text;
 
@@ -54,7 +48,6 @@ std::vector<std::string> metrics_rows(const fs::path& p) {
 
 class Mpi : public lag::test::TempDirTest {
  protected:
-
   // The single-process run and the R-rank run must agree bit for bit: weights, the ledger's
   // counts and every metrics row but the time.
   void expect_identical(const std::string& single, const std::string& multi, int ranks) {
