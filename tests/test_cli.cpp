@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <string>
 
@@ -236,6 +239,166 @@ TEST_F(Cli, IdxSubsetEndToEnd) {
   std::string header;
   std::getline(m, header);
   EXPECT_NE(header.find("test_loss,test_accuracy"), std::string::npos) << header;
+}
+
+// ---- test loss and accuracy, recomputed here from the saved weights ----------------------
+
+// CSV rows "label,x1,x2,x3" of 3 overlapping classes; features are multiples of 1/8 (exact in
+// text and binary). The last 2 rows repeat one point with two labels, so no model gets every
+// row right and the accuracy stays a discriminating number.
+std::vector<std::vector<double>> three_classes(int rows, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::vector<double>> out;
+  for (int i = 0; i < rows; ++i) {
+    const int k = static_cast<int>(rng() % 3);
+    std::vector<double> r{static_cast<double>(k)};
+    for (int j = 0; j < 3; ++j) {
+      const double noise = (static_cast<int>(rng() % 25) - 12) / 8.0;  // [-1.5, 1.5]
+      r.push_back((j == k ? 1.0 : 0.0) + noise);
+    }
+    out.push_back(r);
+  }
+  out.push_back({0, 0.5, 0.5, 0.5});
+  out.push_back({1, 0.5, 0.5, 0.5});
+  return out;
+}
+
+std::string csv(const std::vector<std::vector<double>>& rows) {
+  std::string text;
+  char buf[32];
+  for (const auto& r : rows)
+    for (std::size_t j = 0; j < r.size(); ++j) {
+      std::snprintf(buf, sizeof buf, "%.17g", r[j]);
+      text += buf;
+      text += j + 1 < r.size() ? "," : "\n";
+    }
+  return text;
+}
+
+std::vector<double> read_weights(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<double> theta;
+  for (std::string line; std::getline(in, line);) theta.push_back(std::stod(line));
+  return theta;
+}
+
+double log_sum_exp(const std::vector<double>& z) {
+  const double top = *std::max_element(z.begin(), z.end());
+  double sum = 0;
+  for (double v : z) sum += std::exp(v - top);
+  return top + std::log(sum);
+}
+
+struct Metrics {
+  double loss = 0;  // mean over the rows, data term only (README: summary.json's test_loss)
+  std::size_t correct = 0;
+};
+
+// The README's models on rows (label, features...) with a constant-1 feature appended (--bias):
+// softmax W (K x d, row k = class k); mlp [W1 (h x d) | b1 | W2 (K x h) | b2] with tanh;
+// logistic theta (d), labels 0/1 read as -1/+1, right when sign(x.theta) (0 counts as +) matches.
+Metrics reference_metrics(const std::string& model, const std::vector<double>& theta,
+                          const std::vector<std::vector<double>>& rows, std::size_t classes,
+                          std::size_t hidden) {
+  Metrics m;
+  for (const auto& r : rows) {
+    std::vector<double> x(r.begin() + 1, r.end());
+    x.push_back(1.0);
+    const std::size_t d = x.size();
+    const auto label = static_cast<std::size_t>(r[0]);
+    if (model == "logistic") {
+      double z = 0;
+      for (std::size_t j = 0; j < d; ++j) z += theta[j] * x[j];
+      const double y = label == 1 ? 1.0 : -1.0;
+      m.loss += std::log1p(std::exp(-y * z));
+      m.correct += (z >= 0) == (y > 0) ? 1 : 0;
+      continue;
+    }
+    std::vector<double> logits(classes, 0.0);
+    if (model == "softmax") {
+      for (std::size_t c = 0; c < classes; ++c)
+        for (std::size_t j = 0; j < d; ++j) logits[c] += theta[c * d + j] * x[j];
+    } else {
+      const double *w1 = theta.data(), *b1 = w1 + hidden * d, *w2 = b1 + hidden,
+                   *b2 = w2 + classes * hidden;
+      std::vector<double> a(hidden);
+      for (std::size_t u = 0; u < hidden; ++u) {
+        double pre = b1[u];
+        for (std::size_t j = 0; j < d; ++j) pre += w1[u * d + j] * x[j];
+        a[u] = std::tanh(pre);
+      }
+      for (std::size_t c = 0; c < classes; ++c) {
+        logits[c] = b2[c];
+        for (std::size_t u = 0; u < hidden; ++u) logits[c] += w2[c * hidden + u] * a[u];
+      }
+    }
+    m.loss += log_sum_exp(logits) - logits[label];
+    // The first largest logit is the prediction (ties do not occur with these weights).
+    const auto best =
+        static_cast<std::size_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    m.correct += best == label ? 1 : 0;
+  }
+  m.loss /= static_cast<double>(rows.size());
+  return m;
+}
+
+// summary.json's test_loss and test_accuracy are those of the weights written beside it: the
+// final iterate, mean loss per test row, fraction right. Recomputed here from weights-ALGO.txt
+// with code of the test's own. --eval-every 7 with 31 iterations puts the final iterate off the
+// evaluation grid, so metrics of an earlier iterate would not match; 52 test rows would show a
+// sum instead of a mean, a missing bias column or a class count off by one.
+TEST_F(Cli, TestLossAndAccuracyMatchTheSavedWeights) {
+  const auto train_rows = three_classes(150, 3), test_rows = three_classes(50, 4);
+  write("train.csv", csv(train_rows));
+  write("test.csv", csv(test_rows));
+  auto binary = [](std::vector<std::vector<double>> rows) {  // class 0 against the others
+    for (auto& r : rows) r[0] = r[0] == 0 ? 0 : 1;
+    return rows;
+  };
+  const auto test01_rows = binary(test_rows);
+  write("train01.csv", csv(binary(train_rows)));
+  write("test01.csv", csv(test01_rows));
+  struct Case {
+    std::string model, flags, train, test;
+    const std::vector<std::vector<double>>& test_rows;
+  };
+  const Case cases[] = {
+      {"softmax", "", "train.csv", "test.csv", test_rows},
+      {"softmax", "--precision fp32", "train.csv", "test.csv", test_rows},
+      {"mlp", "--hidden 4", "train.csv", "test.csv", test_rows},
+      {"logistic", "--lambda 0.01", "train01.csv", "test01.csv", test01_rows},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.model + " " + c.flags);
+    const std::string out = path("out-" + c.model + (c.flags.empty() ? "" : "-flags"));
+    Result t = lag("train --data " + path(c.train) + " --test-data " + path(c.test) + " --model " +
+                   c.model + " " + c.flags +
+                   " --bias --workers 3 --algo gd,lag-wk --max-iters 31 --eval-every 7 --quiet"
+                   " --out " +
+                   out);
+    ASSERT_EQ(t.status, 0) << t.output;
+    const auto s = read_json(out + "/summary.json");
+    ASSERT_EQ(s["test_rows"], test_rows.size());
+    const std::size_t classes = c.model == "logistic" ? 2 : 3;
+    if (c.model != "logistic") {
+      EXPECT_EQ(s["classes"], classes);
+    }
+    ASSERT_EQ(s["runs"].size(), 2u);
+    for (const auto& r : s["runs"]) {
+      const std::string algo = r["algo"].get<std::string>();
+      ASSERT_EQ(r["iterations"], 31) << algo;
+      const std::vector<double> theta = read_weights(out + "/weights-" + algo + ".txt");
+      ASSERT_EQ(theta.size(), s["parameters"].get<std::size_t>()) << algo;
+      const Metrics m = reference_metrics(c.model, theta, c.test_rows, classes, 4);
+      const double rows = static_cast<double>(test_rows.size());
+      // Both sums are fp64 over 52 terms of size ~1, in different orders: ~1e-15 apart.
+      EXPECT_NEAR(r["test_loss"].get<double>(), m.loss, 1e-12 * m.loss) << algo;
+      EXPECT_EQ(r["test_accuracy"].get<double>(), static_cast<double>(m.correct) / rows) << algo;
+      // Trained beyond chance (1/3 for three classes), and (the repeated point) short of perfect.
+      EXPECT_GT(m.correct, test_rows.size() / 3) << algo;
+      EXPECT_LT(m.correct, test_rows.size()) << algo;
+    }
+  }
 }
 
 TEST_F(Cli, IdxImagesWithoutLabelsIsAnError) {

@@ -1,9 +1,12 @@
-// Softmax regression and the MLP: gradients against finite differences, the curvature estimate
-// against the closed-form bound, and training runs that must reach a stated test accuracy.
+// Softmax regression and the MLP: gradients against finite differences, the fp32 kernels against
+// the fp64 ones, the curvature estimate against its closed form at theta = 0, and training runs
+// that must reach a stated test accuracy.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "cpu/cpu_cluster.hpp"
 #include "cpu/curvature.hpp"
@@ -96,19 +99,244 @@ TEST(Multiclass, SoftmaxGradientOverManyBlocksMatchesOneRowAtATime) {
   for (std::size_t j = 0; j < g.size(); ++j) EXPECT_NEAR(g[j], g1[j], 1e-9 * (1 + std::fabs(g[j])));
 }
 
-TEST(Multiclass, CurvatureEstimateIsBelowTheSoftmaxBound) {
-  const ModelSpec model{ModelKind::Softmax, 0.1, 3, 0};
-  const auto data = blobs(3, 60, 4, 3, 6);
+// The fp32 kernels against the fp64 ones on the same inputs: data and theta are rounded to fp32
+// first and both precisions get exactly those values, so only the arithmetic differs.
+//
+// Tolerance, from fp32's e = 2^-23 (twice the unit roundoff u, which absorbs the small constants
+// of first-order error bounds). Each gradient entry is a sum over the N rows of per-row terms
+// bounded by B_n (|p - onehot| <= 1 per entry and <= 2 summed over classes, |tanh| <= 1); fp32
+// sums them, in any order, within N u sum_n B_n. Each term also carries the error of what it is
+// made of: a dot product of length <= w + 1 (w = max(d, h, K)) of terms bounded in sum by Z is
+// off by <= (w + 1) Z u, softmax at most doubles that (its infinity-norm Lipschitz constant is
+// 2) and tanh passes it on (1-Lipschitz); the MLP's second layer multiplies the first layer's
+// error by Z again. So a term is off by <= 2 (w + 1) (1 + Z)^layers e relative to B_n, and
+// |g32 - g64| <= (N + 2 (w + 1) (1 + Z)^layers) e sum_n B_n per entry; a row's loss is
+// 2-Lipschitz in its logits and is summed in fp64, so |loss32 - loss64| <= N times the same
+// per-term factor. These worst cases come to 2e-5 (softmax) and 6e-5 (MLP) of sum_n B_n here,
+// over 1000 times what is measured; a dropped row or block, a GEMM with the wrong stride or
+// transpose, or a wrong float label cast moves entries by O(|x|) (~1e-2 of sum_n B_n), far beyond.
+struct Fp32Inputs {
+  std::size_t rows = 150;  // three GEMM blocks, the last one partial
+  std::size_t dim = 7;     // six features in [-1, 1] and the bias
+  std::vector<double> x, y, theta;
+};
+
+Fp32Inputs fp32_inputs(const ModelSpec& model) {
+  Fp32Inputs in;
+  const auto round = [](double v) { return static_cast<double>(static_cast<float>(v)); };
+  Random rng(12);
+  for (std::size_t i = 0; i < in.rows; ++i) {
+    for (std::size_t j = 0; j + 1 < in.dim; ++j) in.x.push_back(round(2 * rng.uniform() - 1));
+    in.x.push_back(1.0);
+    in.y.push_back(static_cast<double>(rng.below(static_cast<std::uint64_t>(model.classes))));
+  }
+  // The MLP's Glorot start (or 0) plus noise, so that biases and all weights are non-zero.
+  in.theta = initial_parameters(model, in.dim, 13);
+  if (in.theta.empty()) in.theta.assign(parameter_count(model, in.dim), 0.0);
+  for (double& t : in.theta) t = round(t + 0.3 * rng.normal());
+  return in;
+}
+
+void expect_fp32_kernel_matches_fp64(const ModelSpec& model) {
+  const Fp32Inputs in = fp32_inputs(model);
+  const std::size_t n = in.rows, d = in.dim, k = static_cast<std::size_t>(model.classes),
+                    h = static_cast<std::size_t>(model.hidden), params = in.theta.size();
+  const std::vector<float> xf(in.x.begin(), in.x.end()), yf(in.y.begin(), in.y.end()),
+      thetaf(in.theta.begin(), in.theta.end());
+  const auto k64 = cpu::make_loss_kernel<double>(model, d);
+  const auto k32 = cpu::make_loss_kernel<float>(model, d);
+  std::vector<double> g64(params, 0.0), s64;
+  std::vector<float> g32(params, 0.0f), s32;
+  const double loss64 =
+      k64->gradient(in.x.data(), in.y.data(), n, in.theta.data(), g64.data(), s64);
+  const double loss32 = k32->gradient(xf.data(), yf.data(), n, thetaf.data(), g32.data(), s32);
+
+  // bound[j]: sum over rows of a bound on parameter j's per-row gradient (B above); z: Z.
+  const auto xa = [&](std::size_t i, std::size_t j) { return std::fabs(in.x[i * d + j]); };
+  const double* t = in.theta.data();
+  std::vector<double> bound(params, 0.0);
+  double z = 0;
+  int layers = 1;
+  if (model.kind == ModelKind::Softmax) {
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < k; ++c) {
+        double logit = 0;
+        for (std::size_t j = 0; j < d; ++j) {
+          bound[c * d + j] += xa(i, j);  // |p_c - onehot_c| |x_j|
+          logit += std::fabs(t[c * d + j]) * xa(i, j);
+        }
+        z = std::max(z, logit);
+      }
+  } else {
+    layers = 2;
+    const double *w1 = t, *b1 = w1 + h * d, *w2 = b1 + h;
+    const std::size_t gb1 = h * d, gw2 = gb1 + h, gb2 = gw2 + k * h;
+    for (std::size_t u = 0; u < h; ++u) {
+      double w2max = 0;  // |dL/da_u| <= sum_c |p_c - onehot_c| |W2_cu| <= 2 max_c |W2_cu|
+      for (std::size_t c = 0; c < k; ++c) w2max = std::max(w2max, std::fabs(w2[c * h + u]));
+      for (std::size_t i = 0; i < n; ++i) {
+        double pre = std::fabs(b1[u]);
+        for (std::size_t j = 0; j < d; ++j) {
+          bound[u * d + j] += 2 * w2max * xa(i, j);
+          pre += std::fabs(w1[u * d + j]) * xa(i, j);
+        }
+        bound[gb1 + u] += 2 * w2max;
+        z = std::max(z, pre);
+      }
+    }
+    for (std::size_t c = 0; c < k; ++c) {
+      double logit = std::fabs(t[gb2 + c]);  // |a_u| <= 1
+      for (std::size_t u = 0; u < h; ++u) {
+        bound[gw2 + c * h + u] = static_cast<double>(n);  // |p_c - onehot_c| |a_u| <= 1
+        logit += std::fabs(w2[c * h + u]);
+      }
+      bound[gb2 + c] = static_cast<double>(n);
+      z = std::max(z, logit);
+    }
+  }
+  const double e = std::numeric_limits<float>::epsilon();
+  const double per_term =
+      2.0 * static_cast<double>(std::max({d, h, k}) + 1) * std::pow(1 + z, layers) * e;
+  const double rows = static_cast<double>(n);
+  EXPECT_NEAR(loss32, loss64, per_term * rows) << model_name(model.kind);
+  for (std::size_t j = 0; j < params; ++j)
+    EXPECT_NEAR(static_cast<double>(g32[j]), g64[j], (rows * e + per_term) * bound[j])
+        << model_name(model.kind) << " parameter " << j;
+
+  // The forward-only pass: same loss, same rows predicted right.
+  std::size_t right64 = 0, right32 = 0;
+  const double eval64 = k64->evaluate(in.x.data(), in.y.data(), n, in.theta.data(), s64, right64);
+  const double eval32 = k32->evaluate(xf.data(), yf.data(), n, thetaf.data(), s32, right32);
+  EXPECT_NEAR(eval32, eval64, per_term * rows) << model_name(model.kind);
+  EXPECT_EQ(right32, right64) << model_name(model.kind);
+}
+
+TEST(Multiclass, Fp32SoftmaxKernelMatchesFp64) {
+  expect_fp32_kernel_matches_fp64(ModelSpec{ModelKind::Softmax, 0, 4, 0});
+}
+
+TEST(Multiclass, Fp32MlpKernelMatchesFp64) {
+  expect_fp32_kernel_matches_fp64(ModelSpec{ModelKind::Mlp, 0, 4, 5});
+}
+
+// The largest eigenvalue of the symmetric n x n matrix `a` (row-major) by cyclic Jacobi
+// rotations: an eigen-solve independent of the power iteration under test.
+double largest_eigenvalue(std::vector<double> a, std::size_t n) {
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0, diag = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j) (i == j ? diag : off) += a[i * n + j] * a[i * n + j];
+    if (off <= 1e-30 * diag) break;
+    for (std::size_t p = 0; p < n; ++p)
+      for (std::size_t q = p + 1; q < n; ++q) {
+        const double apq = a[p * n + q];
+        if (apq == 0) continue;
+        // The rotation in the (p, q) plane that zeroes a_pq (Golub & Van Loan, 8.5.2).
+        const double tau = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+        const double t = (tau >= 0 ? 1.0 : -1.0) / (std::fabs(tau) + std::sqrt(1 + tau * tau));
+        const double c = 1 / std::sqrt(1 + t * t), s = t * c;
+        for (std::size_t k = 0; k < n; ++k) {  // A <- A J
+          const double akp = a[k * n + p], akq = a[k * n + q];
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (std::size_t k = 0; k < n; ++k) {  // A <- J^T A
+          const double apk = a[p * n + k], aqk = a[q * n + k];
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+      }
+  }
+  double top = a[0];
+  for (std::size_t i = 1; i < n; ++i) top = std::max(top, a[i * n + i]);
+  return top;
+}
+
+// X^T X of a shard, row-major d x d, accumulated into `out`.
+void add_gram(const Shard<double>& s, std::vector<double>& out) {
+  for (std::size_t i = 0; i < s.rows; ++i)
+    for (std::size_t a = 0; a < s.dim; ++a)
+      for (std::size_t b = 0; b < s.dim; ++b) out[a * s.dim + b] += s.row(i)[a] * s.row(i)[b];
+}
+
+TEST(Multiclass, JacobiEigenvalueOfAKnownMatrix) {
+  // [[2, 1], [1, 2]] has eigenvalues 1 and 3; diag(4, 1, 2) needs no rotation.
+  EXPECT_NEAR(largest_eigenvalue({2, 1, 1, 2}, 2), 3.0, 1e-14);
+  EXPECT_NEAR(largest_eigenvalue({4, 0, 0, 0, 1, 0, 0, 0, 2}, 3), 4.0, 1e-14);
+  const double c = std::cos(0.3), s = std::sin(0.3);
+  // R diag(5, 1) R^T for the rotation R by 0.3 rad.
+  EXPECT_NEAR(largest_eigenvalue({5 * c * c + s * s, 4 * c * s, 4 * c * s, 5 * s * s + c * c}, 2),
+              5.0, 1e-13);
+}
+
+// At theta = 0 every softmax row has p = 1/K, so each row's Hessian is
+// (diag(p) - pp^T) (x) x x^T = (I_K/K - 11^T/K^2) (x) x x^T. The first factor has eigenvalues 1/K
+// (K - 1 times) and 0, so shard m's Hessian, regulariser included, has top eigenvalue
+// lambda_max(X_m^T X_m) / K + lambda, and the total's lambda_max(X^T X) / K + M lambda (the
+// regulariser is per worker). The estimate (power iteration on central differences) must match
+// to 1e-6: the differences' error is ~ eps64 |g| / 1e-5 + O(1e-10) ~ 1e-9 relative, and 30
+// steps leave the Rayleigh quotient within ~ (mu_2 / mu_1)^60 of the top (measured: 3e-8 at
+// worst). A wrong class count (1/2 instead of 1/3), a dropped regulariser (1e-3 here), or a lost
+// factor 2 in the difference quotient are off by far more than that.
+TEST(Multiclass, CurvatureEstimateAtZeroMatchesTheSoftmaxClosedForm) {
+  const int workers = 3, classes = 3;
+  const double lambda = 0.1;
+  const ModelSpec model{ModelKind::Softmax, lambda, classes, 0};
+  const auto data = blobs(workers, 60, 4, classes, 6);
   ThreadPool pool(2);
-  const Smoothness bound = smoothness_constants(data, model);
   const Smoothness est = estimate_curvature(
       data, model, std::vector<double>(parameter_count(model, data.dim), 0.0), pool, 30);
-  for (int m = 0; m < 3; ++m) {
-    EXPECT_GT(est.worker[m], 0.1 * bound.worker[m]) << m;
-    EXPECT_LE(est.worker[m], bound.worker[m] * (1 + 1e-6)) << m;
+  const std::size_t d = data.dim;
+  std::vector<double> total(d * d, 0.0);
+  for (int m = 0; m < workers; ++m) {
+    std::vector<double> gram(d * d, 0.0);
+    add_gram(data.shards[static_cast<std::size_t>(m)], gram);
+    add_gram(data.shards[static_cast<std::size_t>(m)], total);
+    const double exact = largest_eigenvalue(gram, d) / classes + lambda;
+    EXPECT_NEAR(est.worker[static_cast<std::size_t>(m)], exact, 1e-6 * exact) << "worker " << m;
   }
-  EXPECT_LE(est.global, bound.global * (1 + 1e-6));
-  EXPECT_GT(est.global, 0.1 * bound.global);
+  const double exact = largest_eigenvalue(total, d) / classes + workers * lambda;
+  EXPECT_NEAR(est.global, exact, 1e-6 * exact);
+}
+
+// The MLP at theta = 0 (h = tanh(W1 x + b1) = 0, W2 = 0): to second order the logits are
+// b2 + W2 (W1 x + b1), so the Hessian is sum_n (I_K/K - 11^T/K^2) on the b2 block, plus a
+// W2-(W1, b1) coupling sum_n g_n (x_n, 1)^T with g_n = 1/K - onehot(y_n), plus lambda I. Each
+// feature row below appears once with every label, so the g_n of equal rows cancel and the
+// coupling is exactly 0: the top eigenvalue is N_m / K + lambda for a shard of N_m rows (and
+// sum_m N_m / K + M lambda in total). Shards of 75..135 rows span several GEMM blocks, so a
+// bias gradient summed over one block only, or a wrong K, shows up.
+TEST(Multiclass, CurvatureEstimateAtZeroMatchesTheMlpClosedForm) {
+  const int workers = 3, classes = 3, hidden = 4;
+  const double lambda = 0.05;
+  const ModelSpec model{ModelKind::Mlp, lambda, classes, hidden};
+  Random rng(8);
+  Dataset<double> data;
+  data.dim = 3;
+  std::size_t all_rows = 0;
+  for (int m = 0; m < workers; ++m) {
+    Shard<double> s;
+    s.dim = data.dim;
+    for (int group = 0; group < 25 + 10 * m; ++group) {
+      const double x[3] = {rng.normal(), rng.normal(), rng.normal()};
+      for (int k = 0; k < classes; ++k) {
+        s.x.insert(s.x.end(), x, x + 3);
+        s.y.push_back(k);
+      }
+    }
+    s.rows = s.y.size();
+    all_rows += s.rows;
+    data.shards.push_back(std::move(s));
+  }
+  ThreadPool pool(2);
+  const Smoothness est = estimate_curvature(
+      data, model, std::vector<double>(parameter_count(model, data.dim), 0.0), pool, 30);
+  for (std::size_t m = 0; m < data.shards.size(); ++m) {
+    const double exact = static_cast<double>(data.shards[m].rows) / classes + lambda;
+    EXPECT_NEAR(est.worker[m], exact, 1e-6 * exact) << "worker " << m;
+  }
+  const double exact = static_cast<double>(all_rows) / classes + workers * lambda;
+  EXPECT_NEAR(est.global, exact, 1e-6 * exact);
 }
 
 struct Trained {
