@@ -140,6 +140,7 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
     row.iter = t;
     row.spent = ledger.last();
     row.cumulative = ledger.total();
+    if (t > 0) row.senders = fire;  // the previous exchange's
     row.wall_seconds = train_seconds;
     const bool needs_eval = t == 0 || t % options.eval_every == 0 || out_of_iters || out_of_time;
     std::optional<StopReason> stop;

@@ -61,6 +61,8 @@ void expect_exact(Algorithm a) {
     EXPECT_EQ(s.bytes_down, (broadcast ? M : computed) * vec);
     EXPECT_EQ(s.control_bytes, a == Algorithm::LagWK ? M * (sizeof(T) + 1) : 0u);
     EXPECT_EQ(s.physical_bytes_up, 0u);  // in-process: nothing crosses a boundary
+    EXPECT_EQ(s.physical_bytes_down, 0u);
+    EXPECT_EQ(s.receivers, broadcast ? M : computed);
     if (t == 1) {
       EXPECT_EQ(senders, static_cast<std::uint64_t>(M)) << "iteration 1 is a full round";
     }
@@ -96,8 +98,11 @@ TEST(Ledger, LagWkExactFp64) { expect_exact<double>(Algorithm::LagWK); }
 TEST(Ledger, LagPsExactFp64) { expect_exact<double>(Algorithm::LagPS); }
 TEST(Ledger, CycIagExactFp64) { expect_exact<double>(Algorithm::CycIAG); }
 TEST(Ledger, NumIagExactFp64) { expect_exact<double>(Algorithm::NumIAG); }
-TEST(Ledger, LagWkExactFp32) { expect_exact<float>(Algorithm::LagWK); }
 TEST(Ledger, GdExactFp32) { expect_exact<float>(Algorithm::GD); }
+TEST(Ledger, LagWkExactFp32) { expect_exact<float>(Algorithm::LagWK); }
+TEST(Ledger, LagPsExactFp32) { expect_exact<float>(Algorithm::LagPS); }
+TEST(Ledger, CycIagExactFp32) { expect_exact<float>(Algorithm::CycIAG); }
+TEST(Ledger, NumIagExactFp32) { expect_exact<float>(Algorithm::NumIAG); }
 
 TEST(Ledger, CycIagVisitsWorkersInOrder) {
   const auto data = make_paper_linear(PaperLinearSpec{});

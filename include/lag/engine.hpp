@@ -55,6 +55,7 @@ struct IterationRow {
   TestMetrics test;           // when evaluated and a test evaluator is given
   Traffic spent;              // this iteration
   Traffic cumulative;         // iterations 1..iter
+  Flags senders;              // the workers whose upload this iteration made (empty in row 0)
   double wall_seconds = 0.0;  // training time so far, monitoring (evaluation) excluded
 };
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iomanip>
 #include <sstream>
+#include <string>
 
 #include "lag/error.hpp"
 
@@ -30,7 +31,7 @@ MetricsWriter::MetricsWriter(const std::string& path) : path_(path) {
   std::fputs(
       "algo,iter,loss,objective_error,grad_norm,uploads,bytes_up,bytes_down,control_bytes,"
       "cum_uploads,cum_bytes_up,cum_bytes_down,cum_control_bytes,wall_seconds,test_loss,"
-      "test_accuracy\n",
+      "test_accuracy,computes,physical_bytes_up,physical_bytes_down,senders\n",
       file_);
 }
 
@@ -55,12 +56,20 @@ void MetricsWriter::write(const char* algo, const IterationRow& r) {
   const auto& s = r.spent;
   const auto& c = r.cumulative;
   using ull = unsigned long long;
-  std::fprintf(file_, "%s,%lld,%s,%s,%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.6f,%s,%s\n", algo,
-               static_cast<long long>(r.iter), loss, gap, grad, static_cast<ull>(s.uploads),
-               static_cast<ull>(s.bytes_up), static_cast<ull>(s.bytes_down),
-               static_cast<ull>(s.control_bytes), static_cast<ull>(c.uploads),
-               static_cast<ull>(c.bytes_up), static_cast<ull>(c.bytes_down),
-               static_cast<ull>(c.control_bytes), r.wall_seconds, test_loss, test_acc);
+  // Senders as one character per worker in worker order ('1' uploaded), so that a reader can
+  // check every byte count against who sent what.
+  std::string senders(r.senders.size(), '0');
+  for (std::size_t m = 0; m < r.senders.size(); ++m)
+    if (r.senders[m]) senders[m] = '1';
+  std::fprintf(
+      file_,
+      "%s,%lld,%s,%s,%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.6f,%s,%s,%llu,%llu,%llu,%s\n",
+      algo, static_cast<long long>(r.iter), loss, gap, grad, static_cast<ull>(s.uploads),
+      static_cast<ull>(s.bytes_up), static_cast<ull>(s.bytes_down),
+      static_cast<ull>(s.control_bytes), static_cast<ull>(c.uploads), static_cast<ull>(c.bytes_up),
+      static_cast<ull>(c.bytes_down), static_cast<ull>(c.control_bytes), r.wall_seconds, test_loss,
+      test_acc, static_cast<ull>(s.computes), static_cast<ull>(s.physical_bytes_up),
+      static_cast<ull>(s.physical_bytes_down), senders.c_str());
 }
 
 void MetricsWriter::close() {

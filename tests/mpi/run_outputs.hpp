@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -36,6 +37,32 @@ inline std::vector<std::vector<std::string>> csv_rows(const std::filesystem::pat
     rows.push_back(fields);
   }
   return rows;
+}
+
+// metrics.csv as rows of named fields (the header's names); a trailing empty field is kept.
+inline std::vector<std::map<std::string, std::string>> metrics_table(
+    const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::vector<std::map<std::string, std::string>> table;
+  std::vector<std::string> names;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields(1);
+    for (const char c : line) {
+      if (c == ',')
+        fields.emplace_back();
+      else
+        fields.back() += c;
+    }
+    if (names.empty()) {
+      names = fields;
+      continue;
+    }
+    std::map<std::string, std::string> row;
+    for (std::size_t i = 0; i < names.size() && i < fields.size(); ++i) row[names[i]] = fields[i];
+    table.push_back(row);
+  }
+  return table;
 }
 
 // One number per line (weights-ALGO.txt).

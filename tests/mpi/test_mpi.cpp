@@ -14,10 +14,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../run_command.hpp"
 #include "../temp_dir_test.hpp"
+#include "exact_ledger.hpp"
 #include "mpi/rank_device.hpp"
 #include "mpi/worker_blocks.hpp"
 #include "mpirun.hpp"
@@ -34,13 +36,15 @@ using lag::test::mpirun;
 using lag::test::read_json;
 using lag::test::read_text;
 
-// metrics.csv without the wall_seconds column (the only one that may differ).
+// metrics.csv without the columns that may differ from the single-process run: the time, and the
+// physical bytes (none in one process).
 std::vector<std::string> metrics_rows(const fs::path& p) {
   std::vector<std::string> rows;
-  for (auto fields : lag::test::csv_rows(p)) {
-    if (fields.size() > 13) fields.erase(fields.begin() + 13);  // wall_seconds
+  for (auto fields : lag::test::metrics_table(p)) {
+    for (const char* name : {"wall_seconds", "physical_bytes_up", "physical_bytes_down"})
+      fields.erase(name);
     std::string joined;
-    for (const auto& x : fields) joined += x + ",";
+    for (const auto& [name, value] : fields) joined += name + "=" + value + ",";
     rows.push_back(joined);
   }
   return rows;
@@ -151,53 +155,38 @@ TEST_F(Mpi, TimeLimitIsDecidedByRankZero) {
   EXPECT_GT(s["runs"][0]["iterations"].get<std::int64_t>(), 0);
 }
 
-// Physical bytes are the payload handed to MPI, counted for the whole job: per iteration the
-// theta || step-norm broadcast (R - 1) * (d * 8 + 8) down; LAG-WK's flag all-reduce (from
-// iteration 2) (R - 1) * M up and down; LAG-PS's flag broadcast (R - 1) * M down; and each
-// upload from a rank other than 0, d * 8 up. Here M = 4, R = 2, d = 20: rank 1 holds workers 2, 3.
-TEST_F(Mpi, PhysicalBytesAreWhatTheTransportHandsToMpi) {
-  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
-  const int N = 30;
-  const Result r = mpirun(2, "train --data " + path("data") +
-                                 " --algo gd,lag-wk,lag-ps,cyc-iag --quiet --max-iters " +
-                                 std::to_string(N) + " --out " + path("out"));
+// Every iteration's logical and physical bytes, up and down, equal their formula
+// (exact_ledger.hpp) for all five algorithms, in fp32 and fp64, over 2 and 4 ranks; six workers,
+// so that rank 0 holds several (whose uploads cross no boundary) and blocks are uneven on 4.
+class MpiBytes : public Mpi, public ::testing::WithParamInterface<std::tuple<int, const char*>> {};
+
+TEST_P(MpiBytes, EveryIterationsBytesEqualTheFormula) {
+  const int R = std::get<0>(GetParam());
+  const std::string precision = std::get<1>(GetParam());
+  ASSERT_EQ(lag("gen paper-linear --workers 6 --dim 20 --out " + path("data")).status, 0);
+  const Result r = mpirun(R, "train --data " + path("data") +
+                                 " --algo gd,lag-wk,lag-ps,cyc-iag,num-iag --quiet --max-iters 40 "
+                                 "--precision " +
+                                 precision + " --out " + path("out"));
   ASSERT_EQ(r.status, 0) << r.output;
-  const auto s = read_json(path("out/summary.json"));
-  std::map<std::string, nlohmann::json> runs;
-  for (const auto& run : s["runs"]) runs[run["algo"].get<std::string>()] = run;
-  const std::uint64_t vec = 20 * 8, M = 4, step = vec + 8;
-  auto up = [&](const char* a) { return runs[a]["physical_bytes_up"].get<std::uint64_t>(); };
-  auto down = [&](const char* a) { return runs[a]["physical_bytes_down"].get<std::uint64_t>(); };
-  auto uploads = [&](const char* a) { return runs[a]["uploads"].get<std::uint64_t>(); };
+  lag::test::expect_exact_ledger(path("out"), R, 6, 20, precision == "fp32" ? 4 : 8);
+}
 
-  EXPECT_EQ(up("gd"), N * 2 * vec);
-  EXPECT_EQ(down("gd"), N * step);
+INSTANTIATE_TEST_SUITE_P(RanksAndPrecision, MpiBytes,
+                         ::testing::Combine(::testing::Values(2, 4),
+                                            ::testing::Values("fp32", "fp64")));
 
-  // Cyc-IAG: everyone in iteration 1, then worker (k - 2) % 4 in iteration k.
-  std::uint64_t cyc_up = 2 * vec;
-  for (int k = 2; k <= N; ++k)
-    if ((k - 2) % 4 >= 2) cyc_up += vec;
-  EXPECT_EQ(up("cyc-iag"), cyc_up);
-  EXPECT_EQ(down("cyc-iag"), N * step);
-
-  // LAG-WK and LAG-PS: who uploads depends on the run; the flags and broadcasts do not.
-  const std::uint64_t flags = (N - 1) * M;
-  EXPECT_EQ(down("lag-wk"), N * step + flags);
-  EXPECT_EQ((up("lag-wk") - flags) % vec, 0u);
-  EXPECT_LE(up("lag-wk") - flags, uploads("lag-wk") * vec);
-  EXPECT_GE(up("lag-wk") - flags, 2 * vec);  // iteration 1
-  EXPECT_EQ(down("lag-ps"), N * step + flags);
-  EXPECT_EQ(up("lag-ps") % vec, 0u);
-  EXPECT_LE(up("lag-ps"), uploads("lag-ps") * vec);
-  EXPECT_GE(up("lag-ps"), 2 * vec);
-
-  // One rank: nothing crosses a process boundary.
-  const Result one = mpirun(
-      1, "train --data " + path("data") + " --algo gd --quiet --max-iters 3 --out " + path("one"));
+// One rank: nothing crosses a process boundary.
+TEST_F(Mpi, OneRankMovesNoPhysicalBytes) {
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  const Result one =
+      mpirun(1, "train --data " + path("data") +
+                    " --algo gd,lag-wk,lag-ps --quiet --max-iters 3 --out " + path("one"));
   ASSERT_EQ(one.status, 0) << one.output;
-  const auto s1 = read_json(path("one/summary.json"));
-  EXPECT_EQ(s1["runs"][0]["physical_bytes_up"], 0);
-  EXPECT_EQ(s1["runs"][0]["physical_bytes_down"], 0);
+  for (const auto& run : read_json(path("one/summary.json"))["runs"]) {
+    EXPECT_EQ(run["physical_bytes_up"], 0) << run["algo"];
+    EXPECT_EQ(run["physical_bytes_down"], 0) << run["algo"];
+  }
 }
 
 TEST_F(Mpi, KilledRankEndsEveryRankWithinThirtySeconds) {

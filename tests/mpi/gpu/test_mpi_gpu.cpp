@@ -21,10 +21,12 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../../run_command.hpp"
 #include "../../temp_dir_test.hpp"
+#include "../exact_ledger.hpp"
 #include "../run_outputs.hpp"
 
 namespace fs = std::filesystem;
@@ -131,18 +133,16 @@ class MpiGpu : public lag::test::TempDirTest {
       ASSERT_FALSE(ta.empty());
       EXPECT_LE(relative(tb, ta), tolerance) << algo << " theta with " << ranks << " ranks";
     }
-    // Per row: algo, iter, then uploads, bytes_up, bytes_down, control_bytes (columns 5-8) and
-    // their running sums (9-12): who uploaded, iteration by iteration.
-    const auto ra = lag::test::csv_rows(path(single + "/metrics.csv"));
-    const auto rb = lag::test::csv_rows(path(multi + "/metrics.csv"));
+    // Per row: who computed and who uploaded, iteration by iteration, and the ledger's counts.
+    const auto ra = lag::test::metrics_table(path(single + "/metrics.csv"));
+    const auto rb = lag::test::metrics_table(path(multi + "/metrics.csv"));
     ASSERT_EQ(ra.size(), rb.size());
-    for (std::size_t t = 0; t < ra.size(); ++t) {
-      ASSERT_GE(ra[t].size(), 13u);
-      ASSERT_GE(rb[t].size(), 13u);
-      for (std::size_t c : {0, 1, 5, 6, 7, 8, 9, 10, 11, 12})
-        EXPECT_EQ(ra[t][c], rb[t][c])
-            << "metrics row " << t << " column " << ra[0][c] << " with " << ranks << " ranks";
-    }
+    for (std::size_t t = 0; t < ra.size(); ++t)
+      for (const char* c :
+           {"algo", "iter", "uploads", "bytes_up", "bytes_down", "control_bytes", "cum_uploads",
+            "cum_bytes_up", "cum_bytes_down", "cum_control_bytes", "computes", "senders"})
+        EXPECT_EQ(ra[t].at(c), rb[t].at(c))
+            << "metrics row " << t << " column " << c << " with " << ranks << " ranks";
   }
 };
 
@@ -208,31 +208,27 @@ TEST_F(MpiGpu, SoftmaxMatchesTheSingleGpuRun) {
   expect_same_run("single", "multi", 2, 1e-12);
 }
 
-// Physical bytes are the payload handed to NCCL, counted for the whole job: per iteration the
-// theta and step-norm broadcasts (R - 1) * (d * 8 + 8) down; LAG-WK's flag all-reduce (from
-// iteration 2) (R - 1) * M up and down; each upload from a rank other than 0, d * 8 up. Here
-// M = 4, R = 2, d = 20: rank 1 holds workers 2 and 3.
-TEST_F(MpiGpu, PhysicalBytesAreWhatTheRanksHandToNccl) {
-  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
-  const int N = 30;
-  const Result r = mpirun(2, "train --data " + path("data") +
-                                 " --algo gd,lag-wk --backend cuda --devices 0 --quiet "
-                                 "--max-iters " +
-                                 std::to_string(N) + " --out " + path("out"));
+// Every iteration's logical and physical bytes, up and down, equal their formula
+// (../exact_ledger.hpp: the payload handed to NCCL, for the whole job) for all five algorithms,
+// in fp32 and fp64, over 2 and 4 ranks; six workers, so that rank 0 holds several.
+class MpiGpuBytes : public MpiGpu,
+                    public ::testing::WithParamInterface<std::tuple<int, const char*>> {};
+
+TEST_P(MpiGpuBytes, EveryIterationsBytesEqualTheFormula) {
+  const int R = std::get<0>(GetParam());
+  const std::string precision = std::get<1>(GetParam());
+  ASSERT_EQ(lag("gen paper-linear --workers 6 --dim 20 --out " + path("data")).status, 0);
+  const Result r = mpirun(R, "train --data " + path("data") +
+                                 " --algo gd,lag-wk,lag-ps,cyc-iag,num-iag --backend cuda "
+                                 "--devices 0 --quiet --max-iters 40 --precision " +
+                                 precision + " --out " + path("out"));
   ASSERT_EQ(r.status, 0) << r.output;
-  const auto s = lag::test::read_json(path("out/summary.json"));
-  std::map<std::string, nlohmann::json> runs;
-  for (const auto& run : s["runs"]) runs[run["algo"].get<std::string>()] = run;
-  const std::uint64_t vec = 20 * 8, M = 4, step = vec + 8;
-  auto up = [&](const char* a) { return runs[a]["physical_bytes_up"].get<std::uint64_t>(); };
-  auto down = [&](const char* a) { return runs[a]["physical_bytes_down"].get<std::uint64_t>(); };
-  EXPECT_EQ(up("gd"), N * 2 * vec);
-  EXPECT_EQ(down("gd"), N * step);
-  const std::uint64_t flags = (N - 1) * M;
-  EXPECT_EQ(down("lag-wk"), N * step + flags);
-  EXPECT_EQ((up("lag-wk") - flags) % vec, 0u);
-  EXPECT_GE(up("lag-wk") - flags, 2 * vec);  // iteration 1
+  lag::test::expect_exact_ledger(path("out"), R, 6, 20, precision == "fp32" ? 4 : 8);
 }
+
+INSTANTIATE_TEST_SUITE_P(RanksAndPrecision, MpiGpuBytes,
+                         ::testing::Combine(::testing::Values(2, 4),
+                                            ::testing::Values("fp32", "fp64")));
 
 // A rank that stops answering (inside its computation) while the others wait inside NCCL: the
 // job ends within the deadline, naming it, instead of hanging.
