@@ -91,6 +91,34 @@ TEST_F(Cli, GenThenTrainWritesSummaryMetricsAndWeights) {
   EXPECT_EQ(rows, expected);
 }
 
+// --xi and --depth reach the rules: xi = 0 makes tau = 0, so every LAG-WK worker whose gradient
+// changed uploads and LAG-PS asks every worker, every iteration; a huge xi leaves only the full
+// first round. The summary echoes what was used.
+TEST_F(Cli, XiAndDepthReachTheTriggerRules) {
+  ASSERT_EQ(lag("gen paper-linear --out " + path("data")).status, 0);  // 9 workers
+  auto run = [&](const std::string& algo, const std::string& flags, const std::string& out) {
+    const Result t = lag("train --data " + path("data") + " --algo " + algo +
+                         " --max-iters 20 --quiet " + flags + " --out " + path(out));
+    EXPECT_EQ(t.status, 0) << t.output;
+    return read_json(path(out + "/summary.json"))["runs"][0];
+  };
+  const auto wk_all = run("lag-wk", "--xi 0 --depth 3", "wk0");
+  EXPECT_EQ(wk_all["xi"], 0.0);
+  EXPECT_EQ(wk_all["depth"], 3);
+  EXPECT_EQ(wk_all["uploads"], 9 * 20);
+  const auto ps_all = run("lag-ps", "--xi 0", "ps0");
+  EXPECT_EQ(ps_all["uploads"], 9 * 20);
+  EXPECT_EQ(ps_all["computes"], 9 * 20);
+  EXPECT_EQ(run("lag-wk", "--xi 1e300", "wkbig")["uploads"], 9);
+  EXPECT_EQ(run("lag-ps", "--xi 1e300", "psbig")["uploads"], 9);
+  // D changes the decisions (tau sums a different window).
+  const auto d1 = run("lag-wk", "--depth 1", "d1");
+  const auto d10 = run("lag-wk", "--depth 10", "d10");
+  EXPECT_EQ(d1["depth"], 1);
+  EXPECT_EQ(d1["xi"], 1.0);
+  EXPECT_NE(d1["uploads"], d10["uploads"]);
+}
+
 TEST_F(Cli, ComparisonTableOnStdout) {
   ASSERT_EQ(lag("gen paper-linear --out " + path("data")).status, 0);
   Result t = lag("train --data " + path("data") + " --target-gap 1e-6 --out " + path("out"));
