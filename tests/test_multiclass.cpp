@@ -299,6 +299,34 @@ TEST(Multiclass, CurvatureEstimateAtZeroMatchesTheSoftmaxClosedForm) {
   EXPECT_NEAR(est.global, exact, 1e-6 * exact);
 }
 
+// Softmax's closed-form smoothness constant: the Hessian of one row's loss is
+// (diag(p) - p p^T) (x) x x^T, and ||diag(p) - p p^T|| <= 1/2 for every probability vector p, so
+// L_m = lambda_max(X_m^T X_m) / 2 + lambda (and L = lambda_max(X^T X) / 2 + M lambda). It bounds
+// the curvature anywhere, so the estimate at theta = 0 (lambda_max / K + lambda) lies below it.
+TEST(Multiclass, SoftmaxSmoothnessIsHalfTheTopEigenvaluePlusLambda) {
+  const int workers = 3, classes = 3;
+  const double lambda = 0.1;
+  const ModelSpec model{ModelKind::Softmax, lambda, classes, 0};
+  const auto data = blobs(workers, 60, 4, classes, 6);
+  const Smoothness s = smoothness_constants(data, model);
+  ThreadPool pool(2);
+  const Smoothness est = estimate_curvature(
+      data, model, std::vector<double>(parameter_count(model, data.dim), 0.0), pool, 30);
+  const std::size_t d = data.dim;
+  std::vector<double> total(d * d, 0.0);
+  for (int m = 0; m < workers; ++m) {
+    std::vector<double> gram(d * d, 0.0);
+    add_gram(data.shards[static_cast<std::size_t>(m)], gram);
+    add_gram(data.shards[static_cast<std::size_t>(m)], total);
+    const double exact = largest_eigenvalue(gram, d) / 2 + lambda;
+    EXPECT_NEAR(s.worker[static_cast<std::size_t>(m)], exact, 1e-9 * exact) << "worker " << m;
+    EXPECT_LT(est.worker[static_cast<std::size_t>(m)], s.worker[static_cast<std::size_t>(m)]);
+  }
+  const double exact = largest_eigenvalue(total, d) / 2 + workers * lambda;
+  EXPECT_NEAR(s.global, exact, 1e-9 * exact);
+  EXPECT_LT(est.global, s.global);
+}
+
 // The MLP at theta = 0 (h = tanh(W1 x + b1) = 0, W2 = 0): to second order the logits are
 // b2 + W2 (W1 x + b1), so the Hessian is sum_n (I_K/K - 11^T/K^2) on the b2 block, plus a
 // W2-(W1, b1) coupling sum_n g_n (x_n, 1)^T with g_n = 1/K - onehot(y_n), plus lambda I. Each
