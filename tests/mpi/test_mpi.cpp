@@ -174,7 +174,11 @@ TEST_P(MpiBytes, EveryIterationsBytesEqualTheFormula) {
 
 INSTANTIATE_TEST_SUITE_P(RanksAndPrecision, MpiBytes,
                          ::testing::Combine(::testing::Values(2, 4),
-                                            ::testing::Values("fp32", "fp64")));
+                                            ::testing::Values("fp32", "fp64")),
+                         [](const auto& param_info) {
+                           return std::to_string(std::get<0>(param_info.param)) + "ranks_" +
+                                  std::get<1>(param_info.param);
+                         });
 
 // One rank: nothing crosses a process boundary.
 TEST_F(Mpi, OneRankMovesNoPhysicalBytes) {

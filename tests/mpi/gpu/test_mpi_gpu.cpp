@@ -228,7 +228,11 @@ TEST_P(MpiGpuBytes, EveryIterationsBytesEqualTheFormula) {
 
 INSTANTIATE_TEST_SUITE_P(RanksAndPrecision, MpiGpuBytes,
                          ::testing::Combine(::testing::Values(2, 4),
-                                            ::testing::Values("fp32", "fp64")));
+                                            ::testing::Values("fp32", "fp64")),
+                         [](const auto& param_info) {
+                           return std::to_string(std::get<0>(param_info.param)) + "ranks_" +
+                                  std::get<1>(param_info.param);
+                         });
 
 // A rank that stops answering (inside its computation) while the others wait inside NCCL: the
 // job ends within the deadline, naming it, instead of hanging.
