@@ -1,6 +1,8 @@
 // Small data sets and wrappers shared by the tests.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -91,6 +93,65 @@ class CountingCluster final : public Cluster<T> {
  private:
   Cluster<T>& inner_;
 };
+
+// The largest eigenvalue of the symmetric n x n matrix `a` (row-major) by cyclic Jacobi
+// rotations: an eigen-solve independent of the power iteration under test.
+inline double largest_eigenvalue(std::vector<double> a, std::size_t n) {
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0, diag = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j) (i == j ? diag : off) += a[i * n + j] * a[i * n + j];
+    if (off <= 1e-30 * diag) break;
+    for (std::size_t p = 0; p < n; ++p)
+      for (std::size_t q = p + 1; q < n; ++q) {
+        const double apq = a[p * n + q];
+        if (apq == 0) continue;
+        // The rotation in the (p, q) plane that zeroes a_pq (Golub & Van Loan, 8.5.2).
+        const double tau = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+        const double t = (tau >= 0 ? 1.0 : -1.0) / (std::fabs(tau) + std::sqrt(1 + tau * tau));
+        const double c = 1 / std::sqrt(1 + t * t), s = t * c;
+        for (std::size_t k = 0; k < n; ++k) {  // A <- A J
+          const double akp = a[k * n + p], akq = a[k * n + q];
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (std::size_t k = 0; k < n; ++k) {  // A <- J^T A
+          const double apk = a[p * n + k], aqk = a[q * n + k];
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+      }
+  }
+  double top = a[0];
+  for (std::size_t i = 1; i < n; ++i) top = std::max(top, a[i * n + i]);
+  return top;
+}
+
+// X^T X of a shard, row-major d x d, accumulated into `out`.
+inline void add_gram(const Shard<double>& s, std::vector<double>& out) {
+  for (std::size_t i = 0; i < s.rows; ++i)
+    for (std::size_t a = 0; a < s.dim; ++a)
+      for (std::size_t b = 0; b < s.dim; ++b) out[a * s.dim + b] += s.row(i)[a] * s.row(i)[b];
+}
+
+// lambda_max(X_m^T X_m) of each shard and lambda_max(X^T X) of all rows, by the Jacobi solve.
+struct GramTops {
+  std::vector<double> worker;
+  double total = 0;
+};
+inline GramTops gram_top_eigenvalues(const Dataset<double>& data) {
+  const std::size_t d = data.dim;
+  GramTops tops;
+  std::vector<double> total(d * d, 0.0);
+  for (const auto& shard : data.shards) {
+    std::vector<double> gram(d * d, 0.0);
+    add_gram(shard, gram);
+    add_gram(shard, total);
+    tops.worker.push_back(largest_eigenvalue(gram, d));
+  }
+  tops.total = largest_eigenvalue(total, d);
+  return tops;
+}
 
 inline std::uint64_t count_flags(const Flags& f) {
   std::uint64_t n = 0;

@@ -219,54 +219,15 @@ TEST(Multiclass, Fp32MlpKernelMatchesFp64) {
   expect_fp32_kernel_matches_fp64(ModelSpec{ModelKind::Mlp, 0, 4, 5});
 }
 
-// The largest eigenvalue of the symmetric n x n matrix `a` (row-major) by cyclic Jacobi
-// rotations: an eigen-solve independent of the power iteration under test.
-double largest_eigenvalue(std::vector<double> a, std::size_t n) {
-  for (int sweep = 0; sweep < 100; ++sweep) {
-    double off = 0, diag = 0;
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t j = 0; j < n; ++j) (i == j ? diag : off) += a[i * n + j] * a[i * n + j];
-    if (off <= 1e-30 * diag) break;
-    for (std::size_t p = 0; p < n; ++p)
-      for (std::size_t q = p + 1; q < n; ++q) {
-        const double apq = a[p * n + q];
-        if (apq == 0) continue;
-        // The rotation in the (p, q) plane that zeroes a_pq (Golub & Van Loan, 8.5.2).
-        const double tau = (a[q * n + q] - a[p * n + p]) / (2 * apq);
-        const double t = (tau >= 0 ? 1.0 : -1.0) / (std::fabs(tau) + std::sqrt(1 + tau * tau));
-        const double c = 1 / std::sqrt(1 + t * t), s = t * c;
-        for (std::size_t k = 0; k < n; ++k) {  // A <- A J
-          const double akp = a[k * n + p], akq = a[k * n + q];
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
-        }
-        for (std::size_t k = 0; k < n; ++k) {  // A <- J^T A
-          const double apk = a[p * n + k], aqk = a[q * n + k];
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
-        }
-      }
-  }
-  double top = a[0];
-  for (std::size_t i = 1; i < n; ++i) top = std::max(top, a[i * n + i]);
-  return top;
-}
-
-// X^T X of a shard, row-major d x d, accumulated into `out`.
-void add_gram(const Shard<double>& s, std::vector<double>& out) {
-  for (std::size_t i = 0; i < s.rows; ++i)
-    for (std::size_t a = 0; a < s.dim; ++a)
-      for (std::size_t b = 0; b < s.dim; ++b) out[a * s.dim + b] += s.row(i)[a] * s.row(i)[b];
-}
-
 TEST(Multiclass, JacobiEigenvalueOfAKnownMatrix) {
   // [[2, 1], [1, 2]] has eigenvalues 1 and 3; diag(4, 1, 2) needs no rotation.
-  EXPECT_NEAR(largest_eigenvalue({2, 1, 1, 2}, 2), 3.0, 1e-14);
-  EXPECT_NEAR(largest_eigenvalue({4, 0, 0, 0, 1, 0, 0, 0, 2}, 3), 4.0, 1e-14);
+  EXPECT_NEAR(test::largest_eigenvalue({2, 1, 1, 2}, 2), 3.0, 1e-14);
+  EXPECT_NEAR(test::largest_eigenvalue({4, 0, 0, 0, 1, 0, 0, 0, 2}, 3), 4.0, 1e-14);
   const double c = std::cos(0.3), s = std::sin(0.3);
   // R diag(5, 1) R^T for the rotation R by 0.3 rad.
-  EXPECT_NEAR(largest_eigenvalue({5 * c * c + s * s, 4 * c * s, 4 * c * s, 5 * s * s + c * c}, 2),
-              5.0, 1e-13);
+  EXPECT_NEAR(
+      test::largest_eigenvalue({5 * c * c + s * s, 4 * c * s, 4 * c * s, 5 * s * s + c * c}, 2),
+      5.0, 1e-13);
 }
 
 // At theta = 0 every softmax row has p = 1/K, so each row's Hessian is
@@ -286,16 +247,12 @@ TEST(Multiclass, CurvatureEstimateAtZeroMatchesTheSoftmaxClosedForm) {
   ThreadPool pool(2);
   const Smoothness est = estimate_curvature(
       data, model, std::vector<double>(parameter_count(model, data.dim), 0.0), pool, 30);
-  const std::size_t d = data.dim;
-  std::vector<double> total(d * d, 0.0);
-  for (int m = 0; m < workers; ++m) {
-    std::vector<double> gram(d * d, 0.0);
-    add_gram(data.shards[static_cast<std::size_t>(m)], gram);
-    add_gram(data.shards[static_cast<std::size_t>(m)], total);
-    const double exact = largest_eigenvalue(gram, d) / classes + lambda;
-    EXPECT_NEAR(est.worker[static_cast<std::size_t>(m)], exact, 1e-6 * exact) << "worker " << m;
+  const test::GramTops tops = test::gram_top_eigenvalues(data);
+  for (std::size_t m = 0; m < tops.worker.size(); ++m) {
+    const double exact = tops.worker[m] / classes + lambda;
+    EXPECT_NEAR(est.worker[m], exact, 1e-6 * exact) << "worker " << m;
   }
-  const double exact = largest_eigenvalue(total, d) / classes + workers * lambda;
+  const double exact = tops.total / classes + workers * lambda;
   EXPECT_NEAR(est.global, exact, 1e-6 * exact);
 }
 
@@ -312,17 +269,13 @@ TEST(Multiclass, SoftmaxSmoothnessIsHalfTheTopEigenvaluePlusLambda) {
   ThreadPool pool(2);
   const Smoothness est = estimate_curvature(
       data, model, std::vector<double>(parameter_count(model, data.dim), 0.0), pool, 30);
-  const std::size_t d = data.dim;
-  std::vector<double> total(d * d, 0.0);
-  for (int m = 0; m < workers; ++m) {
-    std::vector<double> gram(d * d, 0.0);
-    add_gram(data.shards[static_cast<std::size_t>(m)], gram);
-    add_gram(data.shards[static_cast<std::size_t>(m)], total);
-    const double exact = largest_eigenvalue(gram, d) / 2 + lambda;
-    EXPECT_NEAR(s.worker[static_cast<std::size_t>(m)], exact, 1e-9 * exact) << "worker " << m;
-    EXPECT_LT(est.worker[static_cast<std::size_t>(m)], s.worker[static_cast<std::size_t>(m)]);
+  const test::GramTops tops = test::gram_top_eigenvalues(data);
+  for (std::size_t m = 0; m < tops.worker.size(); ++m) {
+    const double exact = tops.worker[m] / 2 + lambda;
+    EXPECT_NEAR(s.worker[m], exact, 1e-9 * exact) << "worker " << m;
+    EXPECT_LT(est.worker[m], s.worker[m]);
   }
-  const double exact = largest_eigenvalue(total, d) / 2 + workers * lambda;
+  const double exact = tops.total / 2 + workers * lambda;
   EXPECT_NEAR(s.global, exact, 1e-9 * exact);
   EXPECT_LT(est.global, s.global);
 }

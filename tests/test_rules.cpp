@@ -266,38 +266,12 @@ struct Problem {
   Vec worker_smoothness;  // lambda_max(X_m^T X_m)
 };
 
-// lambda_max of X^T X for the rows of the given shards, by power iteration on the d x d matrix.
-double top_eigenvalue(const std::vector<const Shard<double>*>& shards, std::size_t d) {
-  std::vector<double> a(d * d, 0.0);
-  for (const Shard<double>* s : shards)
-    for (std::size_t i = 0; i < s->rows; ++i)
-      for (std::size_t p = 0; p < d; ++p)
-        for (std::size_t q = 0; q < d; ++q) a[p * d + q] += s->x[i * d + p] * s->x[i * d + q];
-  Vec v(d, 1.0), w(d);
-  double lambda = 0;
-  for (int it = 0; it < 5000; ++it) {
-    double norm = 0;
-    for (std::size_t p = 0; p < d; ++p) {
-      w[p] = 0;
-      for (std::size_t q = 0; q < d; ++q) w[p] += a[p * d + q] * v[q];
-      norm += w[p] * w[p];
-    }
-    norm = std::sqrt(norm);
-    lambda = norm;  // v has unit norm after the first pass
-    for (std::size_t p = 0; p < d; ++p) v[p] = w[p] / norm;
-  }
-  return lambda;
-}
-
 Problem small_problem() {
   Problem p;
   p.data = test::gaussian_data(4, 9, 8, false, 0.3, 77);
-  std::vector<const Shard<double>*> all;
-  for (const auto& s : p.data.shards) {
-    all.push_back(&s);
-    p.worker_smoothness.push_back(top_eigenvalue({&s}, p.data.dim));
-  }
-  p.smoothness = top_eigenvalue(all, p.data.dim);
+  const test::GramTops tops = test::gram_top_eigenvalues(p.data);  // least squares: L = lambda_max
+  p.worker_smoothness = tops.worker;
+  p.smoothness = tops.total;
   return p;
 }
 
