@@ -241,7 +241,12 @@ json.dump({"device": name,
            "paper_iteration": json.loads(iters), "mpi_ranks": mpi},
           open(path, "w"), indent=2)
 PY
-mpi_skipped=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1])).get('tests', {}).get('skipped', 0))" "$out/mpi-ranks.json" 2>/dev/null || echo 0)
+# The GPU+MPI section's skips, or 1 if the whole section skipped (no Open MPI in the carry).
+mpi_skipped=$("$py" -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(1 if d.get('status') == 'skipped' else d.get('tests', {}).get('skipped', 0))" \
+  "$out/mpi-ranks.json" 2>/dev/null || echo 1)
 say "report: $out/report.txt, $out/report.json"
 if [ "$skipped" -ne 0 ] || [ "$mpi_skipped" -ne 0 ]; then
   say "FAIL: $skipped GPU tests and $mpi_skipped GPU+MPI tests skipped on a machine with a GPU"
