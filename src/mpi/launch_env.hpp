@@ -3,6 +3,7 @@
 // it was started by mpirun.
 #pragma once
 
+#include <cctype>
 #include <cstdlib>
 #include <string>
 
@@ -48,6 +49,21 @@ inline int launcher_local_rank() {
   int r = detail::env_int("OMPI_COMM_WORLD_LOCAL_RANK");
   if (r < 0) r = detail::env_int("MPI_LOCALRANKID");
   return r >= 0 ? r : detail::env_int("SLURM_LOCALID");
+}
+
+// Whether the launcher stops the whole job as soon as one rank exits with a non-zero status,
+// which ends a rank that hangs. Open MPI's mpirun (ORTE, which hands its ranks
+// OMPI_MCA_orte_hnp_uri) does so unless told otherwise by orte_abort_on_non_zero_status, which it
+// hands on as OMPI_MCA_orte_abort_on_non_zero_status when given on its command line or in the
+// environment (not when set in an MCA parameter file). Other launchers (srun by default) let the
+// other ranks run on, so for them the answer is no.
+inline bool launcher_stops_job_on_failed_rank() {
+  if (!std::getenv("OMPI_MCA_orte_hnp_uri")) return false;
+  const char* v = std::getenv("OMPI_MCA_orte_abort_on_non_zero_status");
+  if (!v) return true;
+  std::string s = v;
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return !(s == "0" || s == "f" || s == "false" || s == "n" || s == "no" || s == "disabled");
 }
 
 }  // namespace lag::mpi

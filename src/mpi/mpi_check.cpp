@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "mpi/mpi_liveness.hpp"
+
 namespace lag::mpi {
 
 int world_rank() {
@@ -16,6 +18,7 @@ int world_rank() {
 }
 
 void abort_job(const std::string& message) {
+  if (Liveness* liveness = Liveness::active()) liveness->end_job(message);
   std::fprintf(stderr, "lag: error: rank %d: %s\n", world_rank(), message.c_str());
   std::fflush(stderr);
   std::fflush(stdout);

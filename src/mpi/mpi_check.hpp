@@ -13,7 +13,9 @@ namespace lag::mpi {
 int world_rank();
 
 // Prints "lag: error: rank R: MESSAGE" on stderr and ends every rank of the job with exit
-// status 1 (MPI_Abort; mpirun then stops the other ranks).
+// status 1. While the job's liveness channel runs (Liveness::end_job, mpi_liveness.hpp), every
+// other rank that still answers also prints "lag: error: rank S: rank R ends the job: MESSAGE"
+// and exits with status 1, and the silent ones are stopped; before or after it, MPI_Abort.
 [[noreturn]] void abort_job(const std::string& message);
 
 // Aborts the job unless `code` is MPI_SUCCESS.

@@ -48,7 +48,7 @@ MpiCluster<T>::MpiCluster(MpiSession& session, const Dataset<T>& data, const Mod
       step_msg_(vector_bytes() + sizeof(double)),
       eval_msg_(sizeof(double) + vector_bytes()),
       eval_grad_(local_.params()),
-      fault_(session.rank()) {
+      fault_(session) {
   if (workers_total_ < session.size())
     throw Error("--workers " + std::to_string(workers_total_) + " is fewer than the " +
                 std::to_string(session.size()) + " MPI ranks: every rank needs a worker");

@@ -42,7 +42,7 @@ MpiCudaCluster<T>::MpiCudaCluster(MpiSession& session, const Dataset<T>& data,
       params_(parameter_count(model, data.dim)),
       device_(device),
       graphs_(graphs),
-      fault_(session.rank()) {
+      fault_(session) {
   if (workers_total_ < session.size())
     throw Error("--workers " + std::to_string(workers_total_) + " is fewer than the " +
                 std::to_string(session.size()) + " MPI ranks: every rank needs a worker");

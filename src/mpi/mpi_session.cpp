@@ -23,10 +23,6 @@ double timeout_from_env() {
   return t;
 }
 
-// Seconds to wait for answers to "are you there?": a rank that is waiting answers within
-// microseconds; one that computes answers once its computation is done.
-constexpr double kAskWindow = 1.0;
-
 std::string format_seconds(double s) {
   std::ostringstream out;
   out << s;
@@ -47,9 +43,13 @@ MpiSession::MpiSession() : timeout_(timeout_from_env()) {
   liveness_ = std::make_unique<mpi::Liveness>(rank_, size_);
 }
 
-MpiSession::~MpiSession() {
+MpiSession::~MpiSession() { finalize(); }
+
+void MpiSession::finalize() {
+  if (finalized_) return;
+  finalized_ = true;
   liveness_.reset();
-  MPI_Finalize();
+  MPI_Finalize();  // not checked: this runs on the way out, also after an error elsewhere
 }
 
 void MpiSession::wait(MPI_Request* requests, int count, const char* during, int peer, Phase phase) {
@@ -66,13 +66,13 @@ void MpiSession::wait(MPI_Request* requests, int count, const char* during, int 
 
 double MpiSession::limit(Phase phase) const {
   // The other ranks give rank 0 a head start: when they all wait for the same silent rank, rank
-  // 0 finds it and ends the job alone, with one message instead of one per rank.
-  const double head_start = rank_ == 0 ? 0.0 : kAskWindow + 0.5;
+  // 0 finds it and tells them (Liveness::end_job) before they would each ask every rank.
+  const double head_start = rank_ == 0 ? 0.0 : mpi::Liveness::kWindow + 0.5;
   return (phase == Phase::Setup ? timeout_ * kSetupFactor : timeout_) + head_start;
 }
 
 std::string MpiSession::silent_ranks() {
-  const std::vector<int> silent = liveness_->silent_ranks(kAskWindow);
+  const std::vector<int> silent = liveness_->silent_ranks();
   std::string who;
   if (!silent.empty()) who = silent.size() == 1 ? "rank " : "ranks ";
   for (std::size_t i = 0; i < silent.size(); ++i)

@@ -22,7 +22,8 @@ class MpiSession {
  public:
   // A wait runs out after timeout() seconds: LAG_MPI_TIMEOUT, default kDefaultTimeout (ranks
   // other than 0 wait 1.5 s more, so that rank 0 reports first). With the second it takes to
-  // find the silent rank, every rank has ended within 30 s of a failure. An iteration in which
+  // find the silent rank and at most one more for the others to say that they end too
+  // (Liveness::end_job), every rank has ended within 30 s of a failure. An iteration in which
   // one rank computes longer than this looks like a failure: raise LAG_MPI_TIMEOUT for such runs.
   static constexpr double kDefaultTimeout = 25.0;
   // Before training (loading data, solving for L* on rank 0) the ranks legitimately wait for
@@ -44,9 +45,11 @@ class MpiSession {
   enum class Phase { Training, Setup };
   // Completes every request (MPI_REQUEST_NULL entries are fine) by polling MPI_Testall, and
   // answers other ranks' liveness questions meanwhile. When the deadline passes: asks every rank,
-  // prints "lag: error: rank R: no answer from rank S within T s (during WHAT)" and aborts the
-  // job (exit status 1 everywhere). `peer` names the rank waited for when the operation has one
-  // (point-to-point), used when every rank still answers.
+  // prints "lag: error: rank R: no answer from rank S within T s (during WHAT)" and ends the job
+  // (mpi::abort_job: every rank that still answers prints "lag: error: rank Q: rank R ends the
+  // job: no answer ...", and every rank exits with status 1). When another rank ends the job
+  // meanwhile, prints that and exits with status 1. `peer` names the rank waited for when the
+  // operation has one (point-to-point), used when every rank still answers.
   void wait(MPI_Request* requests, int count, const char* during, int peer = -1,
             Phase phase = Phase::Training);
   void wait(std::vector<MPI_Request>& requests, const char* during, int peer = -1,
@@ -75,10 +78,15 @@ class MpiSession {
   // "ranks 1, 3"); empty when all answer. For a failure report: a peer that died or hangs.
   std::string silent_ranks();
 
+  // Ends MPI on this rank, as the destructor does (which then does nothing). Only for the
+  // test-only fault LAG_FAULT=exit (fault_injection.hpp): a rank that leaves the job early.
+  void finalize();
+
  private:
   [[noreturn]] void timed_out(const char* during, int peer, double limit);
   int rank_ = 0, size_ = 1, local_size_ = 1;
   double timeout_ = kDefaultTimeout;
+  bool finalized_ = false;
   std::unique_ptr<mpi::Liveness> liveness_;
 };
 
