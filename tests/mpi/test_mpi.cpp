@@ -157,7 +157,7 @@ TEST_F(Mpi, TimeLimitIsDecidedByRankZero) {
 // Every iteration's logical and physical bytes, up and down, equal their formula
 // (exact_ledger.hpp) for all five algorithms, in fp32 and fp64, over 2 and 4 ranks; six workers,
 // so that rank 0 holds several (whose uploads cross no boundary) and blocks are uneven on 4.
-class MpiBytes : public Mpi, public ::testing::WithParamInterface<std::tuple<int, const char*>> {};
+class MpiBytes : public Mpi, public ::testing::WithParamInterface<std::tuple<int, std::string>> {};
 
 TEST_P(MpiBytes, EveryIterationsBytesEqualTheFormula) {
   const int R = std::get<0>(GetParam());
@@ -173,7 +173,8 @@ TEST_P(MpiBytes, EveryIterationsBytesEqualTheFormula) {
 
 INSTANTIATE_TEST_SUITE_P(RanksAndPrecision, MpiBytes,
                          ::testing::Combine(::testing::Values(2, 4),
-                                            ::testing::Values("fp32", "fp64")),
+                                            ::testing::Values(std::string("fp32"),
+                                                              std::string("fp64"))),
                          [](const auto& param_info) {
                            return std::to_string(std::get<0>(param_info.param)) + "ranks_" +
                                   std::get<1>(param_info.param);

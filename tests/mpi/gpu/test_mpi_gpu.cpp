@@ -212,7 +212,7 @@ TEST_F(MpiGpu, SoftmaxMatchesTheSingleGpuRun) {
 // (../exact_ledger.hpp: the payload handed to NCCL, for the whole job) for all five algorithms,
 // in fp32 and fp64, over 2 and 4 ranks; six workers, so that rank 0 holds several.
 class MpiGpuBytes : public MpiGpu,
-                    public ::testing::WithParamInterface<std::tuple<int, const char*>> {};
+                    public ::testing::WithParamInterface<std::tuple<int, std::string>> {};
 
 TEST_P(MpiGpuBytes, EveryIterationsBytesEqualTheFormula) {
   const int R = std::get<0>(GetParam());
@@ -228,7 +228,8 @@ TEST_P(MpiGpuBytes, EveryIterationsBytesEqualTheFormula) {
 
 INSTANTIATE_TEST_SUITE_P(RanksAndPrecision, MpiGpuBytes,
                          ::testing::Combine(::testing::Values(2, 4),
-                                            ::testing::Values("fp32", "fp64")),
+                                            ::testing::Values(std::string("fp32"),
+                                                              std::string("fp64"))),
                          [](const auto& param_info) {
                            return std::to_string(std::get<0>(param_info.param)) + "ranks_" +
                                   std::get<1>(param_info.param);
