@@ -7,7 +7,8 @@
 //   up    every sender on a rank other than 0: d S (rank 0's own workers send nothing);
 //         LAG-WK from iteration 2: the flag all-reduce, (R - 1) M
 // with S = sizeof(T), workers in contiguous blocks over the ranks (the first M mod R ranks one
-// more), and the totals in summary.json the sums of the rows.
+// more), and the totals in summary.json the sums of the rows. Shared by the CPU (tests/mpi) and
+// GPU (tests/mpi/gpu) byte tests, which differ only in --backend.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <tuple>
 
 #include "run_outputs.hpp"
 
@@ -101,6 +103,38 @@ inline void expect_exact_ledger(const std::filesystem::path& run, int ranks, int
     EXPECT_EQ(r["gd_equivalent_bytes_up"].get<std::uint64_t>(),
               r["iterations"].get<std::uint64_t>() * M * vec);
   }
+}
+
+// The run the byte tests check: six workers (so that rank 0 holds several, and blocks are
+// uneven on 4 ranks), d = 20, all five algorithms for 40 iterations, in the given precision.
+struct LedgerRun {
+  static constexpr int kWorkers = 6;
+  static constexpr std::uint64_t kDim = 20;
+  static std::string gen_args(const std::string& data) {
+    return "gen paper-linear --workers " + std::to_string(kWorkers) + " --dim " +
+           std::to_string(kDim) + " --out " + data;
+  }
+  static std::string train_args(const std::string& data, const std::string& precision,
+                                const std::string& out) {
+    return "train --data " + data +
+           " --algo gd,lag-wk,lag-ps,cyc-iag,num-iag --quiet --max-iters 40 --precision " +
+           precision + " --out " + out;
+  }
+  static void expect_exact(const std::filesystem::path& out, int ranks,
+                           const std::string& precision) {
+    expect_exact_ledger(out, ranks, kWorkers, kDim, precision == "fp32" ? 4 : 8);
+  }
+};
+
+// The parameters of the byte tests: ranks (2, 4) and precision (fp32, fp64), named "2ranks_fp32".
+using RanksAndPrecision = std::tuple<int, std::string>;
+inline auto ranks_and_precisions() {
+  return ::testing::Combine(::testing::Values(2, 4),
+                            ::testing::Values(std::string("fp32"), std::string("fp64")));
+}
+inline std::string ranks_and_precision_name(
+    const ::testing::TestParamInfo<RanksAndPrecision>& info) {
+  return std::to_string(std::get<0>(info.param)) + "ranks_" + std::get<1>(info.param);
 }
 
 }  // namespace lag::test

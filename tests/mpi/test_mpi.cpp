@@ -157,28 +157,19 @@ TEST_F(Mpi, TimeLimitIsDecidedByRankZero) {
 // Every iteration's logical and physical bytes, up and down, equal their formula
 // (exact_ledger.hpp) for all five algorithms, in fp32 and fp64, over 2 and 4 ranks; six workers,
 // so that rank 0 holds several (whose uploads cross no boundary) and blocks are uneven on 4.
-class MpiBytes : public Mpi, public ::testing::WithParamInterface<std::tuple<int, std::string>> {};
+class MpiBytes : public Mpi, public ::testing::WithParamInterface<lag::test::RanksAndPrecision> {};
 
 TEST_P(MpiBytes, EveryIterationsBytesEqualTheFormula) {
-  const int R = std::get<0>(GetParam());
-  const std::string precision = std::get<1>(GetParam());
-  ASSERT_EQ(lag("gen paper-linear --workers 6 --dim 20 --out " + path("data")).status, 0);
-  const Result r = mpirun(R, "train --data " + path("data") +
-                                 " --algo gd,lag-wk,lag-ps,cyc-iag,num-iag --quiet --max-iters 40 "
-                                 "--precision " +
-                                 precision + " --out " + path("out"));
+  const auto& [R, precision] = GetParam();
+  using lag::test::LedgerRun;
+  ASSERT_EQ(lag(LedgerRun::gen_args(path("data"))).status, 0);
+  const Result r = mpirun(R, LedgerRun::train_args(path("data"), precision, path("out")));
   ASSERT_EQ(r.status, 0) << r.output;
-  lag::test::expect_exact_ledger(path("out"), R, 6, 20, precision == "fp32" ? 4 : 8);
+  LedgerRun::expect_exact(path("out"), R, precision);
 }
 
-INSTANTIATE_TEST_SUITE_P(RanksAndPrecision, MpiBytes,
-                         ::testing::Combine(::testing::Values(2, 4),
-                                            ::testing::Values(std::string("fp32"),
-                                                              std::string("fp64"))),
-                         [](const auto& param_info) {
-                           return std::to_string(std::get<0>(param_info.param)) + "ranks_" +
-                                  std::get<1>(param_info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(RanksAndPrecision, MpiBytes, lag::test::ranks_and_precisions(),
+                         lag::test::ranks_and_precision_name);
 
 // One rank: nothing crosses a process boundary.
 TEST_F(Mpi, OneRankMovesNoPhysicalBytes) {

@@ -212,28 +212,20 @@ TEST_F(MpiGpu, SoftmaxMatchesTheSingleGpuRun) {
 // (../exact_ledger.hpp: the payload handed to NCCL, for the whole job) for all five algorithms,
 // in fp32 and fp64, over 2 and 4 ranks; six workers, so that rank 0 holds several.
 class MpiGpuBytes : public MpiGpu,
-                    public ::testing::WithParamInterface<std::tuple<int, std::string>> {};
+                    public ::testing::WithParamInterface<lag::test::RanksAndPrecision> {};
 
 TEST_P(MpiGpuBytes, EveryIterationsBytesEqualTheFormula) {
-  const int R = std::get<0>(GetParam());
-  const std::string precision = std::get<1>(GetParam());
-  ASSERT_EQ(lag("gen paper-linear --workers 6 --dim 20 --out " + path("data")).status, 0);
-  const Result r = mpirun(R, "train --data " + path("data") +
-                                 " --algo gd,lag-wk,lag-ps,cyc-iag,num-iag --backend cuda "
-                                 "--devices 0 --quiet --max-iters 40 --precision " +
-                                 precision + " --out " + path("out"));
+  const auto& [R, precision] = GetParam();
+  using lag::test::LedgerRun;
+  ASSERT_EQ(lag(LedgerRun::gen_args(path("data"))).status, 0);
+  const Result r = mpirun(R, LedgerRun::train_args(path("data"), precision, path("out")) +
+                                 " --backend cuda --devices 0");
   ASSERT_EQ(r.status, 0) << r.output;
-  lag::test::expect_exact_ledger(path("out"), R, 6, 20, precision == "fp32" ? 4 : 8);
+  LedgerRun::expect_exact(path("out"), R, precision);
 }
 
-INSTANTIATE_TEST_SUITE_P(RanksAndPrecision, MpiGpuBytes,
-                         ::testing::Combine(::testing::Values(2, 4),
-                                            ::testing::Values(std::string("fp32"),
-                                                              std::string("fp64"))),
-                         [](const auto& param_info) {
-                           return std::to_string(std::get<0>(param_info.param)) + "ranks_" +
-                                  std::get<1>(param_info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(RanksAndPrecision, MpiGpuBytes, lag::test::ranks_and_precisions(),
+                         lag::test::ranks_and_precision_name);
 
 // A rank that stops answering (inside its computation) while the others wait inside NCCL: the
 // job ends within the deadline, naming it, instead of hanging.
