@@ -26,6 +26,7 @@
 
 #include "block_sum.cuh"
 #include "fused_gradient.cuh"
+#include "lag/softplus.hpp"
 
 namespace lag::cuda {
 
@@ -48,11 +49,6 @@ std::size_t grid_blocks(std::size_t rows, std::size_t dim) {
 
 __device__ __forceinline__ float exp_t(float v) { return expf(v); }
 __device__ __forceinline__ double exp_t(double v) { return exp(v); }
-
-// softplus(u) = log(1 + e^u), written as lag::cpu's softplus_d.
-__device__ __forceinline__ double softplus(double u) {
-  return (u > 0 ? u : 0.0) + log1p(exp(-fabs(u)));
-}
 
 // c_i and loss_i for one row from its dot product (the arithmetic of accumulate_gradient).
 template <class T>

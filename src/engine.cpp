@@ -108,7 +108,7 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
 
   RunResult result;
   result.algorithm = algo;
-  result.alpha = options.alpha > 0 ? options.alpha : 1.0 / problem.smoothness;
+  result.alpha = alpha_or_default(options.alpha, problem.smoothness);
   result.xi = std::isnan(options.xi) ? default_xi(algo) : options.xi;
   const double step_size = iag ? result.alpha / M : result.alpha;
 
@@ -215,7 +215,6 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
   }
 
   result.total = ledger.total();
-  result.bytes_saved_fraction = ledger.bytes_saved_fraction();
   result.wall_seconds = train_seconds;
   result.eval_seconds = eval_seconds;
   const std::vector<T> theta = cluster.theta();

@@ -101,10 +101,4 @@ std::string prepare_labels(Dataset<double>& data, ModelSpec& model) {
   return "";
 }
 
-double softplus(double u) {
-  // log(1 + e^u) = max(u, 0) + log(1 + e^-|u|): the exponential never overflows, and log1p
-  // keeps the digits when e^-|u| is tiny.
-  return std::max(u, 0.0) + std::log1p(std::exp(-std::fabs(u)));
-}
-
 }  // namespace lag

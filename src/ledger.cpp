@@ -41,10 +41,9 @@ const Traffic& Ledger::record(std::uint64_t computes, std::uint64_t uploads,
   return per_iteration_.back();
 }
 
-double Ledger::bytes_saved_fraction() const {
-  if (total_.gd_equivalent_bytes_up == 0) return 0.0;
-  return 1.0 -
-         static_cast<double>(total_.bytes_up) / static_cast<double>(total_.gd_equivalent_bytes_up);
+double Traffic::bytes_saved_fraction() const {
+  if (gd_equivalent_bytes_up == 0) return 0.0;
+  return 1.0 - static_cast<double>(bytes_up) / static_cast<double>(gd_equivalent_bytes_up);
 }
 
 }  // namespace lag

@@ -69,6 +69,11 @@ TEST_F(Cli, GenThenTrainWritesSummaryMetricsAndWeights) {
     EXPECT_EQ(r["bytes_up"].get<std::uint64_t>(), r["uploads"].get<std::uint64_t>() * 50 * 8);
     EXPECT_EQ(r["gd_equivalent_bytes_up"].get<std::uint64_t>(),
               r["iterations"].get<std::uint64_t>() * 9 * 50 * 8);
+    // Bytes saved against GD: per iteration (one pass over the data) and as a fraction.
+    const double up = r["bytes_up"].get<double>(), iters = r["iterations"].get<double>();
+    const double gd = iters * 9 * 50 * 8;
+    EXPECT_DOUBLE_EQ(r["bytes_saved_per_iteration"].get<double>(), (gd - up) / iters);
+    EXPECT_DOUBLE_EQ(r["bytes_saved_fraction"].get<double>(), 1 - up / gd);
     runs[r["algo"].get<std::string>()] = r;
     EXPECT_TRUE(fs::exists(path("out/weights-" + r["algo"].get<std::string>() + ".txt")));
   }

@@ -89,7 +89,7 @@ void expect_exact(Algorithm a) {
   }
   EXPECT_EQ(rec.result.total.uploads, sum.uploads);
   EXPECT_EQ(rec.result.total.bytes_up, sum.bytes_up);
-  EXPECT_DOUBLE_EQ(rec.result.bytes_saved_fraction,
+  EXPECT_DOUBLE_EQ(rec.result.total.bytes_saved_fraction(),
                    1.0 - static_cast<double>(sum.bytes_up) / static_cast<double>(iters * M * vec));
 }
 
@@ -117,7 +117,7 @@ TEST(Ledger, LagSkipsWorkersOnHeterogeneousShards) {
   const Recorded ps = record<double>(Algorithm::LagPS, data, 100);
   EXPECT_LT(wk.result.total.uploads, 9u * 100u / 2);
   EXPECT_LT(ps.result.total.uploads, 9u * 100u / 2);
-  EXPECT_GT(wk.result.bytes_saved_fraction, 0.5);
+  EXPECT_GT(wk.result.total.bytes_saved_fraction(), 0.5);
 }
 
 TEST(StepHistory, ThresholdSumsWhatExists) {

@@ -332,9 +332,7 @@ Trained train_blobs(const ModelSpec& model, Algorithm algo, int threads, std::in
   pool.set_inline_work(0);  // small data: use the threads anyway (thread-count independence)
   ProblemConstants c;
   c.initial_theta = initial_parameters(model, train_set.dim, 1);
-  const Smoothness s = model.kind == ModelKind::Mlp
-                           ? estimate_curvature(train_set, model, c.initial_theta, pool)
-                           : smoothness_constants(train_set, model);
+  const Smoothness s = model_smoothness(train_set, model, c.initial_theta, pool);
   c.smoothness = s.global;
   c.worker_smoothness = s.worker;
   CpuCluster<double> cluster(train_set, model, pool);

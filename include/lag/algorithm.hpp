@@ -18,6 +18,11 @@ const char* algorithm_name(Algorithm a);
 // The paper's reference xi: 1 for LAG-WK, 10 for LAG-PS (unused by the others).
 double default_xi(Algorithm a);
 
+// The step size: `alpha` when one is given (> 0), else the paper's 1/L for smoothness L.
+inline double alpha_or_default(double alpha, double smoothness) {
+  return alpha > 0 ? alpha : 1.0 / smoothness;
+}
+
 // The last D squared steps ||theta^{j+1} - theta^j||^2 and the trigger threshold built on them:
 //   tau^k = xi / (D alpha^2 M^2) * sum_{d=1..D} ||theta^{k+1-d} - theta^{k-d}||^2
 // (while fewer than D steps exist, the sum runs over those that do).

@@ -69,7 +69,6 @@ struct RunResult {
   double xi = 0.0;
   std::int64_t iterations = 0;  // iterations spent to produce the final iterate
   Traffic total;                // their traffic
-  double bytes_saved_fraction = 0.0;
   double final_loss = 0.0;
   double objective_error = std::numeric_limits<double>::quiet_NaN();
   double grad_norm = 0.0;

@@ -32,6 +32,10 @@ struct Traffic {
   std::uint64_t gd_equivalent_bytes_up = 0;
 
   Traffic& operator+=(const Traffic& o);
+  // Bytes saved against GD: gd_equivalent_bytes_up - bytes_up, and that as a fraction of the
+  // GD-equivalent, 1 - bytes_up / gd_equivalent_bytes_up (0 when nothing was due).
+  std::uint64_t bytes_saved() const { return gd_equivalent_bytes_up - bytes_up; }
+  double bytes_saved_fraction() const;
 };
 
 class Ledger {
@@ -47,8 +51,6 @@ class Ledger {
   const Traffic& total() const { return total_; }
   // Traffic of the last recorded iteration (all zero before the first).
   Traffic last() const { return per_iteration_.empty() ? Traffic{} : per_iteration_.back(); }
-  // 1 - bytes_up / gd_equivalent_bytes_up (0 before the first iteration).
-  double bytes_saved_fraction() const;
 
  private:
   Algorithm algo_;

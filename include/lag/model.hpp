@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lag/dataset.hpp"
+#include "lag/softplus.hpp"  // the logistic loss: softplus(-y x.theta)
 
 namespace lag {
 
@@ -51,8 +52,5 @@ std::string prepare_labels(Dataset<double>& data, ModelSpec& model);
 // are mapped to -1/+1 and a notice is returned (empty string otherwise); a label outside
 // {-1, 0, +1}, or 0 in a data set that also uses -1, is a lag::InputError naming file and line.
 std::string prepare_labels(Dataset<double>& data, ModelKind kind);
-
-// Numerically stable log(1 + exp(u)).
-double softplus(double u);
 
 }  // namespace lag

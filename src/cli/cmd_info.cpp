@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "cli/data_options.hpp"
 #include "cpu/curvature.hpp"
+#include "lag/algorithm.hpp"
 #include "lag/build_info.hpp"
 #include "lag/heterogeneity.hpp"
 #include "lag/smoothness.hpp"
@@ -49,9 +50,7 @@ class InfoCommand final : public Command {
     const ModelSpec& model = loaded.model;
     ThreadPool pool(0);
     const Smoothness s =
-        model.kind == ModelKind::Mlp
-            ? estimate_curvature(data, model, initial_parameters(model, data.dim, data_.seed), pool)
-            : smoothness_constants(data, model);
+        model_smoothness(data, model, initial_parameters(model, data.dim, data_.seed), pool);
     std::printf("\ndata: %d workers, %zu rows, %zu features, model %s\n", data.workers(),
                 data.total_rows(), data.dim, model_name(model.kind));
     std::printf("%-8s %10s %14s  %s\n", "worker", "rows", "L_m", "source");
@@ -59,7 +58,7 @@ class InfoCommand final : public Command {
       std::printf("%-8d %10zu %14.6g  %s\n", m + 1, data.shards[m].rows, s.worker[m],
                   data.shards[m].source.c_str());
     std::printf("global L = %.6g; step alpha = %.6g%s\n", s.global,
-                alpha_ > 0 ? alpha_ : 1.0 / s.global, alpha_ > 0 ? "" : " (1/L)");
+                alpha_or_default(alpha_, s.global), alpha_ > 0 ? "" : " (1/L)");
     std::printf("\nheterogeneity profile (fraction of workers with L_m <= sqrt(gamma) L / M):\n");
     std::printf("%4s %12s %10s\n", "k", "gamma", "fraction");
     for (const auto& p : heterogeneity_profile(s.worker, s.global, depth_))

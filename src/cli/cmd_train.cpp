@@ -273,9 +273,7 @@ int TrainCommand::run() {
         constants.initial_theta = initial_parameters(model, data.train.dim, a_.data.seed);
         if (!speak) return;
         spmd.with_plain_run_blas([&] {
-          smooth = model.kind == ModelKind::Mlp
-                       ? estimate_curvature(data.train, model, constants.initial_theta, pool)
-                       : smoothness_constants(data.train, model);
+          smooth = model_smoothness(data.train, model, constants.initial_theta, pool);
           if (want_auto_optimum) {
             const Optimum opt = solve_optimum(data.train, model);
             optimum = opt.value;

@@ -26,10 +26,7 @@ void Progress::update(const std::string& algo, const IterationRow& row) {
   last_ = now;
   drawn_ = true;
   const auto& c = row.cumulative;
-  const double saved = c.gd_equivalent_bytes_up
-                           ? 100.0 * (1.0 - static_cast<double>(c.bytes_up) /
-                                                static_cast<double>(c.gd_equivalent_bytes_up))
-                           : 0.0;
+  const double saved = 100.0 * c.bytes_saved_fraction();
   std::fprintf(stderr, "\r[%s] iter %lld%s  uploads %llu  bytes saved %.1f%%\x1b[K", algo.c_str(),
                static_cast<long long>(row.iter), last_eval_.c_str(),
                static_cast<unsigned long long>(c.uploads), saved);

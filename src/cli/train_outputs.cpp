@@ -112,10 +112,9 @@ nlohmann::json run_json(const RunResult& r, const RunContext& c) {
   j["physical_bytes_up"] = t.physical_bytes_up;
   j["physical_bytes_down"] = t.physical_bytes_down;
   j["gd_equivalent_bytes_up"] = t.gd_equivalent_bytes_up;
-  j["bytes_saved_fraction"] = r.bytes_saved_fraction;
+  j["bytes_saved_fraction"] = t.bytes_saved_fraction();
   j["bytes_saved_per_iteration"] =
-      r.iterations > 0 ? static_cast<double>(t.gd_equivalent_bytes_up - t.bytes_up) /
-                             static_cast<double>(r.iterations)
+      r.iterations > 0 ? static_cast<double>(t.bytes_saved()) / static_cast<double>(r.iterations)
                        : 0.0;
   j["final_loss"] = number_or_null(r.final_loss);
   j["objective_error"] = number_or_null(r.objective_error);
@@ -158,7 +157,7 @@ void print_comparison(std::ostream& out, const std::vector<RunResult>& runs) {
     }
     out << std::setw(12) << std::fixed << std::setprecision(3)
         << static_cast<double>(r.total.bytes_up) / 1e6 << std::setw(9) << std::setprecision(1)
-        << 100.0 * r.bytes_saved_fraction << "%";
+        << 100.0 * r.total.bytes_saved_fraction() << "%";
     std::ostringstream err;
     if (std::isnan(r.objective_error))
       err << "-";

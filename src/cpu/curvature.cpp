@@ -90,4 +90,10 @@ Smoothness estimate_curvature(const Dataset<double>& data, const ModelSpec& mode
   return out;
 }
 
+Smoothness model_smoothness(const Dataset<double>& data, const ModelSpec& model,
+                            const std::vector<double>& theta, ThreadPool& pool) {
+  return model.kind == ModelKind::Mlp ? estimate_curvature(data, model, theta, pool)
+                                      : smoothness_constants(data, model);
+}
+
 }  // namespace lag

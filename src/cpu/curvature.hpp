@@ -20,4 +20,9 @@ Smoothness estimate_curvature(const Dataset<double>& data, const ModelSpec& mode
                               const std::vector<double>& theta, ThreadPool& pool,
                               int iterations = 10);
 
+// The smoothness constants a run uses: the closed forms (smoothness_constants) where the model
+// has them, else (the MLP) the estimate at the starting point `theta`.
+Smoothness model_smoothness(const Dataset<double>& data, const ModelSpec& model,
+                            const std::vector<double>& theta, ThreadPool& pool);
+
 }  // namespace lag

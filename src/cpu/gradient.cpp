@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "lag/softplus.hpp"
+
 namespace lag::cpu {
 
 namespace {
@@ -20,10 +22,6 @@ template <class T>
 inline void axpy_row(T c, const T* __restrict x, T* __restrict g, std::size_t n) {
 #pragma omp simd
   for (std::size_t j = 0; j < n; ++j) g[j] += c * x[j];
-}
-
-inline double softplus_d(double u) {
-  return (u > 0 ? u : 0.0) + std::log1p(std::exp(-std::fabs(u)));
 }
 
 // ---- four rows at a time -------------------------------------------------------------------
@@ -179,7 +177,7 @@ double accumulate_gradient(ModelKind kind, const T* x, const T* y, std::size_t r
       const T z = y[i] * dot;
       // d/dtheta softplus(-z) = -y sigmoid(-z) x = -y / (1 + exp(z)) x
       const T c = -y[i] / (T(1) + std::exp(z));
-      loss += softplus_d(-static_cast<double>(z));
+      loss += softplus(-static_cast<double>(z));
       return c;
     });
   }
@@ -196,7 +194,7 @@ double accumulate_loss(ModelKind kind, const T* x, const T* y, std::size_t rows,
       const double r = static_cast<double>(z) - static_cast<double>(y[i]);
       loss += 0.5 * r * r;
     } else {
-      loss += softplus_d(-static_cast<double>(y[i]) * static_cast<double>(z));
+      loss += softplus(-static_cast<double>(y[i]) * static_cast<double>(z));
     }
   }
   return loss;
