@@ -27,19 +27,22 @@ struct WorkerVectors {
   T* const* g_hat;
 };
 
-cudaError_t exchange_decide(bool trigger, const double* tau, const std::uint8_t* selected,
-                            const double* delta_norm2, int workers, std::uint8_t* fire,
-                            std::uint8_t* fire_host, cudaStream_t s);
+[[nodiscard]] cudaError_t exchange_decide(bool trigger, const double* tau,
+                                          const std::uint8_t* selected, const double* delta_norm2,
+                                          int workers, std::uint8_t* fire, std::uint8_t* fire_host,
+                                          cudaStream_t s);
 
 // LAG-PS, the server's rule with tau read at execution time: select[m] = (L_m * L_m) * d2_m >
 // *tau (lag::ps_fires), copied to select_host as well.
-cudaError_t exchange_ps_select(const double* tau, const double* stale_distance2,
-                               const double* smoothness, int workers, std::uint8_t* select,
-                               std::uint8_t* select_host, cudaStream_t s);
+[[nodiscard]] cudaError_t exchange_ps_select(const double* tau, const double* stale_distance2,
+                                             const double* smoothness, int workers,
+                                             std::uint8_t* select, std::uint8_t* select_host,
+                                             cudaStream_t s);
 
 template <class T>
-cudaError_t exchange_commit(bool replace, WorkerVectors<T> vectors, const std::uint8_t* fire,
-                            int workers, const T* theta, T* theta_hat, T* aggregate, std::size_t n,
-                            cudaStream_t s);
+[[nodiscard]] cudaError_t exchange_commit(bool replace, WorkerVectors<T> vectors,
+                                          const std::uint8_t* fire, int workers, const T* theta,
+                                          T* theta_hat, T* aggregate, std::size_t n,
+                                          cudaStream_t s);
 
 }  // namespace lag::cuda

@@ -58,15 +58,16 @@ FusedJob<T> fused_gradient_job(const T* x, const T* y, std::size_t rows, std::si
 // fused_gradient for up to kMaxFusedBatch workers sharing dim, theta, lambda and the loss, in two
 // launches instead of two per worker; each job's results are bit-identical to fused_gradient's.
 template <class T>
-cudaError_t fused_gradient_batch(BinaryLoss loss, const FusedBatch<T>& batch, std::size_t dim,
-                                 const T* theta, T lambda, cudaStream_t s);
+[[nodiscard]] cudaError_t fused_gradient_batch(BinaryLoss loss, const FusedBatch<T>& batch,
+                                               std::size_t dim, const T* theta, T lambda,
+                                               cudaStream_t s);
 
 // Writes g (dim values) and *out_loss (one double), all device memory; asynchronous on s.
 // Returns cudaErrorInvalidValue for dim == 0 or a missing pointer (x and y may be null when
 // rows == 0), else cudaGetLastError() after the launches. g may not alias x, y or theta.
 template <class T>
-cudaError_t fused_gradient(BinaryLoss loss, const T* x, const T* y, std::size_t rows,
-                           std::size_t dim, const T* theta, T lambda, T* g, double* out_loss,
-                           void* workspace, cudaStream_t s);
+[[nodiscard]] cudaError_t fused_gradient(BinaryLoss loss, const T* x, const T* y, std::size_t rows,
+                                         std::size_t dim, const T* theta, T lambda, T* g,
+                                         double* out_loss, void* workspace, cudaStream_t s);
 
 }  // namespace lag::cuda

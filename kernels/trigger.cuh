@@ -12,12 +12,12 @@ namespace lag::cuda {
 
 // LAG-WK: fire[m] = selected[m] && delta_norm2[m] > tau, for m in [0, workers). All pointers
 // are device memory; fire[m] is 1 or 0.
-cudaError_t wk_trigger(const double* delta_norm2, const std::uint8_t* selected, double tau,
-                       int workers, std::uint8_t* fire, cudaStream_t s);
+[[nodiscard]] cudaError_t wk_trigger(const double* delta_norm2, const std::uint8_t* selected,
+                                     double tau, int workers, std::uint8_t* fire, cudaStream_t s);
 
 // LAG-PS: select[m] = smoothness[m] * smoothness[m] * stale_distance2[m] > tau (evaluated as
 // (L*L)*d2, like lag::ps_fires). All pointers are device memory; select[m] is 1 or 0.
-cudaError_t ps_select(const double* stale_distance2, const double* smoothness, double tau,
-                      int workers, std::uint8_t* select, cudaStream_t s);
+[[nodiscard]] cudaError_t ps_select(const double* stale_distance2, const double* smoothness,
+                                    double tau, int workers, std::uint8_t* select, cudaStream_t s);
 
 }  // namespace lag::cuda

@@ -11,15 +11,16 @@ namespace lag::cuda {
 
 // Runs y = a*x + y on `device` for a small vector and checks the result on the host: proves the
 // device can run this binary's kernels. Returns false with `why` set on any CUDA error.
-bool axpy_self_test(int device, std::string* why);
+[[nodiscard]] bool axpy_self_test(int device, std::string* why);
 
 // y[i] += a * x[i] for i < n (device memory; asynchronous on s; returns cudaGetLastError()).
 template <class T>
-cudaError_t axpy(T a, const T* x, T* y, std::size_t n, cudaStream_t s);
+[[nodiscard]] cudaError_t axpy(T a, const T* x, T* y, std::size_t n, cudaStream_t s);
 
 // g[i] += lambda * theta[i] for i < n (the regulariser's gradient; same arithmetic as the CPU
 // backend's `g[j] += lambda * theta[j]`).
 template <class T>
-cudaError_t scale_add_lambda(T* g, const T* theta, T lambda, std::size_t n, cudaStream_t s);
+[[nodiscard]] cudaError_t scale_add_lambda(T* g, const T* theta, T lambda, std::size_t n,
+                                           cudaStream_t s);
 
 }  // namespace lag::cuda

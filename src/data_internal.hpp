@@ -44,7 +44,7 @@ LoadedFile load_one(const std::string& path, const LoadOptions& options);
 class LineReader {
  public:
   explicit LineReader(const std::string& text);
-  bool next(const char*& begin, const char*& end);
+  [[nodiscard]] bool next(const char*& begin, const char*& end);
   std::size_t number() const { return number_; }
 
  private:

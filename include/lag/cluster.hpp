@@ -69,7 +69,7 @@ class Cluster {
   // The server's `value` on every process. SPMD runs (one engine per MPI rank) must take the
   // same decisions; the only one that depends on local state is the wall-clock time limit.
   // Within one process there is nothing to agree on.
-  virtual bool agree(bool value) { return value; }
+  [[nodiscard]] virtual bool agree(bool value) { return value; }
 };
 
 }  // namespace lag

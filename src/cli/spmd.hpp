@@ -42,7 +42,7 @@ class Spmd {
   // caught and the ranks agree: when any rank failed, the lowest failing rank prints its error
   // ("lag: error: rank R: ...") and every rank gets false (and should exit 1); the others would
   // otherwise wait for it.
-  bool all_succeed(const std::function<void()>& step);
+  [[nodiscard]] bool all_succeed(const std::function<void()>& step);
   // Runs `body`; in an MPI job an exception ends the whole job at once with its message (the
   // other ranks are inside the training loop, waiting for this one).
   void or_abort(const std::function<void()>& body);

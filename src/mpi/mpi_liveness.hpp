@@ -84,7 +84,7 @@ class Liveness {
 
   void post();
   // The next note that has arrived (re-posting the receive), or false.
-  bool take(char& kind, int& source, std::string& text);
+  [[nodiscard]] bool take(char& kind, int& source, std::string& text);
   void send_byte(const unsigned char& byte, int to, int tag);
   // While this rank ends: answers questions and STOPs, and notes a GO and a lower rank that
   // ends the job too.

@@ -64,7 +64,7 @@ class MpiSession {
   // MPI_Ibcast of `count` doubles from `root`, completed by wait() (`during` names it).
   void broadcast(double* values, int count, int root, const char* during);
   // Rank 0's `value` on every rank (one byte by MPI_Ibcast, completed by wait()); `value` alone.
-  bool root_decision(bool value, const char* during);
+  [[nodiscard]] bool root_decision(bool value, const char* during);
 
   // For waits on something other than MPI (a GPU stream running NCCL operations), which must
   // keep the promises of wait(): how long they may take on this rank (head start included);

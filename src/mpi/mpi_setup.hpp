@@ -10,7 +10,7 @@
 namespace lag::mpi {
 
 // Every rank passes whether its step failed; all get the lowest failing rank, or -1.
-int lowest_failing_rank(MpiSession& session, bool failed);
+[[nodiscard]] int lowest_failing_rank(MpiSession& session, bool failed);
 
 // Rank 0's `values` on every rank; every rank passes a vector of the same size.
 void broadcast_from_root(MpiSession& session, std::vector<double>& values);

@@ -47,7 +47,7 @@ class NcclJob {
  private:
   // Throws (after aborting the communicator) when it reports an asynchronous error; returns
   // whether operations are still being set up (ncclInProgress).
-  bool in_progress(const char* during);
+  [[nodiscard]] bool in_progress(const char* during);
   [[noreturn]] void fail(const std::string& what);
   [[noreturn]] void timed_out(const char* during, int peer, double limit);
 
