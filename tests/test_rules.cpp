@@ -310,7 +310,7 @@ double true_gradient_norm(const Problem& p, const Vec& theta) {
   return std::sqrt(distance2(sum, Vec(sum.size(), 0.0)));
 }
 
-// DESIGN's loop, written out plainly: the server's aggregate, g_hat_m, theta_hat_m, and the
+// The loop of docs/architecture.md §2, written out plainly: the server's aggregate, g_hat_m, theta_hat_m, and the
 // history of squared steps.
 Reference reference_run(const Problem& p, Algorithm a, double xi, int depth, int iters) {
   const int M = p.data.workers();

@@ -1,4 +1,4 @@
-// The five algorithms and the LAG trigger rules (DESIGN.md section 2).
+// The five algorithms and the LAG trigger rules (docs/architecture.md §2).
 #pragma once
 
 #include <cstddef>

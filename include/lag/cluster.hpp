@@ -1,4 +1,5 @@
-// The seam between the engine and where the vectors live (backend + transport).
+// The seam between the engine and where the vectors live (backend + transport; see
+// docs/architecture.md §4).
 //
 // A Cluster holds the server (theta^k, the aggregate gradient, theta_hat_m for LAG-PS) and the
 // M workers (shard, fresh gradient g_m, last uploaded gradient g_hat_m, delta_m = g_m - g_hat_m).

@@ -1,4 +1,4 @@
-// The engine: one loop for all five algorithms (DESIGN.md section 2). Each iteration is
+// The engine: one loop for all five algorithms (docs/architecture.md §2). Each iteration is
 // plan -> compute -> (evaluate, record) -> trigger -> upload -> step, one call each.
 #pragma once
 

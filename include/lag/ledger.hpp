@@ -1,4 +1,4 @@
-// The communication ledger: exact per-iteration counts of what moved (DESIGN.md section 3).
+// The communication ledger: exact per-iteration counts of what moved (docs/architecture.md §3).
 //
 // Logical bytes follow the paper's model, every worker a node beside the server:
 //   uplink     uploads * d * sizeof(T)                 (a delta, or GD's full gradient)

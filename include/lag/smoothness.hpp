@@ -1,4 +1,4 @@
-// Smoothness constants (DESIGN.md section 1) from lambda_max by power iteration.
+// Smoothness constants (docs/architecture.md §1) from lambda_max by power iteration.
 #pragma once
 
 #include <vector>
