@@ -9,6 +9,7 @@
 // taken apart from mpirun's by running every rank under this same binary as a wrapper
 // (--rank-wrapper, see main()), which writes them to files of its own.
 #include <gtest/gtest.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,43 +35,72 @@ namespace {
 
 // ---- the per-rank wrapper ---------------------------------------------------------------------
 
-volatile pid_t wrapped_child = 0;
+volatile pid_t forward_to = 0;
 
 extern "C" void forward_signal(int signal) {
-  if (wrapped_child > 0) kill(wrapped_child, signal);
+  if (forward_to > 0) kill(forward_to, signal);
+}
+
+void forward_sigterm_to(pid_t pid) {
+  forward_to = pid;
+  struct sigaction action {};
+  action.sa_handler = forward_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
 }
 
 // `test_mpi_liveness --rank-wrapper DIR PROGRAM ARGS...`, started by mpirun as a rank: runs
 // PROGRAM with its stdout and stderr in DIR/out.R and writes how it ended to DIR/status.R ("exit
-// N" or "signal N"; R is the rank). mpirun sends SIGTERM to its own child only (SIGKILL, later,
-// to the whole process group), so the wrapper passes SIGTERM on: the rank sees what it would see
-// as mpirun's child. Its own exit status is the rank's (128 + N for signal N, as a shell says).
+// N" or "signal N"; R is the rank). The rank sees what it would see as mpirun's child: SIGTERM
+// is passed on to it.
+//
+// When mpirun takes a job down it sends SIGTERM to its child and, 10-30 ms later, SIGKILL to the
+// child's whole process group. A status written by a process of that group is lost whenever the
+// machine is too busy to run it within those milliseconds; so the process that waits for the
+// rank and writes its status (the reporter) lives in a session of its own, with the rank under
+// it, and the wrapper that mpirun sees only waits for the reporter. If the wrapper is killed
+// first, the reporter is told (PR_SET_PDEATHSIG) and stops the rank, so nothing outlives the job.
 int rank_wrapper(int argc, char** argv) {
   if (argc < 4) return 2;
   const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
   if (!rank) rank = std::getenv("PMIX_RANK");
   if (!rank) return 2;
   const std::string dir = argv[2];
-  struct sigaction action {};
-  action.sa_handler = forward_signal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGTERM, &action, nullptr);
-  const pid_t child = fork();
-  if (child < 0) return 2;
-  if (child == 0) {
-    const std::string out = dir + "/out." + rank;
-    if (!std::freopen(out.c_str(), "w", stdout) || dup2(fileno(stdout), 2) < 0) _exit(126);
-    execv(argv[3], argv + 3);
-    _exit(127);
+  const pid_t wrapper = getpid();
+  const pid_t reporter = fork();
+  if (reporter < 0) return 2;
+  if (reporter == 0) {
+    setsid();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != wrapper) _exit(2);  // the wrapper is gone already
+    sigset_t term, previous;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, &previous);  // until forward_to is set
+    const pid_t child = fork();
+    if (child < 0) _exit(2);
+    if (child == 0) {
+      sigprocmask(SIG_SETMASK, &previous, nullptr);
+      const std::string out = dir + "/out." + rank;
+      if (!std::freopen(out.c_str(), "w", stdout) || dup2(fileno(stdout), 2) < 0) _exit(126);
+      execv(argv[3], argv + 3);
+      _exit(127);
+    }
+    forward_sigterm_to(child);
+    sigprocmask(SIG_SETMASK, &previous, nullptr);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0)
+      if (errno != EINTR) _exit(2);
+    const bool exited = WIFEXITED(status);
+    const int code = exited ? WEXITSTATUS(status) : WTERMSIG(status);
+    std::ofstream(dir + "/status." + rank) << (exited ? "exit " : "signal ") << code << "\n";
+    _exit(exited ? code : 128 + code);
   }
-  wrapped_child = child;
+  forward_sigterm_to(reporter);
   int status = 0;
-  while (waitpid(child, &status, 0) < 0)
+  while (waitpid(reporter, &status, 0) < 0)
     if (errno != EINTR) return 2;
-  const bool exited = WIFEXITED(status);
-  const int code = exited ? WEXITSTATUS(status) : WTERMSIG(status);
-  std::ofstream(dir + "/status." + rank) << (exited ? "exit " : "signal ") << code << "\n";
-  return exited ? code : 128 + code;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 // ---- the tests --------------------------------------------------------------------------------
@@ -123,7 +153,7 @@ class MpiLiveness : public lag::test::TempDirTest {
   }
   std::string status(int rank) const {
     const fs::path p = path("ranks/status." + std::to_string(rank));
-    return fs::exists(p) ? read_file(p) : "(none: the wrapper was killed)\n";
+    return fs::exists(p) ? read_file(p) : "(none: the reporter did not write it)\n";
   }
 
   // Every rank but `faulty` printed exactly one line of its own, "lag: error: rank R: ...",
