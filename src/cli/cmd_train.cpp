@@ -292,7 +292,7 @@ int TrainCommand::run() {
           std::printf("; backend %s", backend_.description.c_str());
           std::printf("\nsmoothness L = %.6g%s, alpha = %.6g%s\n", smooth.global,
                       model.kind == ModelKind::Mlp ? " (estimated at the start)" : "",
-                      a_.alpha > 0 ? a_.alpha : 1.0 / smooth.global, a_.alpha > 0 ? "" : " (1/L)");
+                      alpha_or_default(a_.alpha, smooth.global), a_.alpha > 0 ? "" : " (1/L)");
           if (optimum) std::printf("optimum L* = %.17g (%s)\n", *optimum, optimum_method.c_str());
           std::fflush(stdout);
         }
