@@ -310,8 +310,8 @@ double true_gradient_norm(const Problem& p, const Vec& theta) {
   return std::sqrt(distance2(sum, Vec(sum.size(), 0.0)));
 }
 
-// The loop of docs/architecture.md §2, written out plainly: the server's aggregate, g_hat_m, theta_hat_m, and the
-// history of squared steps.
+// The loop of docs/architecture.md §2, written out plainly: the server's aggregate, g_hat_m,
+// theta_hat_m, and the history of squared steps.
 Reference reference_run(const Problem& p, Algorithm a, double xi, int depth, int iters) {
   const int M = p.data.workers();
   const std::size_t d = p.data.dim;

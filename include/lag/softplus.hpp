@@ -4,11 +4,7 @@
 
 #include <cmath>
 
-#ifdef __CUDACC__
-#define LAG_HOST_DEVICE __host__ __device__
-#else
-#define LAG_HOST_DEVICE
-#endif
+#include "lag/host_device.hpp"
 
 namespace lag {
 
@@ -19,5 +15,3 @@ LAG_HOST_DEVICE inline double softplus(double u) {
 }
 
 }  // namespace lag
-
-#undef LAG_HOST_DEVICE

@@ -3,11 +3,7 @@
 // add, so no compiler can contract it into an FMA: both sides round alike.
 #pragma once
 
-#ifdef __CUDACC__
-#define LAG_HOST_DEVICE __host__ __device__
-#else
-#define LAG_HOST_DEVICE
-#endif
+#include "lag/host_device.hpp"
 
 namespace lag {
 
@@ -16,11 +12,8 @@ LAG_HOST_DEVICE inline bool wk_fires(double delta_norm2, double tau) { return de
 
 // LAG-PS: the server asks worker m iff L_m^2 ||theta_hat_m - theta^k||^2 > tau, evaluated as
 // (L_m * L_m) * distance.
-LAG_HOST_DEVICE inline bool ps_fires(double worker_smoothness, double stale_distance2,
-                                     double tau) {
+LAG_HOST_DEVICE inline bool ps_fires(double worker_smoothness, double stale_distance2, double tau) {
   return worker_smoothness * worker_smoothness * stale_distance2 > tau;
 }
 
 }  // namespace lag
-
-#undef LAG_HOST_DEVICE
