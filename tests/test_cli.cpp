@@ -15,6 +15,7 @@
 #include <string>
 
 #include "run_command.hpp"
+#include "run_outputs.hpp"
 
 namespace fs = std::filesystem;
 
@@ -308,13 +309,6 @@ std::string csv(const std::vector<std::vector<double>>& rows) {
   return text;
 }
 
-std::vector<double> read_weights(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<double> theta;
-  for (std::string line; std::getline(in, line);) theta.push_back(std::stod(line));
-  return theta;
-}
-
 double log_sum_exp(const std::vector<double>& z) {
   const double top = *std::max_element(z.begin(), z.end());
   double sum = 0;
@@ -420,7 +414,7 @@ TEST_F(Cli, TestLossAndAccuracyMatchTheSavedWeights) {
     for (const auto& r : s["runs"]) {
       const std::string algo = r["algo"].get<std::string>();
       ASSERT_EQ(r["iterations"], 31) << algo;
-      const std::vector<double> theta = read_weights(out + "/weights-" + algo + ".txt");
+      const std::vector<double> theta = lag::test::read_numbers(out + "/weights-" + algo + ".txt");
       ASSERT_EQ(theta.size(), s["parameters"].get<std::size_t>()) << algo;
       const Metrics m = reference_metrics(c.model, theta, c.test_rows, classes, 4);
       const double rows = static_cast<double>(test_rows.size());

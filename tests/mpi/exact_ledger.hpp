@@ -19,7 +19,7 @@
 #include <string>
 #include <tuple>
 
-#include "run_outputs.hpp"
+#include "../run_outputs.hpp"
 
 namespace lag::test {
 

@@ -17,12 +17,12 @@
 #include <vector>
 
 #include "../run_command.hpp"
+#include "../run_outputs.hpp"
 #include "../temp_dir_test.hpp"
 #include "exact_ledger.hpp"
 #include "mpi/rank_device.hpp"
 #include "mpi/worker_blocks.hpp"
 #include "mpirun.hpp"
-#include "run_outputs.hpp"
 
 namespace fs = std::filesystem;
 

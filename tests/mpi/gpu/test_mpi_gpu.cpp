@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "../../run_command.hpp"
+#include "../../run_outputs.hpp"
 #include "../../temp_dir_test.hpp"
 #include "../exact_ledger.hpp"
-#include "../run_outputs.hpp"
 
 namespace fs = std::filesystem;
 

@@ -1,5 +1,6 @@
-// Reading what a `lag train` run wrote (summary.json, metrics.csv, weights-*.txt), for the tests
-// that compare an MPI job's outputs with a single process's.
+// Reading what a `lag train` run wrote (summary.json, metrics.csv, weights-*.txt), for the
+// end-to-end tests: the CLI's, and those that compare an MPI job's outputs with a single
+// process's.
 #pragma once
 
 #include <filesystem>
