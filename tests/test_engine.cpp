@@ -36,15 +36,6 @@ RunResult run(const Dataset<double>& data, const ModelSpec& model, TrainOptions 
   });
 }
 
-double relative_distance(const std::vector<double>& a, const std::vector<double>& b) {
-  double num = 0, den = 0;
-  for (std::size_t j = 0; j < a.size(); ++j) {
-    num += (a[j] - b[j]) * (a[j] - b[j]);
-    den += b[j] * b[j];
-  }
-  return std::sqrt(num / den);
-}
-
 TEST(Engine, LeastSquaresConvergesToExactSolution) {
   std::vector<double> truth;
   const auto data = test::gaussian_data(4, 30, 6, false, 0.0, 21, &truth);  // y = X theta
@@ -54,7 +45,7 @@ TEST(Engine, LeastSquaresConvergesToExactSolution) {
   o.grad_tol = 1e-13;
   const RunResult r = run(data, ModelSpec{}, o);
   EXPECT_EQ(r.stop_reason, StopReason::GradTol);
-  EXPECT_LT(relative_distance(r.theta, truth), 1e-9);
+  EXPECT_LT(test::relative_distance(r.theta, truth), 1e-9);
 }
 
 TEST(Engine, EveryAlgorithmReachesTheLeastSquaresOptimum) {
@@ -69,7 +60,7 @@ TEST(Engine, EveryAlgorithmReachesTheLeastSquaresOptimum) {
     o.target_gap = 1e-12 * opt.value;
     const RunResult r = run(data, model, o);
     EXPECT_EQ(r.stop_reason, StopReason::TargetGap) << algorithm_name(a);
-    EXPECT_LT(relative_distance(r.theta, opt.theta), 1e-5) << algorithm_name(a);
+    EXPECT_LT(test::relative_distance(r.theta, opt.theta), 1e-5) << algorithm_name(a);
   }
 }
 
@@ -87,11 +78,11 @@ TEST(Engine, LagReachesTheLogisticOptimumOfGd) {
     const RunResult r = run(data, model, o);
     ASSERT_EQ(r.stop_reason, StopReason::TargetGap) << algorithm_name(a);
     EXPECT_LT(r.objective_error, 1e-11);
-    EXPECT_LT(relative_distance(r.theta, opt.theta), 1e-4) << algorithm_name(a);
+    EXPECT_LT(test::relative_distance(r.theta, opt.theta), 1e-4) << algorithm_name(a);
     thetas.push_back(r.theta);
   }
-  EXPECT_LT(relative_distance(thetas[1], thetas[0]), 1e-4);
-  EXPECT_LT(relative_distance(thetas[2], thetas[0]), 1e-4);
+  EXPECT_LT(test::relative_distance(thetas[1], thetas[0]), 1e-4);
+  EXPECT_LT(test::relative_distance(thetas[2], thetas[0]), 1e-4);
 }
 
 // The paper's headline: on heterogeneous shards LAG needs far fewer uploads than GD.
@@ -210,8 +201,8 @@ TEST(Engine, Fp32AgreesWithFp64OnTheta) {
     const RunResult r64 = run<double>(data, model, o);
     const RunResult r32 = run<float>(data, model, o);
     ASSERT_EQ(r32.theta.size(), r64.theta.size());
-    EXPECT_LT(relative_distance(r64.theta, opt.theta), 1e-12) << algorithm_name(a);
-    EXPECT_LT(relative_distance(r32.theta, r64.theta), tolerance) << algorithm_name(a);
+    EXPECT_LT(test::relative_distance(r64.theta, opt.theta), 1e-12) << algorithm_name(a);
+    EXPECT_LT(test::relative_distance(r32.theta, r64.theta), tolerance) << algorithm_name(a);
     // The fp32 run really iterated in fp32: every coordinate is a float.
     for (double v : r32.theta) ASSERT_EQ(static_cast<double>(static_cast<float>(v)), v);
   }

@@ -153,6 +153,17 @@ inline GramTops gram_top_eigenvalues(const Dataset<double>& data) {
   return tops;
 }
 
+// ||a - b|| / ||b|| (b = 0 counts as a tiny norm); infinite when the lengths differ.
+inline double relative_distance(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return HUGE_VAL;
+  double num = 0, den = 0;
+  for (std::size_t j = 0; j < a.size(); ++j) {
+    num += (a[j] - b[j]) * (a[j] - b[j]);
+    den += b[j] * b[j];
+  }
+  return std::sqrt(num / std::max(den, 1e-300));
+}
+
 inline std::uint64_t count_flags(const Flags& f) {
   std::uint64_t n = 0;
   for (auto v : f) n += v;

@@ -397,12 +397,7 @@ TEST(LagDecisions, EveryIterationMatchesTheReferenceLoop) {
     ASSERT_EQ(counting.uploads.size(), want.uploads.size());
     for (std::size_t k = 0; k < want.uploads.size(); ++k)
       EXPECT_EQ(counting.uploads[k], want.uploads[k]) << "iteration " << k + 1;
-    double num = 0, den = 0;
-    for (std::size_t j = 0; j < want.theta.size(); ++j) {
-      num += (got.theta[j] - want.theta[j]) * (got.theta[j] - want.theta[j]);
-      den += want.theta[j] * want.theta[j];
-    }
-    EXPECT_LT(std::sqrt(num / den), 1e-12);
+    EXPECT_LT(test::relative_distance(got.theta, want.theta), 1e-12);
   }
 }
 

@@ -67,15 +67,6 @@ Outcome run(Cluster<T>& cluster, const ProblemConstants& c, Algorithm a, std::in
   return r;
 }
 
-double relative(const std::vector<double>& a, const std::vector<double>& b) {
-  double num = 0, den = 0;
-  for (std::size_t j = 0; j < a.size(); ++j) {
-    num += (a[j] - b[j]) * (a[j] - b[j]);
-    den += b[j] * b[j];
-  }
-  return std::sqrt(num / std::max(den, 1e-300));
-}
-
 // The decisions and the ledger of each compared iteration are identical; when every iteration
 // is compared, so are the run's ledger totals. theta and the final loss agree to `tolerance`.
 template <class T>
@@ -126,7 +117,7 @@ void expect_equivalent(const Dataset<double>& data64, const ModelSpec& model,
       EXPECT_EQ(p.control_bytes, q.control_bytes);
       EXPECT_EQ(p.gd_equivalent_bytes_up, q.gd_equivalent_bytes_up);
     }
-    EXPECT_LE(relative(y.result.theta, x.result.theta), tolerance);
+    EXPECT_LE(test::relative_distance(y.result.theta, x.result.theta), tolerance);
     EXPECT_NEAR(y.result.final_loss, x.result.final_loss,
                 tolerance * std::max(1.0, std::fabs(x.result.final_loss)));
   }
@@ -184,7 +175,7 @@ TEST(CudaEquivalence, SoftmaxAndMlpFp64) {
   for (Algorithm a : {Algorithm::GD, Algorithm::LagWK, Algorithm::LagPS}) {
     const Outcome x = run(cpu, c, a, 100), y = run(gpu, c, a, 100);
     EXPECT_EQ(x.uploads, y.uploads) << algorithm_name(a);
-    EXPECT_LE(relative(y.result.theta, x.result.theta), 1e-11) << algorithm_name(a);
+    EXPECT_LE(test::relative_distance(y.result.theta, x.result.theta), 1e-11) << algorithm_name(a);
   }
   const ModelSpec mlp{ModelKind::Mlp, 0.01, 3, 8};
   ProblemConstants cm;
@@ -195,7 +186,7 @@ TEST(CudaEquivalence, SoftmaxAndMlpFp64) {
   CudaCluster<double> gpu_mlp(d, mlp, {devices[0]});
   const Outcome x = run(cpu_mlp, cm, Algorithm::LagWK, 50),
                 y = run(gpu_mlp, cm, Algorithm::LagWK, 50);
-  EXPECT_LE(relative(y.result.theta, x.result.theta), 1e-10);
+  EXPECT_LE(test::relative_distance(y.result.theta, x.result.theta), 1e-10);
 }
 
 TEST(CudaEquivalence, BitIdenticalReruns) {
