@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
-#include "cpu/cpu_cluster.hpp"
+#include "cluster/cpu_cluster.hpp"
 #include "cpu/gradient.hpp"
 #include "lag/cluster.hpp"
 #include "lag/dataset.hpp"

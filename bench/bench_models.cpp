@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "cluster/cpu_cluster.hpp"
 #include "cpu/blas.hpp"
-#include "cpu/cpu_cluster.hpp"
 #include "cpu/loss_kernels.hpp"
 #include "lag/random.hpp"
 

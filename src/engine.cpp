@@ -54,33 +54,27 @@ void validate(const TrainOptions& o, const ProblemConstants& p, int workers) {
   if (!std::isnan(o.xi) && !(o.xi >= 0)) throw Error("--xi must be >= 0");
 }
 
-// Which workers compute in iteration k (1-based). Iteration 1 is a full round for every
-// algorithm, so the aggregate starts as the exact gradient.
+// Which workers compute in iteration k (1-based), and their computing. Iteration 1 is a full
+// round for every algorithm, so the aggregate starts as the exact gradient.
 class Planner {
  public:
   Planner(const TrainOptions& o, const ProblemConstants& p, int workers)
       : algo_(o.algorithm), workers_(workers), smoothness_(p.worker_smoothness), rng_(o.seed) {}
 
   template <class T>
-  void plan(std::int64_t k, double tau, Cluster<T>& cluster, Flags& selected) {
+  void plan_and_compute(std::int64_t k, double tau, Cluster<T>& cluster, Flags& selected) {
     selected.assign(static_cast<std::size_t>(workers_), 0);
-    if (k == 1 || algo_ == Algorithm::GD || algo_ == Algorithm::LagWK) {
-      std::fill(selected.begin(), selected.end(), 1);
+    if (k > 1 && algo_ == Algorithm::LagPS) {
+      cluster.select_and_compute(tau, smoothness_, selected);
       return;
     }
-    switch (algo_) {
-      case Algorithm::LagPS:
-        cluster.ps_select(tau, smoothness_, selected);
-        break;
-      case Algorithm::CycIAG:
-        selected[static_cast<std::size_t>((k - 2) % workers_)] = 1;
-        break;
-      case Algorithm::NumIAG:
-        selected[rng_.weighted(smoothness_)] = 1;
-        break;
-      default:
-        break;
-    }
+    if (k == 1 || algo_ == Algorithm::GD || algo_ == Algorithm::LagWK)
+      std::fill(selected.begin(), selected.end(), 1);
+    else if (algo_ == Algorithm::CycIAG)
+      selected[static_cast<std::size_t>((k - 2) % workers_)] = 1;
+    else if (algo_ == Algorithm::NumIAG)
+      selected[rng_.weighted(smoothness_)] = 1;
+    cluster.compute(selected);
   }
 
  private:
@@ -130,8 +124,7 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
 
     // 1. Plan and compute iteration k (skipped when the run ends here).
     if (!out_of_iters && !out_of_time) {
-      planner.plan(k, tau, cluster, selected);
-      cluster.compute(selected);
+      planner.plan_and_compute(k, tau, cluster, selected);
     }
     train_seconds += seconds_since(t0);
 

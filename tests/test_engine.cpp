@@ -6,7 +6,7 @@
 #include <cstring>
 #include <limits>
 
-#include "cpu/cpu_cluster.hpp"
+#include "cluster/cpu_cluster.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
 #include "lag/optimum.hpp"

@@ -64,8 +64,9 @@ class CountingCluster final : public Cluster<T> {
     inner_.compute(s);
   }
   void trigger(double tau, const Flags& s, Flags& f) override { inner_.trigger(tau, s, f); }
-  void ps_select(double tau, const std::vector<double>& l, Flags& selected) override {
-    inner_.ps_select(tau, l, selected);
+  void select_and_compute(double tau, const std::vector<double>& l, Flags& selected) override {
+    inner_.select_and_compute(tau, l, selected);
+    computes.push_back(selected);
   }
   Evaluation evaluate() override { return inner_.evaluate(); }
   void upload(const Flags& senders, bool replace) override {

@@ -2,7 +2,7 @@
 // asked to move (counted by a wrapper, independently of the ledger).
 #include <gtest/gtest.h>
 
-#include "cpu/cpu_cluster.hpp"
+#include "cluster/cpu_cluster.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
 #include "lag/smoothness.hpp"

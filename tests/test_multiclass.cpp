@@ -8,7 +8,7 @@
 #include <cstring>
 #include <limits>
 
-#include "cpu/cpu_cluster.hpp"
+#include "cluster/cpu_cluster.hpp"
 #include "cpu/curvature.hpp"
 #include "cpu/loss_kernels.hpp"
 #include "cpu/test_evaluator.hpp"

@@ -10,7 +10,7 @@
 #include <limits>
 #include <vector>
 
-#include "cpu/cpu_cluster.hpp"
+#include "cluster/cpu_cluster.hpp"
 #include "lag/algorithm.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
@@ -135,9 +135,10 @@ class ScriptedCluster final : public Cluster<double> {
     trigger_taus.push_back(tau);
     fire = selected;
   }
-  void ps_select(double tau, const std::vector<double>&, Flags& selected) override {
+  void select_and_compute(double tau, const std::vector<double>&, Flags& selected) override {
     select_taus.push_back(tau);
     selected.assign(static_cast<std::size_t>(workers_), 1);
+    computes.push_back(selected);
   }
   Evaluation evaluate() override { return {1.0, 1.0}; }
   void upload(const Flags&, bool) override {}

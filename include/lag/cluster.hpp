@@ -37,10 +37,11 @@ class Cluster {
   virtual void compute(const Flags& selected) = 0;
   // LAG-WK trigger, evaluated where the worker lives: fire[m] = selected[m] && wk_fires(...).
   virtual void trigger(double tau, const Flags& selected, Flags& fire) = 0;
-  // LAG-PS rule, evaluated by the server where theta_hat_m lives:
-  // selected[m] = ps_fires(worker_smoothness[m], ||theta_hat_m - theta^k||^2, tau).
-  virtual void ps_select(double tau, const std::vector<double>& worker_smoothness,
-                         Flags& selected) = 0;
+  // LAG-PS's half of plan and compute, in one call: the server applies the rule where
+  // theta_hat_m lives, selected[m] = ps_fires(worker_smoothness[m], ||theta_hat_m - theta^k||^2,
+  // tau), and the selected workers compute as compute(selected) does.
+  virtual void select_and_compute(double tau, const std::vector<double>& worker_smoothness,
+                                  Flags& selected) = 0;
   // Loss and true gradient norm at theta^k. Workers that computed at theta^k this round reuse
   // their results; the others compute for monitoring only (no state changes, not in the ledger).
   virtual Evaluation evaluate() = 0;

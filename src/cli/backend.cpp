@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "cpu/cpu_cluster.hpp"
+#include "cluster/cpu_cluster.hpp"
 #include "lag/build_info.hpp"
 #include "lag/error.hpp"
 #ifdef LAG_HAVE_NCCL

@@ -14,7 +14,7 @@
 #include "cli/progress.hpp"
 #include "cli/spmd.hpp"
 #include "cli/train_outputs.hpp"
-#include "cpu/cpu_cluster.hpp"
+#include "cluster/cpu_cluster.hpp"
 #include "cpu/curvature.hpp"
 #include "cpu/test_evaluator.hpp"
 #include "lag/build_info.hpp"

@@ -12,7 +12,7 @@
 #include "mpi/launch_env.hpp"
 #include "mpi/worker_blocks.hpp"
 #ifdef LAG_HAVE_MPI
-#include "mpi/mpi_cluster.hpp"
+#include "cluster/mpi_clusters.hpp"
 #include "mpi/mpi_session.hpp"
 #include "mpi/mpi_setup.hpp"
 #endif
@@ -193,7 +193,7 @@ std::unique_ptr<Cluster<T>> Spmd::make_cluster(const BackendChoice& backend, con
                                                backend.graphs);
 #endif
   if (backend.cuda) throw Error("internal: this build has no CUDA backend for MPI jobs");
-  return std::make_unique<MpiCluster<T>>(job_->session, data, model, pool);
+  return mpi_cpu_cluster<T>(job_->session, data, model, pool);
 }
 
 #else  // built without MPI: always alone

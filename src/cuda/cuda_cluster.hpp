@@ -49,8 +49,11 @@ class CudaCluster final : public Cluster<T> {
   void reset(const std::vector<double>& theta0) override;
   void compute(const Flags& selected) override;
   void trigger(double tau, const Flags& selected, Flags& fire) override;
-  void ps_select(double tau, const std::vector<double>& worker_smoothness,
-                 Flags& selected) override;
+  void select_and_compute(double tau, const std::vector<double>& worker_smoothness,
+                          Flags& selected) override {
+    ps_select(tau, worker_smoothness, selected);
+    compute(selected);
+  }
   Evaluation evaluate() override;
   void upload(const Flags& senders, bool replace) override;
   double step(double step_size) override;
@@ -65,6 +68,7 @@ class CudaCluster final : public Cluster<T> {
   int device_slot_of(int worker) const { return workers_[worker].slot; }
 
  private:
+  void ps_select(double tau, const std::vector<double>& worker_smoothness, Flags& selected);
   struct Device {
     int id = 0;
     cudaStream_t stream = nullptr;

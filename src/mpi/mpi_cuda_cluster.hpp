@@ -55,8 +55,11 @@ class MpiCudaCluster final : public Cluster<T> {
   void reset(const std::vector<double>& theta0) override;
   void compute(const Flags& selected) override;
   void trigger(double tau, const Flags& selected, Flags& fire) override;
-  void ps_select(double tau, const std::vector<double>& worker_smoothness,
-                 Flags& selected) override;
+  void select_and_compute(double tau, const std::vector<double>& worker_smoothness,
+                          Flags& selected) override {
+    ps_select(tau, worker_smoothness, selected);
+    compute(selected);
+  }
   Evaluation evaluate() override;
   void upload(const Flags& senders, bool replace) override;
   double step(double step_size) override;
@@ -66,6 +69,7 @@ class MpiCudaCluster final : public Cluster<T> {
   bool agree(bool value) override;
 
  private:
+  void ps_select(double tau, const std::vector<double>& worker_smoothness, Flags& selected);
   struct Worker {
     std::size_t rows = 0;
     cuda::DeviceBuffer<T> x, y, g, g_hat, delta;

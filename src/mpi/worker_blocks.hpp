@@ -4,6 +4,9 @@
 #pragma once
 
 #include <algorithm>
+#include <string>
+
+#include "lag/error.hpp"
 
 namespace lag::mpi {
 
@@ -16,6 +19,13 @@ struct WorkerBlock {
 inline WorkerBlock worker_block(int workers, int ranks, int rank) {
   const int base = workers / ranks, extra = workers % ranks;
   return {rank * base + std::min(rank, extra), base + (rank < extra ? 1 : 0)};
+}
+
+// Throws lag::Error unless every one of `ranks` ranks has a worker.
+inline void require_a_worker_per_rank(int workers, int ranks) {
+  if (workers < ranks)
+    throw Error("--workers " + std::to_string(workers) + " is fewer than the " +
+                std::to_string(ranks) + " MPI ranks: every rank needs a worker");
 }
 
 inline int rank_of_worker(int workers, int ranks, int worker) {

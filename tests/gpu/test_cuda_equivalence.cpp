@@ -8,7 +8,7 @@
 #include <type_traits>
 
 #include "../test_helpers.hpp"
-#include "cpu/cpu_cluster.hpp"
+#include "cluster/cpu_cluster.hpp"
 #include "cuda/cuda_cluster.hpp"
 #include "gpu_probe.hpp"
 #include "lag/engine.hpp"

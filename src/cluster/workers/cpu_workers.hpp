@@ -1,12 +1,12 @@
-// The CPU backend's workers: each holds its shard, its fresh gradient g, its last uploaded
-// gradient g_hat and the delta between them, and computes on a shared thread pool. The server
-// side and the exchange live in the clusters that own workers (CpuCluster in one process,
-// MpiCluster across processes).
+// The workers of one rank on CPU threads (workers.hpp): each holds its shard, its fresh gradient
+// g, its last uploaded gradient g_hat and the delta between them, and computes on a shared
+// thread pool.
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "cluster/workers/workers.hpp"
 #include "cpu/loss_kernels.hpp"
 #include "lag/dataset.hpp"
 #include "lag/model.hpp"
@@ -15,7 +15,7 @@
 namespace lag {
 
 template <class T>
-class CpuWorkers {
+class CpuWorkers final : public Workers<T> {
  public:
   // Rows per gradient task. Fixed (never derived from the thread count) so that the partial
   // sums, and therefore the bits of every result, are the same for any number of threads.
@@ -26,25 +26,29 @@ class CpuWorkers {
   CpuWorkers(std::vector<const Shard<T>*> shards, std::size_t features, const ModelSpec& model,
              ThreadPool& pool);
 
-  std::size_t count() const { return workers_.size(); }
-  std::size_t params() const { return params_; }
+  std::size_t count() const override { return workers_.size(); }
+  std::size_t params() const override { return params_; }
 
-  // g_hat = 0; nothing fresh.
-  void reset();
-  // For the listed workers (indices into this set): g = grad L_i(theta), loss = L_i(theta),
-  // delta = g - g_hat and ||delta||^2; chunk-parallel with a fixed-order chunk reduction.
-  void compute(const std::vector<int>& which, const T* theta);
-  // Compute the workers that are not fresh (monitoring: g of a worker that does not upload this
-  // round is scratch, so this changes nothing the run depends on).
-  void compute_missing(const T* theta);
-  // After a step: no result is at the new theta.
-  void mark_stale();
-  // g_hat <- g (a swap; g becomes scratch).
-  void commit(std::size_t i) { std::swap(workers_[i].g_hat, workers_[i].g); }
+  void reset() override;
+  // Chunk-parallel, with a fixed-order chunk reduction.
+  void compute(const Flags& selected, const T* theta) override;
+  void compute_missing(const T* theta) override;
+  void mark_stale() override;
+  void trigger(double tau, const Flags& selected, std::uint8_t* flags, std::size_t first,
+               std::size_t total) override;
+  const T* upload_vector(std::size_t i, bool replace) const override {
+    return replace ? workers_[i].g.data() : workers_[i].delta.data();
+  }
+  const T* pack(const Flags& senders, bool replace) override;
+  // A swap: g becomes scratch.
+  void commit(std::size_t i) override { std::swap(workers_[i].g_hat, workers_[i].g); }
+  void add_gradients(T* sum) override;
+  std::size_t loss_record_size() const override { return 1; }
+  const double* loss_record(std::size_t i) const override { return &workers_[i].loss; }
+  double loss(std::size_t, const double* record) const override { return *record; }
 
   const std::vector<T>& g(std::size_t i) const { return workers_[i].g; }
   const std::vector<T>& delta(std::size_t i) const { return workers_[i].delta; }
-  double loss(std::size_t i) const { return workers_[i].loss; }
   double delta_norm2(std::size_t i) const { return workers_[i].delta_norm2; }
   bool fresh(std::size_t i) const { return workers_[i].fresh; }
 
@@ -67,6 +71,10 @@ class CpuWorkers {
   std::vector<Worker> workers_;
   std::vector<T> partials_;  // one vector per chunk (used by workers with > 1 chunk)
   std::vector<double> partial_loss_;
+  std::vector<T> outbox_;  // pack()'s message
+  std::vector<int> which_;
+
+  void compute_listed(const std::vector<int>& which, const T* theta);
 };
 
 }  // namespace lag

@@ -1,9 +1,10 @@
-#include "cpu/cpu_workers.hpp"
+#include "cluster/workers/cpu_workers.hpp"
 
 #include <algorithm>
 #include <utility>
 
 #include "cpu/gradient.hpp"
+#include "lag/trigger_rules.hpp"
 
 namespace lag {
 
@@ -46,7 +47,7 @@ void CpuWorkers<T>::mark_stale() {
 }
 
 template <class T>
-void CpuWorkers<T>::compute(const std::vector<int>& which, const T* theta) {
+void CpuWorkers<T>::compute_listed(const std::vector<int>& which, const T* theta) {
   if (which.empty()) return;
   const std::size_t n = params_;
   // Phase 1: one task per chunk of every listed worker.
@@ -104,11 +105,46 @@ void CpuWorkers<T>::compute(const std::vector<int>& which, const T* theta) {
 }
 
 template <class T>
+void CpuWorkers<T>::compute(const Flags& selected, const T* theta) {
+  which_.clear();
+  for (std::size_t i = 0; i < workers_.size(); ++i)
+    if (selected[i]) which_.push_back(static_cast<int>(i));
+  compute_listed(which_, theta);
+}
+
+template <class T>
 void CpuWorkers<T>::compute_missing(const T* theta) {
-  std::vector<int> missing;
-  for (std::size_t m = 0; m < workers_.size(); ++m)
-    if (!workers_[m].fresh) missing.push_back(static_cast<int>(m));
-  compute(missing, theta);
+  which_.clear();
+  for (std::size_t i = 0; i < workers_.size(); ++i)
+    if (!workers_[i].fresh) which_.push_back(static_cast<int>(i));
+  compute_listed(which_, theta);
+}
+
+template <class T>
+void CpuWorkers<T>::trigger(double tau, const Flags& selected, std::uint8_t* flags,
+                            std::size_t first, std::size_t total) {
+  std::fill(flags, flags + total, std::uint8_t{0});
+  for (std::size_t i = 0; i < workers_.size(); ++i)
+    flags[first + i] = selected[i] && wk_fires(workers_[i].delta_norm2, tau) ? 1 : 0;
+}
+
+template <class T>
+const T* CpuWorkers<T>::pack(const Flags& senders, bool replace) {
+  outbox_.resize(workers_.size() * params_);
+  std::size_t packed = 0;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (!senders[i]) continue;
+    const T* v = upload_vector(i, replace);
+    std::copy(v, v + params_, outbox_.begin() + static_cast<std::ptrdiff_t>(packed * params_));
+    ++packed;
+  }
+  return outbox_.data();
+}
+
+template <class T>
+void CpuWorkers<T>::add_gradients(T* sum) {
+  for (const Worker& w : workers_)
+    for (std::size_t j = 0; j < params_; ++j) sum[j] += w.g[j];
 }
 
 template class CpuWorkers<float>;

@@ -1,0 +1,56 @@
+// The workers of one rank (docs/architecture.md §4): each holds its shard, its fresh gradient
+// g_i, its last uploaded gradient g_hat_i and delta_i = g_i - g_hat_i, computes them, and
+// evaluates the LAG-WK rule where it lives. Implemented once for CPU threads (CpuWorkers) and
+// once for the workers of one GPU (CudaWorkers, with batched launches and CUDA graphs). Indices
+// are local: worker i of a rank whose block starts at global worker `first` is global worker
+// first + i. Vectors live in the memory space of the rank's wire (wire.hpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "lag/cluster.hpp"
+
+namespace lag {
+
+template <class T>
+class Workers {
+ public:
+  virtual ~Workers() = default;
+
+  virtual std::size_t count() const = 0;
+  virtual std::size_t params() const = 0;
+
+  // g_hat = 0 for every worker; nothing fresh.
+  virtual void reset() = 0;
+  // The workers with selected[i] != 0 compute, at `theta`: g_i, L_i(theta), delta_i and
+  // ||delta_i||^2.
+  virtual void compute(const Flags& selected, const T* theta) = 0;
+  // The workers that are not fresh compute (monitoring: g of a worker that does not upload this
+  // round is scratch, so this changes nothing the run depends on).
+  virtual void compute_missing(const T* theta) = 0;
+  // After a step: no result is at the new theta.
+  virtual void mark_stale() = 0;
+  // LAG-WK: flags[first + i] = selected[i] && wk_fires(||delta_i||^2, tau); the other of the
+  // `total` bytes at `flags` are set to 0, so that an element-wise maximum over the ranks leaves
+  // every flag as its owner set it.
+  virtual void trigger(double tau, const Flags& selected, std::uint8_t* flags, std::size_t first,
+                       std::size_t total) = 0;
+  // What worker i uploads: g_i (GD's full gradient, `replace`) or delta_i.
+  virtual const T* upload_vector(std::size_t i, bool replace) const = 0;
+  // The upload vectors of the workers with senders[i] != 0, one after another in worker order:
+  // one message for the rank. (Not their sum: the server adds them one by one in worker order,
+  // so that the sum is the single-process sum bit for bit.)
+  virtual const T* pack(const Flags& senders, bool replace) = 0;
+  // g_hat_i <- g_i, ordered after every use of the worker's vectors posted so far.
+  virtual void commit(std::size_t i) = 0;
+  // sum += g_i for every worker, in worker order (the evaluation's full gradient).
+  virtual void add_gradients(T* sum) = 0;
+  // Worker i's loss as a record of loss_record_size() doubles in the memory space, and the loss
+  // from its copy on the host (a GPU worker keeps partial sums that the host finishes).
+  virtual std::size_t loss_record_size() const = 0;
+  virtual const double* loss_record(std::size_t i) const = 0;
+  virtual double loss(std::size_t i, const double* record) const = 0;
+};
+
+}  // namespace lag
