@@ -7,7 +7,7 @@
 #include "lag/build_info.hpp"
 #include "lag/error.hpp"
 #ifdef LAG_HAVE_NCCL
-#include "cuda/cuda_cluster.hpp"
+#include "cluster/cuda_cluster.hpp"
 #endif
 
 namespace lag::cli {
@@ -37,7 +37,8 @@ std::vector<int> parse_devices(const std::string& list) {
 
 }  // namespace
 
-BackendChoice choose_backend(const std::string& name, const std::string& devices, bool self_test) {
+BackendChoice choose_backend(const std::string& name, const std::string& devices, bool self_test,
+                             bool one_process) {
   BackendChoice c;
   if (name == "cpu") {
     c.description = "cpu";
@@ -64,10 +65,21 @@ BackendChoice choose_backend(const std::string& name, const std::string& devices
                     std::to_string(found.size()) + " visible)");
   }
   for (int d : c.devices) c.names.push_back(found[static_cast<std::size_t>(d)].name);
-  c.description = "cuda on device";
-  c.description += c.devices.size() > 1 ? "s " : " ";
+  std::string listed;
   for (std::size_t i = 0; i < c.devices.size(); ++i)
-    c.description += (i ? "," : "") + std::to_string(c.devices[i]) + " (" + c.names[i] + ")";
+    listed += (i ? "," : "") + std::to_string(c.devices[i]);
+  c.description = "cuda on device " + std::to_string(c.devices[0]) + " (" + c.names[0] + ")";
+  if (!one_process || c.devices.size() == 1) return c;
+  // Several GPUs are used by one rank each (docs/architecture.md §4); one process takes one.
+  const std::string run = "mpirun -np " + std::to_string(c.devices.size()) +
+                          " lag train ... --backend cuda --devices " + listed;
+  if (!devices.empty())
+    throw Error("--devices " + devices + ": one process trains on one GPU; to train on " +
+                std::to_string(c.devices.size()) + " GPUs, start one rank per GPU: " + run +
+                " (see the README)");
+  c.devices.resize(1);
+  c.names.resize(1);
+  c.description += ", 1 of " + std::to_string(found.size()) + " GPUs (for all: " + run + ")";
   return c;
 }
 
@@ -76,7 +88,7 @@ std::unique_ptr<Cluster<T>> make_cluster(const BackendChoice& backend, const Dat
                                          const ModelSpec& model, ThreadPool& pool) {
 #ifdef LAG_HAVE_NCCL
   if (backend.cuda)
-    return std::make_unique<CudaCluster<T>>(data, model, backend.devices, backend.graphs);
+    return std::make_unique<CudaCluster<T>>(data, model, backend.devices.at(0), backend.graphs);
 #endif
   if (backend.cuda) throw Error("this build has no CUDA backend");
   return std::make_unique<CpuCluster<T>>(data, model, pool);

@@ -121,13 +121,14 @@ class TrainCommand final : public Command {
         ->capture_default_str()
         ->group("Backend");
     c->add_option("--devices", devices_,
-                  "cuda: device indices, e.g. 0,1 (default: all visible); workers are mapped "
-                  "round-robin, the server lives on the first. Under mpirun every rank takes "
-                  "one of them: entry (local rank mod count), its workers on that GPU")
+                  "cuda: device indices, e.g. 0,1. One process trains on one GPU (default: "
+                  "device 0); for several, start one rank per GPU: mpirun -np 2 lag train ... "
+                  "--devices 0,1. Under mpirun every rank takes one of them: entry (local rank "
+                  "mod count), its workers on that GPU (default: all visible)")
         ->group("Backend");
     c->add_option("--cuda-graphs", graphs_,
-                  "cuda: replay the rounds in which every worker computes from a CUDA graph, "
-                  "and on one GPU the whole exchange (trigger, aggregation, step) too (on, off)")
+                  "cuda: replay the workers' rounds from CUDA graphs, and with one rank the "
+                  "whole exchange (trigger, aggregation, step) too (on, off)")
         ->check(CLI::IsMember({"on", "off"}))
         ->capture_default_str()
         ->group("Backend");

@@ -17,7 +17,6 @@
 #include "mpi/mpi_setup.hpp"
 #endif
 #ifdef LAG_HAVE_MPI_CUDA
-#include "mpi/mpi_cuda_cluster.hpp"
 #include "mpi/rank_device.hpp"
 #endif
 
@@ -140,7 +139,8 @@ BackendChoice Spmd::choose_backend(const std::string& name, const std::string& d
   throw Error("--backend cuda under mpirun: this build has no CUDA/NCCL support");
 #else
   // Without the kernel self-test: it would start a CUDA context on every device, in every rank.
-  BackendChoice c = cli::choose_backend(name, devices, false);  // cuda: throws without a device
+  BackendChoice c =
+      cli::choose_backend(name, devices, false, false);  // cuda: throws without a device
   if (!c.cuda) {
     const std::string alone = c.description;  // "cpu (auto: WHY)"
     cpu.description += alone.rfind("cpu", 0) == 0 ? alone.substr(3) : "";
@@ -189,8 +189,7 @@ std::unique_ptr<Cluster<T>> Spmd::make_cluster(const BackendChoice& backend, con
   if (!job_) throw Error("internal: the MPI cluster outside an MPI job");
 #ifdef LAG_HAVE_MPI_CUDA
   if (backend.cuda)
-    return std::make_unique<MpiCudaCluster<T>>(job_->session, data, model, backend.rank_device,
-                                               backend.graphs);
+    return mpi_cuda_cluster<T>(job_->session, data, model, backend.rank_device, backend.graphs);
 #endif
   if (backend.cuda) throw Error("internal: this build has no CUDA backend for MPI jobs");
   return mpi_cpu_cluster<T>(job_->session, data, model, pool);

@@ -20,4 +20,10 @@ template <class T>
 std::unique_ptr<Cluster<T>> mpi_cpu_cluster(MpiSession& session, const Dataset<T>& data,
                                             const ModelSpec& model, ThreadPool& pool);
 
+// CUDA workers of the rank's block on GPU `device`, the server on rank 0's GPU, NCCL between them
+// (bootstrapped over MPI). Built only with CUDA and MPI (LAG_HAVE_MPI_CUDA).
+template <class T>
+std::unique_ptr<Cluster<T>> mpi_cuda_cluster(MpiSession& session, const Dataset<T>& data,
+                                             const ModelSpec& model, int device, bool graphs);
+
 }  // namespace lag

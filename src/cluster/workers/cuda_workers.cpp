@@ -1,0 +1,258 @@
+#include "cluster/workers/cuda_workers.hpp"
+
+#include <algorithm>
+
+#include "cuda/check.hpp"
+#include "cuda/stream_capture.hpp"
+#include "fused_gradient.cuh"
+#include "reduce.cuh"
+#include "trigger.cuh"
+#include "vector_ops.cuh"
+
+namespace lag {
+
+namespace {
+
+template <class T>
+void copy_device(T* dst, const T* src, std::size_t n, cudaStream_t s) {
+  LAG_CUDA(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToDevice, s));
+}
+
+}  // namespace
+
+template <class T>
+CudaWorkers<T>::CudaWorkers(const std::vector<const Shard<T>*>& shards, std::size_t features,
+                            const ModelSpec& model, cuda::DeviceContext& context, bool graphs)
+    : context_(context),
+      kind_(model.kind),
+      params_(parameter_count(model, features)),
+      graphs_(graphs) {
+  const int dev = context.device();
+  const cudaStream_t s = context.stream();
+  LAG_CUDA(cudaSetDevice(dev));
+  const std::size_t n = shards.size(), d = params_;
+  std::size_t max_rows = 0;
+  for (const Shard<T>* shard : shards) max_rows = std::max(max_rows, shard->rows);
+  if (!batched()) {
+    shared_loss_ = std::make_unique<cuda::DeviceLoss<T>>(model, features, max_rows, dev);
+    shared_workspace_ = cuda::DeviceBuffer<double>(dev, cuda::reduce_workspace_doubles());
+  }
+  workers_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    Worker& w = workers_[i];
+    const Shard<T>& shard = *shards[i];
+    w.rows = shard.rows;
+    w.x = cuda::DeviceBuffer<T>(dev, shard.x.size());
+    w.y = cuda::DeviceBuffer<T>(dev, shard.y.size());
+    w.x.upload(shard.x.data(), shard.x.size(), s);
+    w.y.upload(shard.y.data(), shard.y.size(), s);
+    w.g = cuda::DeviceBuffer<T>(dev, d);
+    w.g_hat = cuda::DeviceBuffer<T>(dev, d);
+    w.delta = cuda::DeviceBuffer<T>(dev, d);
+    w.loss_parts = cuda::DeviceBuffer<double>(dev, 2);
+    w.loss_parts.zero(s);  // [1] stays 0 for linear/logistic (batched launches skip it)
+    if (batched()) {
+      w.loss = std::make_unique<cuda::DeviceLoss<T>>(model, features, w.rows, dev);
+      w.workspace = cuda::DeviceBuffer<double>(dev, cuda::reduce_workspace_doubles());
+    }
+  }
+  norms_ = cuda::DeviceBuffer<double>(dev, n);
+  norms_.zero(s);
+  selected_ = cuda::DeviceBuffer<std::uint8_t>(dev, n);
+  host_selected_ = cuda::PinnedBuffer<std::uint8_t>(n);
+  outbox_ = cuda::DeviceBuffer<T>(dev, n * d);
+  if (graphs_) {
+    run_flags_ = cuda::PinnedBuffer<std::uint8_t>(n, /*mapped=*/true);
+    std::vector<const T*> g(n), delta(n);
+    std::vector<T*> g_hat(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      g[i] = workers_[i].g.get();
+      delta[i] = workers_[i].delta.get();
+      g_hat[i] = workers_[i].g_hat.get();
+    }
+    g_table_ = cuda::DeviceBuffer<const T*>(dev, n);
+    delta_table_ = cuda::DeviceBuffer<const T*>(dev, n);
+    g_hat_table_ = cuda::DeviceBuffer<T*>(dev, n);
+    g_table_.upload(g.data(), n, s);
+    delta_table_.upload(delta.data(), n, s);
+    g_hat_table_.upload(g_hat.data(), n, s);
+  }
+  LAG_CUDA(cudaStreamSynchronize(s));  // the host copies above go out of scope
+}
+
+template <class T>
+CudaWorkers<T>::~CudaWorkers() {
+  // No replay is pending (the wire, destroyed first, has ended any NCCL operation that waited for
+  // a peer).
+  cudaStreamSynchronize(context_.stream());
+  if (all_workers_) cudaGraphExecDestroy(all_workers_);
+  if (flagged_workers_) cudaGraphExecDestroy(flagged_workers_);
+}
+
+template <class T>
+bool CudaWorkers<T>::batched() const {
+  return kind_ == ModelKind::LeastSquares || kind_ == ModelKind::Logistic;
+}
+
+template <class T>
+cuda::WorkerVectors<T> CudaWorkers<T>::vector_tables() const {
+  return {g_table_.get(), delta_table_.get(), g_hat_table_.get()};
+}
+
+template <class T>
+void CudaWorkers<T>::reset() {
+  for (Worker& w : workers_) {
+    w.g_hat.zero(context_.stream());
+    w.fresh = false;
+  }
+}
+
+template <class T>
+void CudaWorkers<T>::mark_stale() {
+  for (Worker& w : workers_) w.fresh = false;
+}
+
+template <class T>
+void CudaWorkers<T>::enqueue_one(std::size_t i, const T* theta) {
+  Worker& w = workers_[i];
+  cuda::DeviceLoss<T>& loss = w.loss ? *w.loss : *shared_loss_;
+  double* workspace = w.loss ? w.workspace.get() : shared_workspace_.get();
+  loss.gradient(w.x.get(), w.y.get(), w.rows, theta, w.g.get(), w.loss_parts.get(),
+                context_.stream(), context_.cublas());
+  LAG_CUDA(cuda::delta_and_norm<T>(w.g.get(), w.g_hat.get(), w.delta.get(), params_,
+                                   norms_.get() + i, workspace, context_.stream()));
+}
+
+// Linear and logistic workers, up to the batch limits at a time: the same kernels with the same
+// decompositions as enqueue_one, so the same bits, in three launches per batch.
+template <class T>
+void CudaWorkers<T>::enqueue(const std::vector<std::size_t>& which, const T* theta,
+                             const std::uint8_t* run_if) {
+  if (!batched()) {
+    for (std::size_t i : which) enqueue_one(i, theta);
+    return;
+  }
+  const auto loss_kind =
+      kind_ == ModelKind::Logistic ? cuda::BinaryLoss::Logistic : cuda::BinaryLoss::LeastSquares;
+  constexpr std::size_t kBatch = std::min<std::size_t>(cuda::kMaxFusedBatch, cuda::kMaxDeltaBatch);
+  for (std::size_t first = 0; first < which.size(); first += kBatch) {
+    const std::size_t n = std::min(kBatch, which.size() - first);
+    cuda::FusedBatch<T> fused{};
+    cuda::DeltaBatch<T> deltas{};
+    T lambda = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t i = which[first + j];
+      Worker& w = workers_[i];
+      fused.job[j] = cuda::fused_gradient_job<T>(w.x.get(), w.y.get(), w.rows, params_, w.g.get(),
+                                                 w.loss_parts.get(), w.loss->fused_workspace());
+      const std::uint8_t* flag = run_if ? run_if + i : nullptr;
+      fused.job[j].run_if = flag;
+      deltas.job[j] = {w.g.get(),        w.g_hat.get(),     w.delta.get(),
+                       norms_.get() + i, w.workspace.get(), flag};
+      lambda = static_cast<T>(w.loss->lambda());
+    }
+    fused.count = deltas.count = static_cast<int>(n);
+    LAG_CUDA(
+        cuda::fused_gradient_batch<T>(loss_kind, fused, params_, theta, lambda, context_.stream()));
+    LAG_CUDA(cuda::delta_and_norm_batch<T>(deltas, params_, context_.stream()));
+  }
+}
+
+// Replays `graph`, capturing it on first use: every worker's jobs, guarded by `run_if` when given.
+template <class T>
+void CudaWorkers<T>::replay(cudaGraphExec_t& graph, const T* theta, const std::uint8_t* run_if) {
+  if (graph_theta_ && graph_theta_ != theta)
+    throw Error("internal: the workers' graphs were captured with another theta");
+  if (!graph) {
+    std::vector<std::size_t> all(workers_.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    cuda::StreamCapture capture(context_.stream());
+    enqueue(all, theta, run_if);
+    graph = capture.finish();
+    graph_theta_ = theta;
+  }
+  LAG_CUDA(cudaGraphLaunch(graph, context_.stream()));
+}
+
+template <class T>
+void CudaWorkers<T>::compute(const Flags& selected, const T* theta) {
+  LAG_CUDA(cudaSetDevice(context_.device()));
+  which_.clear();
+  for (std::size_t i = 0; i < workers_.size(); ++i)
+    if (selected[i]) which_.push_back(i);
+  if (which_.empty()) return;
+  if (graphs_ && which_.size() == workers_.size()) {
+    replay(all_workers_, theta, nullptr);
+  } else if (graphs_ && batched()) {
+    // A replay still running reads the flags: let it finish before they change.
+    LAG_CUDA(cudaStreamSynchronize(context_.stream()));
+    std::copy(selected.begin(), selected.end(), run_flags_.get());
+    replay(flagged_workers_, theta, run_flags_.device());
+  } else {
+    enqueue(which_, theta);
+  }
+  for (std::size_t i : which_) workers_[i].fresh = true;
+}
+
+template <class T>
+void CudaWorkers<T>::compute_missing(const T* theta) {
+  LAG_CUDA(cudaSetDevice(context_.device()));
+  which_.clear();
+  for (std::size_t i = 0; i < workers_.size(); ++i)
+    if (!workers_[i].fresh) which_.push_back(i);
+  enqueue(which_, theta);
+  for (std::size_t i : which_) workers_[i].fresh = true;
+}
+
+template <class T>
+void CudaWorkers<T>::trigger(double tau, const Flags& selected, std::uint8_t* flags,
+                             std::size_t first, std::size_t total) {
+  const cudaStream_t s = context_.stream();
+  const std::size_t n = workers_.size();
+  // The previous trigger's copy from host_selected_ finished: its wait came before this call.
+  std::copy(selected.begin(), selected.end(), host_selected_.get());
+  selected_.upload(host_selected_.get(), n, s);
+  LAG_CUDA(cudaMemsetAsync(flags, 0, total, s));
+  LAG_CUDA(
+      cuda::wk_trigger(norms_.get(), selected_.get(), tau, static_cast<int>(n), flags + first, s));
+}
+
+template <class T>
+const T* CudaWorkers<T>::pack(const Flags& senders, bool replace) {
+  const std::size_t n = static_cast<std::size_t>(std::count(senders.begin(), senders.end(), 1));
+  std::size_t packed = 0;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (!senders[i]) continue;
+    if (n == 1) return upload_vector(i, replace);  // a lone sender's vector goes as it is
+    copy_device(outbox_.get() + packed * params_, upload_vector(i, replace), params_,
+                context_.stream());
+    ++packed;
+  }
+  return outbox_.get();
+}
+
+template <class T>
+void CudaWorkers<T>::commit(std::size_t i) {
+  Worker& w = workers_[i];
+  if (graphs_)
+    copy_device(w.g_hat.get(), w.g.get(), params_, context_.stream());
+  else
+    w.g_hat.swap(w.g);
+}
+
+template <class T>
+void CudaWorkers<T>::add_gradients(T* sum) {
+  for (const Worker& w : workers_)
+    LAG_CUDA(cuda::axpy<T>(T(1), w.g.get(), sum, params_, context_.stream()));
+}
+
+template <class T>
+double CudaWorkers<T>::loss(std::size_t i, const double* record) const {
+  const Worker& w = workers_[i];
+  return (w.loss ? *w.loss : *shared_loss_).loss(record);
+}
+
+template class CudaWorkers<float>;
+template class CudaWorkers<double>;
+
+}  // namespace lag

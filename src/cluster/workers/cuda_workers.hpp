@@ -1,0 +1,98 @@
+// The workers of one rank on one GPU (workers.hpp). Linear and logistic workers own their
+// scratch, so they are batched: two launches for up to 16 workers' gradients and one for their
+// deltas. Softmax and MLP workers share the device's scratch and run one after another.
+//
+// With graphs, a round in which every worker computes (GD, LAG-WK, iteration 1) is one replay of
+// a captured graph, and for linear and logistic models so is any other selection (LAG-PS, the
+// IAGs): one graph holds every worker's jobs, each run only if its flag in host-mapped memory is
+// set. The graphs hold fixed pointers, which is why commit() copies g into g_hat instead of
+// swapping them when graphs are on.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "cluster/device_context.hpp"
+#include "cluster/workers/workers.hpp"
+#include "cuda/device_buffer.hpp"
+#include "cuda/device_loss.hpp"
+#include "cuda/pinned_buffer.hpp"
+#include "exchange.cuh"
+#include "lag/dataset.hpp"
+#include "lag/model.hpp"
+
+namespace lag {
+
+template <class T>
+class CudaWorkers final : public Workers<T> {
+ public:
+  // Copies each shard to the context's device. `shards` need not outlive the workers; `context`
+  // must.
+  CudaWorkers(const std::vector<const Shard<T>*>& shards, std::size_t features,
+              const ModelSpec& model, cuda::DeviceContext& context, bool graphs);
+  ~CudaWorkers() override;
+
+  std::size_t count() const override { return workers_.size(); }
+  std::size_t params() const override { return params_; }
+  void reset() override;
+  void compute(const Flags& selected, const T* theta) override;
+  void compute_missing(const T* theta) override;
+  void mark_stale() override;
+  void trigger(double tau, const Flags& selected, std::uint8_t* flags, std::size_t first,
+               std::size_t total) override;
+  const T* upload_vector(std::size_t i, bool replace) const override {
+    return replace ? workers_[i].g.get() : workers_[i].delta.get();
+  }
+  const T* pack(const Flags& senders, bool replace) override;
+  void commit(std::size_t i) override;
+  void add_gradients(T* sum) override;
+  std::size_t loss_record_size() const override { return 2; }
+  const double* loss_record(std::size_t i) const override { return workers_[i].loss_parts.get(); }
+  double loss(std::size_t i, const double* record) const override;
+
+  // For the one-GPU exchange graph (cuda_cluster.hpp): ||delta_i||^2 of every worker (device),
+  // and device tables of the workers' vectors (fixed while graphs are on).
+  const double* delta_norms() const { return norms_.get(); }
+  cuda::WorkerVectors<T> vector_tables() const;
+  bool graphs() const { return graphs_; }
+
+ private:
+  struct Worker {
+    std::size_t rows = 0;
+    cuda::DeviceBuffer<T> x, y, g, g_hat, delta;
+    cuda::DeviceBuffer<double> loss_parts;  // see DeviceLoss::gradient
+    // Linear and logistic models: the worker's own fused-gradient and reduction workspaces.
+    std::unique_ptr<cuda::DeviceLoss<T>> loss;
+    cuda::DeviceBuffer<double> workspace;
+    bool fresh = false;
+  };
+
+  bool batched() const;
+  // Gradient and delta of the listed workers; with `run_if` (batched only), worker i's jobs run
+  // only if run_if[i] != 0 when they execute.
+  void enqueue(const std::vector<std::size_t>& which, const T* theta,
+               const std::uint8_t* run_if = nullptr);
+  void enqueue_one(std::size_t i, const T* theta);
+  void replay(cudaGraphExec_t& graph, const T* theta, const std::uint8_t* run_if);
+
+  cuda::DeviceContext& context_;
+  ModelKind kind_;
+  std::size_t params_;
+  bool graphs_;
+  std::vector<Worker> workers_;
+  std::unique_ptr<cuda::DeviceLoss<T>> shared_loss_;  // softmax/MLP
+  cuda::DeviceBuffer<double> shared_workspace_;
+  cuda::DeviceBuffer<double> norms_;           // ||delta_i||^2
+  cuda::DeviceBuffer<std::uint8_t> selected_;  // trigger's input
+  cuda::PinnedBuffer<std::uint8_t> host_selected_;
+  cuda::PinnedBuffer<std::uint8_t> run_flags_;  // mapped: the flagged graph's selection
+  cuda::DeviceBuffer<T> outbox_;                // pack()'s message
+  cuda::DeviceBuffer<const T*> g_table_, delta_table_;
+  cuda::DeviceBuffer<T*> g_hat_table_;
+  const T* graph_theta_ = nullptr;  // the theta the graphs were captured with
+  cudaGraphExec_t all_workers_ = nullptr, flagged_workers_ = nullptr;
+  std::vector<std::size_t> which_;
+};
+
+}  // namespace lag
