@@ -104,7 +104,7 @@ double CudaCluster<T>::exchange(bool use_trigger, double tau, const Flags& selec
   if (!mirror_.get())  // several ranks, or graphs off: the protocol's three steps
     return Cluster<T>::exchange(use_trigger, tau, selected, replace, step_size, fire);
   const std::size_t M = selected.size();
-  LAG_CUDA(cudaSetDevice(context_->device()));
+  context_->use();
   const cudaGraphExec_t exec = exchange_graph(use_trigger, replace, step_size);
   // The previous replay finished (this call waits for its own), so the mirror is free to write.
   auto* head = reinterpret_cast<MirrorHead*>(mirror_.get());

@@ -7,6 +7,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include <string>
+
 #include "cuda/check.hpp"
 #include "cuda/device_buffer.hpp"
 
@@ -33,6 +35,18 @@ class DeviceContext {
   DeviceContext& operator=(const DeviceContext&) = delete;
 
   int device() const { return device_; }
+  // Makes the device current for the calls that follow (a process may hold clusters on several
+  // devices, and other code may switch).
+  void use() const { LAG_CUDA(cudaSetDevice(device_)); }
+  // Throws unless the stream has run everything enqueued: for the host writing memory that work
+  // on the stream reads, where the protocol guarantees a wait came before. (Waiting here instead
+  // could hang on an NCCL operation of a dead peer, outside the job's deadline.)
+  void require_idle(const char* what) const {
+    const cudaError_t q = cudaStreamQuery(stream_);
+    if (q == cudaErrorNotReady)
+      throw Error(std::string("internal: the stream is busy before ") + what);
+    LAG_CUDA(q);
+  }
   cudaStream_t stream() const { return stream_; }
   cublasHandle_t cublas() const { return cublas_; }
 

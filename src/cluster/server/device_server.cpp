@@ -40,7 +40,7 @@ DeviceServer<T>::DeviceServer(std::size_t params, int workers, int rank, int ran
 template <class T>
 void DeviceServer<T>::reset(const std::vector<double>& theta0) {
   const cudaStream_t s = context_.stream();
-  LAG_CUDA(cudaSetDevice(context_.device()));
+  context_.use();
   if (theta0.empty()) {
     theta_.zero(s);
   } else {
@@ -57,32 +57,38 @@ void DeviceServer<T>::reset(const std::vector<double>& theta0) {
 
 template <class T>
 void DeviceServer<T>::zero(T* v) {
+  context_.use();
   LAG_CUDA(cudaMemsetAsync(v, 0, params_ * sizeof(T), context_.stream()));
 }
 
 template <class T>
 void DeviceServer<T>::norm2(const T* v, double* out) {
+  context_.use();
   LAG_CUDA(cuda::squared_norm<T>(v, params_, out, workspace_.get(), context_.stream()));
 }
 
 template <class T>
 void DeviceServer<T>::begin_upload(bool replace) {
+  context_.use();
   if (replace) aggregate_.zero(context_.stream());
 }
 
 template <class T>
 void DeviceServer<T>::add(const T* v) {
+  context_.use();
   LAG_CUDA(cuda::axpy<T>(T(1), v, aggregate_.get(), params_, context_.stream()));
 }
 
 template <class T>
 void DeviceServer<T>::sent(std::size_t m) {
+  context_.use();
   LAG_CUDA(cudaMemcpyAsync(theta_hat_.get() + m * params_, theta_.get(), params_ * sizeof(T),
                            cudaMemcpyDeviceToDevice, context_.stream()));
 }
 
 template <class T>
 void DeviceServer<T>::step(double step_size) {
+  context_.use();
   LAG_CUDA(cuda::step_and_norm<T>(theta_.get(), aggregate_.get(), step_size, params_,
                                   scalars_.get() + Server<T>::kChange2, workspace_.get(),
                                   context_.stream()));
@@ -91,6 +97,7 @@ void DeviceServer<T>::step(double step_size) {
 template <class T>
 void DeviceServer<T>::ps_select(double tau, const std::vector<double>& worker_smoothness,
                                 std::uint8_t* selected) {
+  context_.use();
   const cudaStream_t s = context_.stream();
   const int M = static_cast<int>(workers_);
   double* distances = scalars_.get() + Server<T>::kScalars;

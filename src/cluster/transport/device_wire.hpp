@@ -23,6 +23,7 @@ class DeviceWire final : public Wire {
   void recv(void*, std::size_t, int, const char*) override { alone(); }
   void fence(const char*, int) override {}
   void download(void* host, const void* src, std::size_t bytes) override {
+    context_.use();
     if (!downloads_.fits(bytes)) {
       wait("a download");
       downloads_.grow(bytes);
@@ -30,6 +31,7 @@ class DeviceWire final : public Wire {
     downloads_.stage(host, src, bytes, context_.stream());
   }
   void wait(const char*, int = -1) override {
+    context_.use();
     LAG_CUDA(cudaStreamSynchronize(context_.stream()));
     downloads_.finish();
   }

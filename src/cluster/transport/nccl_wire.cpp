@@ -66,6 +66,7 @@ void NcclWire::group_begin(const char* during) { job_->check(ncclGroupStart(), d
 void NcclWire::group_end(const char* during) { job_->check(ncclGroupEnd(), during); }
 
 void NcclWire::download(void* host, const void* src, std::size_t bytes) {
+  context_.use();
   if (!downloads_.fits(bytes)) {
     wait("a copy to the host");
     downloads_.grow(bytes);
@@ -74,6 +75,7 @@ void NcclWire::download(void* host, const void* src, std::size_t bytes) {
 }
 
 void NcclWire::wait(const char* during, int peer) {
+  context_.use();
   job_->wait(context_.stream(), during, peer);
   downloads_.finish();
 }

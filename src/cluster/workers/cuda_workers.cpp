@@ -60,7 +60,6 @@ CudaWorkers<T>::CudaWorkers(const std::vector<const Shard<T>*>& shards, std::siz
   norms_.zero(s);
   selected_ = cuda::DeviceBuffer<std::uint8_t>(dev, n);
   host_selected_ = cuda::PinnedBuffer<std::uint8_t>(n);
-  outbox_ = cuda::DeviceBuffer<T>(dev, n * d);
   if (graphs_) {
     run_flags_ = cuda::PinnedBuffer<std::uint8_t>(n, /*mapped=*/true);
     std::vector<const T*> g(n), delta(n);
@@ -101,6 +100,7 @@ cuda::WorkerVectors<T> CudaWorkers<T>::vector_tables() const {
 
 template <class T>
 void CudaWorkers<T>::reset() {
+  context_.use();
   for (Worker& w : workers_) {
     w.g_hat.zero(context_.stream());
     w.fresh = false;
@@ -176,7 +176,7 @@ void CudaWorkers<T>::replay(cudaGraphExec_t& graph, const T* theta, const std::u
 
 template <class T>
 void CudaWorkers<T>::compute(const Flags& selected, const T* theta) {
-  LAG_CUDA(cudaSetDevice(context_.device()));
+  context_.use();
   which_.clear();
   for (std::size_t i = 0; i < workers_.size(); ++i)
     if (selected[i]) which_.push_back(i);
@@ -184,8 +184,10 @@ void CudaWorkers<T>::compute(const Flags& selected, const T* theta) {
   if (graphs_ && which_.size() == workers_.size()) {
     replay(all_workers_, theta, nullptr);
   } else if (graphs_ && batched()) {
-    // A replay still running reads the flags: let it finish before they change.
-    LAG_CUDA(cudaStreamSynchronize(context_.stream()));
+    // The flags are read by the replay when it runs: the previous one must be done. Every step
+    // of the protocol ends with a wait, so the stream is idle here (a plain synchronisation
+    // would bypass the deadline of an MPI job's waits).
+    context_.require_idle("the workers' flagged graph");
     std::copy(selected.begin(), selected.end(), run_flags_.get());
     replay(flagged_workers_, theta, run_flags_.device());
   } else {
@@ -196,7 +198,7 @@ void CudaWorkers<T>::compute(const Flags& selected, const T* theta) {
 
 template <class T>
 void CudaWorkers<T>::compute_missing(const T* theta) {
-  LAG_CUDA(cudaSetDevice(context_.device()));
+  context_.use();
   which_.clear();
   for (std::size_t i = 0; i < workers_.size(); ++i)
     if (!workers_[i].fresh) which_.push_back(i);
@@ -207,6 +209,7 @@ void CudaWorkers<T>::compute_missing(const T* theta) {
 template <class T>
 void CudaWorkers<T>::trigger(double tau, const Flags& selected, std::uint8_t* flags,
                              std::size_t first, std::size_t total) {
+  context_.use();
   const cudaStream_t s = context_.stream();
   const std::size_t n = workers_.size();
   // The previous trigger's copy from host_selected_ finished: its wait came before this call.
@@ -219,7 +222,11 @@ void CudaWorkers<T>::trigger(double tau, const Flags& selected, std::uint8_t* fl
 
 template <class T>
 const T* CudaWorkers<T>::pack(const Flags& senders, bool replace) {
-  const std::size_t n = static_cast<std::size_t>(std::count(senders.begin(), senders.end(), 1));
+  context_.use();
+  std::size_t n = 0;
+  for (std::uint8_t f : senders) n += f != 0;
+  if (n > 1 && outbox_.size() < workers_.size() * params_)  // only ranks other than 0 need one
+    outbox_ = cuda::DeviceBuffer<T>(context_.device(), workers_.size() * params_);
   std::size_t packed = 0;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (!senders[i]) continue;
@@ -233,6 +240,7 @@ const T* CudaWorkers<T>::pack(const Flags& senders, bool replace) {
 
 template <class T>
 void CudaWorkers<T>::commit(std::size_t i) {
+  context_.use();
   Worker& w = workers_[i];
   if (graphs_)
     copy_device(w.g_hat.get(), w.g.get(), params_, context_.stream());
@@ -242,6 +250,7 @@ void CudaWorkers<T>::commit(std::size_t i) {
 
 template <class T>
 void CudaWorkers<T>::add_gradients(T* sum) {
+  context_.use();
   for (const Worker& w : workers_)
     LAG_CUDA(cuda::axpy<T>(T(1), w.g.get(), sum, params_, context_.stream()));
 }
