@@ -92,7 +92,8 @@ void ComposedCluster<T>::upload(const Flags& senders, bool replace) {
   const int R = ranks();
   const std::size_t d = params_, vector_bytes = d * sizeof(T);
   // How many senders each rank holds: known on every rank from the agreed flags.
-  std::vector<std::size_t> sending(static_cast<std::size_t>(R), 0);
+  std::vector<std::size_t>& sending = sending_;
+  sending.assign(static_cast<std::size_t>(R), 0);
   for (int m = 0; m < workers_total_; ++m)
     if (senders[static_cast<std::size_t>(m)]) ++sending[mpi::rank_of_worker(workers_total_, R, m)];
   for (int r = 1; r < R; ++r) physical_up_ += sending[static_cast<std::size_t>(r)] * vector_bytes;
@@ -145,8 +146,8 @@ double ComposedCluster<T>::step(double step_size) {
   const char* during = "the broadcast of theta";
   if (ranks() > 1) {
     wire_->group_begin(during);
-    wire_->broadcast(server_->theta(), params_ * sizeof(T), 0, during);
-    wire_->broadcast(change2, sizeof(double), 0, during);
+    wire_->broadcast_pieces({{server_->theta(), params_ * sizeof(T)}, {change2, sizeof(double)}}, 0,
+                            during);
     wire_->group_end(during);
     physical_down_ += others() * (params_ * sizeof(T) + sizeof(double));
   }
@@ -188,7 +189,8 @@ Evaluation ComposedCluster<T>::evaluate() {
   // The loss: the workers' losses gathered to the last rank and added there in worker order.
   losses_.resize(n);
   for (std::size_t i = 0; i < n; ++i) losses_[i] = workers_->loss(i, loss_records_.data() + i * rs);
-  std::vector<int> counts(static_cast<std::size_t>(R));
+  std::vector<int>& counts = block_counts_;
+  counts.resize(static_cast<std::size_t>(R));
   for (int r = 0; r < R; ++r)
     counts[static_cast<std::size_t>(r)] = mpi::worker_block(workers_total_, R, r).count;
   wire_->gather(losses_.data(), all_losses_, counts, R - 1, "the gathering of the workers' losses");

@@ -83,7 +83,9 @@ class ComposedCluster : public Cluster<T> {
   std::unique_ptr<Workers<T>> workers_;
   std::unique_ptr<Server<T>> server_;
   Flags local_flags_;
-  std::vector<double> loss_records_, losses_, all_losses_;
+  std::vector<double> loss_records_, losses_, all_losses_;  // scratch, kept between calls
+  std::vector<std::size_t> sending_;
+  std::vector<int> block_counts_;
   std::uint64_t physical_up_ = 0, physical_down_ = 0;
   std::unique_ptr<Wire> wire_;  // last: destroyed first
 };

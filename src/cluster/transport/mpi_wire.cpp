@@ -36,6 +36,20 @@ void MpiWire::broadcast(void* buf, std::size_t bytes, int root, const char*) {
   LAG_MPI(MPI_Ibcast(buf, count_of(bytes), MPI_BYTE, root, MPI_COMM_WORLD, &next()));
 }
 
+void MpiWire::broadcast_pieces(const std::vector<Piece>& parts, int root, const char*) {
+  if (!unpack_.empty()) throw Error("internal: two packed broadcasts before a wait");
+  std::size_t total = 0;
+  for (const Piece& p : parts) total += p.bytes;
+  packed_.resize(total);
+  std::size_t at = 0;
+  for (const Piece& p : parts) {
+    if (rank() == root) std::memcpy(packed_.data() + at, p.data, p.bytes);
+    at += p.bytes;
+  }
+  if (rank() != root) unpack_ = parts;
+  LAG_MPI(MPI_Ibcast(packed_.data(), count_of(total), MPI_BYTE, root, MPI_COMM_WORLD, &next()));
+}
+
 void MpiWire::max_bytes(std::uint8_t* flags, std::size_t n, const char*) {
   LAG_MPI(MPI_Iallreduce(MPI_IN_PLACE, flags, count_of(n), MPI_UINT8_T, MPI_MAX, MPI_COMM_WORLD,
                          &next()));
@@ -56,6 +70,12 @@ void MpiWire::download(void* host, const void* src, std::size_t bytes) {
 void MpiWire::wait(const char* during, int peer) {
   if (!pending_.empty()) session_.wait(pending_, during, peer);
   pending_.clear();
+  std::size_t at = 0;
+  for (const Piece& p : unpack_) {
+    std::memcpy(p.data, packed_.data() + at, p.bytes);
+    at += p.bytes;
+  }
+  unpack_.clear();
   for (const Download& d : downloads_)
     if (d.bytes > 0 && d.host != d.src) std::memmove(d.host, d.src, d.bytes);
   downloads_.clear();

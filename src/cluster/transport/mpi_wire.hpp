@@ -23,6 +23,7 @@ class MpiWire final : public Wire {
   int size() const override { return session_.size(); }
   std::size_t max_message() const override;
   void broadcast(void* buf, std::size_t bytes, int root, const char* during) override;
+  void broadcast_pieces(const std::vector<Piece>& parts, int root, const char* during) override;
   void max_bytes(std::uint8_t* flags, std::size_t n, const char* during) override;
   void send(const void* buf, std::size_t bytes, int to, const char* during) override;
   void recv(void* buf, std::size_t bytes, int from, const char* during) override;
@@ -46,8 +47,10 @@ class MpiWire final : public Wire {
 
   MpiSession& session_;
   std::vector<MPI_Request> pending_;
-  std::vector<Download> downloads_;  // done at wait(), after the operations that fill them
-  std::int64_t iterations_ = 0;      // for the fault injection
+  std::vector<Download> downloads_;    // done at wait(), after the operations that fill them
+  std::vector<unsigned char> packed_;  // broadcast_pieces' message
+  std::vector<Piece> unpack_;          // where its pieces go at wait() (ranks other than root)
+  std::int64_t iterations_ = 0;        // for the fault injection
   mpi::FaultInjection fault_;
 };
 

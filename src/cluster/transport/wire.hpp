@@ -25,6 +25,16 @@ class Wire {
 
   // Collective: `bytes` at `buf` from `root` to every rank.
   virtual void broadcast(void* buf, std::size_t bytes, int root, const char* during) = 0;
+  // Collective: the pieces at `parts` (pointer, bytes) from `root` to every rank, as one message
+  // where the transport can (MPI: one broadcast of them packed; every collective costs a round of
+  // the ranks). By default one broadcast each.
+  struct Piece {
+    void* data;
+    std::size_t bytes;
+  };
+  virtual void broadcast_pieces(const std::vector<Piece>& parts, int root, const char* during) {
+    for (const Piece& p : parts) broadcast(p.data, p.bytes, root, during);
+  }
   // Collective: the element-wise maximum of every rank's `n` bytes at `flags`, on every rank.
   virtual void max_bytes(std::uint8_t* flags, std::size_t n, const char* during) = 0;
   // Point to point. Between group_begin() and group_end() the posted operations may run
