@@ -27,7 +27,11 @@ struct LoadedFile {
   FileInfo info;
 };
 
-// The whole file as bytes. Throws InputError (no line) when it cannot be read.
+// Calls the hook of set_file_open_hook (dataset.hpp), if any, with `path`.
+void notify_file_open(const std::string& path);
+
+// The whole file as bytes (after notify_file_open). Throws InputError (no line) when it cannot
+// be read.
 std::string read_text(const std::string& path);
 
 // Readers: `text` is the file's content, `path` only names it in messages. The LIBSVM reader

@@ -1,6 +1,7 @@
 // Loading data files into shards: format choice, file reading, the number parser and messages
 // shared by the LIBSVM and CSV readers, and the dimension reconciliation across shards.
 #include <algorithm>
+#include <atomic>
 #include <bitset>
 #include <cctype>
 #include <cerrno>
@@ -25,6 +26,8 @@
 
 #include "data_internal.hpp"
 #include "lag/error.hpp"
+#include "lag/process_group.hpp"
+#include "mpi/worker_blocks.hpp"
 
 namespace lag {
 namespace detail {
@@ -36,6 +39,7 @@ std::string read_text(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw InputError(path, 0, 0, "is a directory, not a data file");
 
+  notify_file_open(path);
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
     throw InputError(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
@@ -308,53 +312,99 @@ void widen(Shard<double>& s, std::size_t dim) {
   s.dim = dim;
 }
 
+// What reconcile_dim needs to know of one file: its shape and where its widest row is. Every
+// process of a group gets these for all files, also those that other processes read.
+struct FileShape {
+  std::string source;
+  std::size_t rows = 0;
+  std::size_t dim = 0;  // the file's own: CSV columns - 1, LIBSVM largest index (or --dim)
+  detail::FileInfo info;
+};
+
+FileShape shape_of(const LoadedFile& f) {
+  return {f.shard.source, f.shard.rows, f.shard.dim, f.info};
+}
+
 // The common dimension. --dim has already been enforced by the readers. Otherwise CSV shards
 // fix it (they must agree), and LIBSVM shards, which only say which features they use, are
-// padded to it or, with no CSV shard, to the largest index anywhere.
-std::size_t reconcile_dim(const std::vector<LoadedFile>& files, const LoadOptions& options) {
+// padded to it or, with no CSV shard, to the largest index anywhere. The dense size is checked
+// against the machine's memory for `rows_here`, the rows this process will hold.
+std::size_t reconcile_dim(const std::vector<FileShape>& files, const LoadOptions& options,
+                          std::size_t rows_here) {
   if (options.dim > 0) return options.dim;
 
-  const LoadedFile* csv = nullptr;
-  for (const LoadedFile& f : files) {
+  const FileShape* csv = nullptr;
+  for (const FileShape& f : files) {
     if (f.info.format != FileFormat::Csv) continue;
     if (csv == nullptr) {
       csv = &f;
-    } else if (f.shard.dim != csv->shard.dim) {
-      throw InputError(f.shard.source, f.info.first_row_line, 0,
-                       "rows have " + std::to_string(f.shard.dim) + " features, but " +
-                           csv->shard.source + " has " + std::to_string(csv->shard.dim) +
+    } else if (f.dim != csv->dim) {
+      throw InputError(f.source, f.info.first_row_line, 0,
+                       "rows have " + std::to_string(f.dim) + " features, but " + csv->source +
+                           " has " + std::to_string(csv->dim) +
                            " (all shards need the same dimension)");
     }
   }
 
   std::size_t dim = 0;
-  const LoadedFile* widest = nullptr;
-  for (const LoadedFile& f : files) {
+  const FileShape* widest = nullptr;
+  for (const FileShape& f : files) {
     if (f.info.format == FileFormat::Csv) continue;
-    if (csv != nullptr && f.shard.dim > csv->shard.dim) {
-      throw InputError(f.shard.source, f.info.widest_line, f.info.widest_column,
+    if (csv != nullptr && f.dim > csv->dim) {
+      throw InputError(f.source, f.info.widest_line, f.info.widest_column,
                        "feature index " + std::to_string(f.info.widest_index) +
-                           " is above the dimension " + std::to_string(csv->shard.dim) +
-                           " of the CSV shard " + csv->shard.source);
+                           " is above the dimension " + std::to_string(csv->dim) +
+                           " of the CSV shard " + csv->source);
     }
-    if (widest == nullptr || f.shard.dim > dim) {
+    if (widest == nullptr || f.dim > dim) {
       widest = &f;
-      dim = f.shard.dim;
+      dim = f.dim;
     }
   }
-  if (csv != nullptr) return csv->shard.dim;
+  if (csv != nullptr) return csv->dim;
 
   if (dim == 0) {
-    throw InputError(files.front().shard.source, 0, 0,
+    throw InputError(files.front().source, 0, 0,
                      files.size() == 1 ? "no features: every row holds only a label"
                                        : "no features in any file: every row holds only a label");
   }
-  std::size_t total_rows = 0;
-  for (const LoadedFile& f : files) total_rows += f.shard.rows;
-  detail::check_dense_size(widest->shard.source, total_rows, dim, widest->info.widest_line,
+  detail::check_dense_size(widest->source, rows_here, dim, widest->info.widest_line,
                            widest->info.widest_column,
                            "feature index " + std::to_string(dim) + " (over all files)");
   return dim;
+}
+
+// Every file's shape on every process, in worker order: each process sends those of its own.
+std::vector<FileShape> exchange_shapes(ProcessGroup& group, const std::vector<LoadedFile>& own) {
+  MessageWriter out;
+  for (const LoadedFile& f : own) {
+    const FileShape s = shape_of(f);
+    out.put(s.source);
+    out.put(static_cast<std::uint64_t>(s.rows));
+    out.put(static_cast<std::uint64_t>(s.dim));
+    out.put(static_cast<std::uint64_t>(s.info.format));
+    out.put(static_cast<std::uint64_t>(s.info.first_row_line));
+    out.put(static_cast<std::uint64_t>(s.info.widest_index));
+    out.put(static_cast<std::uint64_t>(s.info.widest_line));
+    out.put(static_cast<std::uint64_t>(s.info.widest_column));
+  }
+  std::vector<FileShape> shapes;
+  for (const std::string& part : all_gather(group, out.bytes())) {
+    MessageReader in(part);
+    while (!in.done()) {
+      FileShape s;
+      s.source = in.str();
+      s.rows = in.size();
+      s.dim = in.size();
+      s.info.format = static_cast<FileFormat>(in.u64());
+      s.info.first_row_line = in.size();
+      s.info.widest_index = in.size();
+      s.info.widest_line = in.size();
+      s.info.widest_column = in.size();
+      shapes.push_back(std::move(s));
+    }
+  }
+  return shapes;
 }
 
 }  // namespace
@@ -371,25 +421,137 @@ Shard<double> load_file(const std::string& path, const LoadOptions& options) {
 }
 
 Dataset<double> load_shards(const std::vector<std::string>& paths, const LoadOptions& options) {
+  return load_shards(paths, options, single_process());
+}
+
+Dataset<double> load_shards(const std::vector<std::string>& paths, const LoadOptions& options,
+                            ProcessGroup& group, std::vector<std::size_t>* rows) {
   if (paths.empty()) throw Error("no data files to load");
+  const int M = static_cast<int>(paths.size());
+  const WorkerRange own = own_workers(group, M);
   std::vector<LoadedFile> files;
-  files.reserve(paths.size());
-  for (const std::string& path : paths) files.push_back(detail::load_one(path, options));
+  files.reserve(static_cast<std::size_t>(own.count()));
+  agree(group, [&] {
+    for (int m = own.first; m < own.end; ++m)
+      files.push_back(detail::load_one(paths[static_cast<std::size_t>(m)], options));
+  });
+  const std::vector<FileShape> shapes = exchange_shapes(group, files);
+  std::size_t rows_here = 0;
+  for (const LoadedFile& f : files) rows_here += f.shard.rows;
 
   Dataset<double> data;
-  data.dim = reconcile_dim(files, options);
-  data.shards.reserve(files.size());
-  for (LoadedFile& f : files) {
-    try {
-      widen(f.shard, data.dim);
-    } catch (const std::bad_alloc&) {
-      throw InputError(
-          f.shard.source, 0, 0,
-          "not enough memory to pad its rows to " + std::to_string(data.dim) + " features");
+  data.shards.resize(static_cast<std::size_t>(M));
+  agree(group, [&] {
+    data.dim = reconcile_dim(shapes, options, rows_here);
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      Shard<double>& s = files[i].shard;
+      try {
+        widen(s, data.dim);
+      } catch (const std::bad_alloc&) {
+        throw InputError(
+            s.source, 0, 0,
+            "not enough memory to pad its rows to " + std::to_string(data.dim) + " features");
+      }
+      data.shards[static_cast<std::size_t>(own.first) + i] = std::move(s);
     }
-    data.shards.push_back(std::move(f.shard));
+  });
+  for (int m = 0; m < M; ++m) {
+    if (own.holds(m)) continue;
+    Shard<double>& s = data.shards[static_cast<std::size_t>(m)];
+    s.source = shapes[static_cast<std::size_t>(m)].source;
+    s.dim = data.dim;
+  }
+  if (rows) {
+    rows->clear();
+    for (const FileShape& s : shapes) rows->push_back(s.rows);
   }
   return data;
 }
+
+void scatter_shards(ProcessGroup& group, Dataset<double>& data, std::vector<std::size_t>* rows) {
+  const int R = group.size();
+  if (R == 1) {
+    if (rows) {
+      rows->clear();
+      for (const auto& s : data.shards) rows->push_back(s.rows);
+    }
+    return;
+  }
+  // What every process learns of every shard, from rank 0.
+  MessageWriter out;
+  if (group.root()) {
+    out.put(static_cast<std::uint64_t>(data.workers()));
+    out.put(static_cast<std::uint64_t>(data.dim));
+    for (const Shard<double>& s : data.shards) {
+      out.put(s.source);
+      out.put(static_cast<std::uint64_t>(s.rows));
+      out.put(static_cast<std::uint64_t>(s.labels.first_zero));
+      out.put(static_cast<std::uint64_t>(s.labels.first_minus_one));
+      out.put(static_cast<std::uint64_t>(s.labels.first_plus_one));
+      out.put(static_cast<std::uint64_t>(s.labels.first_other));
+      out.put(s.labels.other_value);
+    }
+  }
+  std::string header = out.bytes();
+  broadcast_string(group, header);
+
+  MessageReader in(header);
+  const int M = static_cast<int>(in.u64());
+  const std::size_t dim = in.size();
+  std::vector<std::size_t> counts;
+  if (!group.root()) {
+    data = Dataset<double>{};
+    data.dim = dim;
+    data.shards.resize(static_cast<std::size_t>(M));
+  }
+  for (Shard<double>& s : data.shards) {
+    s.source = in.str();
+    counts.push_back(in.size());
+    s.dim = dim;
+    s.labels.first_zero = in.size();
+    s.labels.first_minus_one = in.size();
+    s.labels.first_plus_one = in.size();
+    s.labels.first_other = in.size();
+    s.labels.other_value = in.f64();
+  }
+
+  const auto shard = [&](int m) -> Shard<double>& {
+    return data.shards[static_cast<std::size_t>(m)];
+  };
+  if (group.root()) {
+    for (int r = 1; r < R; ++r) {
+      const mpi::WorkerBlock b = mpi::worker_block(M, R, r);
+      for (int m = b.first; m < b.end(); ++m) {
+        Shard<double>& s = shard(m);
+        group.send(s.x.data(), s.x.size() * sizeof(double), r);
+        group.send(s.y.data(), s.y.size() * sizeof(double), r);
+        s = Shard<double>{s.source, 0, dim, {}, {}, {}};  // sent: free its rows here
+      }
+    }
+  } else {
+    const WorkerRange own = own_workers(group, M);
+    for (int m = own.first; m < own.end; ++m) {
+      Shard<double>& s = shard(m);
+      s.rows = counts[static_cast<std::size_t>(m)];
+      s.x.resize(s.rows * dim);
+      s.y.resize(s.rows);
+      group.receive(s.x.data(), s.x.size() * sizeof(double), 0);
+      group.receive(s.y.data(), s.y.size() * sizeof(double), 0);
+    }
+  }
+  if (rows) *rows = counts;
+}
+
+namespace {
+std::atomic<FileOpenHook> file_open_hook{nullptr};
+}  // namespace
+
+FileOpenHook set_file_open_hook(FileOpenHook hook) { return file_open_hook.exchange(hook); }
+
+namespace detail {
+void notify_file_open(const std::string& path) {
+  if (const FileOpenHook hook = file_open_hook.load()) hook(path);
+}
+}  // namespace detail
 
 }  // namespace lag
