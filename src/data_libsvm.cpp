@@ -37,9 +37,10 @@ class LibsvmParser {
  public:
   LibsvmParser(const std::string& path, std::size_t dim) : path_(path), dim_(dim) {}
 
-  void reserve(const std::string& text) {
-    const std::size_t lines = count_lines(text);
-    const std::size_t colons = count_byte(text, ':');
+  void reserve(FileLines& text) {
+    const FileLines::Counts counts = text.count(':');
+    const std::size_t lines = counts.newlines + 1;
+    const std::size_t colons = counts.hits;
     rows_.row_end.reserve(lines);
     rows_.y.reserve(lines);
     rows_.index.reserve(colons);
@@ -219,14 +220,12 @@ class LibsvmParser {
 
 }  // namespace
 
-LoadedFile read_libsvm(const std::string& path, std::string text, const LoadOptions& options) {
+LoadedFile read_libsvm(const std::string& path, FileLines& lines, const LoadOptions& options) {
   LibsvmParser parser(path, options.dim);
-  parser.reserve(text);
-  LineReader lines(text);
+  parser.reserve(lines);
   const char* begin = nullptr;
   const char* end = nullptr;
   while (lines.next(begin, end)) parser.parse_line(begin, end, lines.number());
-  std::string().swap(text);  // the dense matrix may need the memory
 
   SparseRows& rows = parser.rows();
   const std::size_t n = rows.y.size();

@@ -93,30 +93,102 @@ std::string lower_extension(const std::string& path) {
 
 }  // namespace
 
-LineReader::LineReader(const std::string& text)
-    : pos_(text.data()), end_(text.data() + text.size()) {
-  if (text.size() >= 3 && std::memcmp(pos_, "\xEF\xBB\xBF", 3) == 0) pos_ += 3;
+FileLines::FileLines(const std::string& path, std::size_t piece)
+    : path_(path), piece_(std::max<std::size_t>(piece, 1)), file_(nullptr, &std::fclose) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw InputError(path, 0, 0, "is a directory, not a data file");
+  notify_file_open(path);
+  file_.reset(std::fopen(path.c_str(), "rb"));
+  if (!file_) throw InputError(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
+  whole_ = !fs::is_regular_file(path, ec);
 }
 
-bool LineReader::next(const char*& begin, const char*& end) {
-  if (pos_ == end_) return false;
-  const auto* newline = static_cast<const char*>(std::memchr(pos_, '\n', end_ - pos_));
-  begin = pos_;
-  end = newline != nullptr ? newline : end_;
-  pos_ = newline != nullptr ? newline + 1 : end_;
+bool FileLines::fill() {
+  buf_.erase(0, lines_end_);  // what was returned goes; a partial line moves to the front
+  pos_ = lines_end_ = 0;
+  if (eof_) {
+    lines_end_ = buf_.size();
+    return !buf_.empty();
+  }
+  try {
+    for (;;) {
+      const std::size_t old = buf_.size();
+      // The first read takes at least what check_is_text looks at.
+      const std::size_t want = whole_     ? std::max<std::size_t>(old, std::size_t{1} << 16)
+                               : started_ ? piece_
+                                          : std::max<std::size_t>(piece_, 4096);
+      buf_.resize(old + want);
+      const std::size_t got = std::fread(&buf_[old], 1, want, file_.get());
+      buf_.resize(old + got);
+      if (got < want) {  // a short read: end of file or an error
+        if (std::ferror(file_.get()))
+          throw InputError(path_, 0, 0, std::string("read error: ") + std::strerror(errno));
+        eof_ = true;
+      }
+      if (!started_) {
+        started_ = true;
+        check_is_text(path_, buf_);
+        if (buf_.size() >= 3 && std::memcmp(buf_.data(), "\xEF\xBB\xBF", 3) == 0) buf_.erase(0, 3);
+      }
+      if (eof_) {
+        lines_end_ = buf_.size();
+        return !buf_.empty();
+      }
+      if (whole_) continue;  // a stream is read to its end at once: it cannot be read twice
+      const std::size_t last = buf_.rfind('\n');
+      if (last != std::string::npos && last >= old) {
+        lines_end_ = last + 1;
+        return true;
+      }
+      // No newline in the new bytes yet: a line longer than a piece. Read on.
+    }
+  } catch (const std::bad_alloc&) {
+    throw InputError(path_, 0, 0, "too large to read into memory");
+  }
+}
+
+bool FileLines::next(const char*& begin, const char*& end) {
+  if (pos_ == lines_end_ && !fill()) return false;
+  const char* data = buf_.data();
+  const auto* newline = static_cast<const char*>(std::memchr(data + pos_, '\n', lines_end_ - pos_));
+  begin = data + pos_;
+  end = newline != nullptr ? newline : data + lines_end_;
+  pos_ = newline != nullptr ? static_cast<std::size_t>(newline - data) + 1 : lines_end_;
   if (end != begin && end[-1] == '\r') --end;
   ++number_;
   return true;
 }
 
-std::size_t count_byte(const std::string& text, char c) {
+FileLines::Counts FileLines::count(char c) {
+  Counts n;
+  const auto add = [&](const char* p, std::size_t size) {
+    n.newlines += count_byte(p, size, '\n');
+    n.hits += count_byte(p, size, c);
+  };
+  if (whole_) {                          // read it all now, and serve the lines from memory
+    if (!started_ && !fill()) return n;  // empty
+    add(buf_.data(), buf_.size());
+    return n;
+  }
+  std::string piece(piece_, '\0');
+  for (;;) {
+    const std::size_t got = std::fread(&piece[0], 1, piece.size(), file_.get());
+    add(piece.data(), got);
+    if (got < piece.size()) break;
+  }
+  if (std::ferror(file_.get()) || std::fseek(file_.get(), 0, SEEK_SET) != 0)
+    throw InputError(path_, 0, 0, std::string("read error: ") + std::strerror(errno));
+  return n;
+}
+
+std::size_t count_byte(const char* p, std::size_t size, char c) {
   // Eight bytes at a time: this runs over every byte of the file (twice for LIBSVM), and a
   // byte loop, or memchr once per hit when hits are dense (every feature has a ':'), costs a
   // noticeable share of the parse.
   constexpr std::uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL;
   const std::uint64_t pattern = 0x0101010101010101ULL * static_cast<unsigned char>(c);
-  const char* p = text.data();
-  const char* end = p + text.size();
+  const char* end = p + size;
   std::size_t n = 0;
   for (; end - p >= 8; p += 8) {
     std::uint64_t word = 0;
@@ -129,8 +201,6 @@ std::size_t count_byte(const std::string& text, char c) {
   for (; p != end; ++p) n += *p == c ? 1 : 0;
   return n;
 }
-
-std::size_t count_lines(const std::string& text) { return count_byte(text, '\n') + 1; }
 
 // ---- numbers ---------------------------------------------------------------
 
@@ -280,11 +350,10 @@ LoadedFile load_one(const std::string& path, const LoadOptions& options) {
   if (format == FileFormat::Auto) {
     format = lower_extension(path) == ".csv" ? FileFormat::Csv : FileFormat::Libsvm;
   }
-  std::string text = read_text(path);
-  check_is_text(path, text);
+  FileLines lines(path);
   try {
-    if (format == FileFormat::Csv) return read_csv(path, text, options);
-    return read_libsvm(path, std::move(text), options);
+    if (format == FileFormat::Csv) return read_csv(path, lines, options);
+    return read_libsvm(path, lines, options);
   } catch (const std::bad_alloc&) {
     throw InputError(path, 0, 0, "not enough memory to load it");
   }
