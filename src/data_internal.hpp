@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -52,13 +53,15 @@ class FileLines {
   [[nodiscard]] bool next(const char*& begin, const char*& end);
   std::size_t number() const { return number_; }
 
-  // Before the first next(): the newlines and the occurrences of `c` in the whole file (one pass
-  // over it; the lines are then read from the start), for reserving.
+  // Before the first next(): the newlines and the occurrences of `c` in the whole file, and its
+  // size (one pass over it, which also shows `each` every piece in order; the lines are then read
+  // from the start), for reserving.
   struct Counts {
     std::size_t newlines = 0;
     std::size_t hits = 0;
+    std::size_t bytes = 0;
   };
-  Counts count(char c);
+  Counts count(char c, const std::function<void(const char*, std::size_t)>& each = nullptr);
 
  private:
   [[nodiscard]] bool fill();
@@ -176,6 +179,8 @@ void count_label(LabelCensus& census, double y, std::size_t line);
 // with a stray huge index would otherwise end in the out-of-memory killer, not a message.
 void check_dense_size(const std::string& path, std::size_t rows, std::size_t dim, std::size_t line,
                       std::size_t column, const std::string& cause);
+// Whether check_dense_size would pass.
+bool dense_size_fits(std::size_t rows, std::size_t dim);
 
 // The file named by a shard's source, without the "[rows a-b]" / "[part m of M, shuffled]" /
 // "[label part m of M: classes ...]" suffix that the partitions append (label checks point at

@@ -1,7 +1,12 @@
 // LIBSVM / svmlight reader: "LABEL [qid:N] INDEX:VALUE ..." per line, 1-based increasing
-// indices, '#' to the end of the line a comment. Rows are collected sparse (the dimension is
-// only known at the end of the file) and densified afterwards.
+// indices, '#' to the end of the line a comment. A first pass over the file counts the lines and
+// finds the largest number before a ':', a bound on the feature indices; rows are then written
+// densely at that width as they are read (and narrowed at the end if the bound was above the
+// widest index, as a comment can make it), so that loading holds little more than the dense
+// rows. Where the bound's matrix would not fit (a stray huge number), rows are collected sparse
+// and densified afterwards, which reports the huge index as before.
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -33,18 +38,93 @@ struct SparseRows {
   LabelCensus census;
 };
 
+// The largest feature index a file can hold, from its raw bytes: the largest INDEX of a token
+// " INDEX:" (after a blank, outside '#' comments). Every valid feature is such a token; a token
+// that is not a valid feature makes the parse fail anyway. Fed the file piece by piece; the loop
+// over the bytes outside comments has no branches, as it runs over every byte of the file.
+class IndexBound {
+ public:
+  void scan(const char* p, std::size_t size) {
+    const char* end = p + size;
+    while (p != end) {
+      if (comment_) {  // to the end of the line; the newline is then read as any byte
+        const void* newline = std::memchr(p, '\n', end - p);
+        if (newline == nullptr) return;
+        p = static_cast<const char*>(newline);
+        comment_ = false;
+      }
+      const auto* hash = static_cast<const char*>(std::memchr(p, '#', end - p));
+      plain(p, hash != nullptr ? hash : end);
+      if (hash == nullptr) return;
+      comment_ = true;
+      run_ = 0;
+      digit_ = after_blank_ = false;
+      p = hash + 1;
+    }
+  }
+  std::uint64_t largest() const { return largest_; }
+
+ private:
+  void plain(const char* p, const char* end) {
+    constexpr std::uint64_t kSaturated = std::uint64_t{1} << 59;
+    std::uint64_t run = run_, largest = largest_;
+    bool digit = digit_, after_blank = after_blank_;
+    for (; p != end; ++p) {
+      const auto c = static_cast<unsigned char>(*p);
+      const unsigned d = c - unsigned{'0'};
+      // ':' right after digits that follow a blank: an index.
+      const bool index = (c == ':') & digit & after_blank;
+      largest = index && run > largest ? run : largest;
+      const bool is_digit = d < 10;
+      run = is_digit ? std::min(run, kSaturated) * 10 + d : 0;
+      after_blank = is_digit ? after_blank : kBlank[c];
+      digit = is_digit;
+    }
+    run_ = run;
+    largest_ = largest;
+    digit_ = digit;
+    after_blank_ = after_blank;
+  }
+
+  static constexpr std::array<bool, 256> kBlank = [] {
+    std::array<bool, 256> t{};
+    for (const char c : {' ', '\t', '\r', '\v', '\f'}) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
+
+  bool comment_ = false;
+  bool digit_ = false;        // the last byte was a digit
+  bool after_blank_ = false;  // the last byte that was not a digit was a blank
+  std::uint64_t run_ = 0;     // the number the digits just read make
+  std::uint64_t largest_ = 0;
+};
+
 class LibsvmParser {
  public:
   LibsvmParser(const std::string& path, std::size_t dim) : path_(path), dim_(dim) {}
 
   void reserve(FileLines& text) {
-    const FileLines::Counts counts = text.count(':');
+    IndexBound bound;
+    const FileLines::Counts counts =
+        text.count(':', [&](const char* p, std::size_t n) { bound.scan(p, n); });
     const std::size_t lines = counts.newlines + 1;
-    const std::size_t colons = counts.hits;
-    rows_.row_end.reserve(lines);
     rows_.y.reserve(lines);
-    rows_.index.reserve(colons);
-    rows_.value.reserve(colons);
+    // Dense at once, unless the rows would be far larger than the text (sparse data, whose
+    // sparse form, about the text's size, is then small next to the dense rows) or too large
+    // for the machine.
+    const std::uint64_t width = dim_ > 0 ? dim_ : bound.largest();
+    const double dense_bytes =
+        static_cast<double>(lines) * static_cast<double>(width) * sizeof(double);
+    if (width <= kMaxIndex && dense_size_fits(lines, static_cast<std::size_t>(width)) &&
+        dense_bytes <= 4.0 * static_cast<double>(counts.bytes) + (1 << 20)) {
+      width_ = static_cast<std::size_t>(width);
+      dense_ = true;
+      x_.reserve(lines * width_);  // address space: only the rows written take memory
+      return;
+    }
+    rows_.row_end.reserve(lines);
+    rows_.index.reserve(counts.hits);
+    rows_.value.reserve(counts.hits);
   }
 
   // Parses one line (already without its newline).
@@ -59,6 +139,10 @@ class LibsvmParser {
 
     const char* token_end = token_stop(p, end);
     parse_label(p, token_end);
+    if (dense_) {
+      row_ = x_.size();
+      x_.resize(row_ + width_);
+    }
     std::size_t previous = 0;
     for (p = skip_blanks(token_end, end); p != end; p = skip_blanks(token_end, end)) {
       token_end = parse_plain_feature(p, end, previous);
@@ -67,11 +151,15 @@ class LibsvmParser {
         parse_feature(p, token_end, previous);
       }
     }
-    rows_.row_end.push_back(rows_.index.size());
+    if (!dense_) rows_.row_end.push_back(rows_.index.size());
     if (first_row_line_ == 0) first_row_line_ = line;
   }
 
   SparseRows& rows() { return rows_; }
+  // Dense rows (of width()) when dense(); else rows() holds them sparse.
+  bool dense() const { return dense_; }
+  std::size_t width() const { return width_; }
+  std::vector<double>& x() { return x_; }
   std::size_t first_row_line() const { return first_row_line_; }
   std::size_t widest_index() const { return widest_index_; }
   std::size_t widest_line() const { return widest_line_; }
@@ -146,6 +234,11 @@ class LibsvmParser {
       widest_line_ = line_;
       widest_column_ = column(at);
     }
+    if (dense_) {
+      if (index > width_) throw Error("internal: a feature index above the file's bound");
+      x_[row_ + index - 1] = value;
+      return;
+    }
     rows_.index.push_back(static_cast<std::uint32_t>(index));
     rows_.value.push_back(value);
   }
@@ -210,6 +303,10 @@ class LibsvmParser {
   const std::string& path_;
   std::size_t dim_;
   SparseRows rows_;
+  bool dense_ = false;
+  std::size_t width_ = 0;  // dense rows: the width they are written at
+  std::size_t row_ = 0;    // dense rows: where the current row starts in x_
+  std::vector<double> x_;
   std::size_t line_ = 0;
   const char* line_begin_ = nullptr;
   std::size_t first_row_line_ = 0;
@@ -247,11 +344,23 @@ LoadedFile read_libsvm(const std::string& path, FileLines& lines, const LoadOpti
   s.source = path;
   s.rows = n;
   s.dim = dim;
-  s.x.assign(n * dim, 0.0);
-  std::size_t k = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    double* row = s.x.data() + i * dim;
-    for (; k < rows.row_end[i]; ++k) row[rows.index[k] - 1] = rows.value[k];
+  if (parser.dense()) {
+    // The bound is the widest index for every file that parses; narrowed in place should it
+    // ever be above it (rows move to the front).
+    s.x = std::move(parser.x());
+    const std::size_t width = parser.width();
+    if (dim < width) {
+      for (std::size_t i = 1; i < n; ++i)
+        std::memmove(s.x.data() + i * dim, s.x.data() + i * width, dim * sizeof(double));
+      s.x.resize(n * dim);
+    }
+  } else {
+    s.x.assign(n * dim, 0.0);
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      double* row = s.x.data() + i * dim;
+      for (; k < rows.row_end[i]; ++k) row[rows.index[k] - 1] = rows.value[k];
+    }
   }
   s.y = std::move(rows.y);
   s.labels = rows.census;

@@ -160,11 +160,14 @@ bool FileLines::next(const char*& begin, const char*& end) {
   return true;
 }
 
-FileLines::Counts FileLines::count(char c) {
+FileLines::Counts FileLines::count(char c,
+                                   const std::function<void(const char*, std::size_t)>& each) {
   Counts n;
   const auto add = [&](const char* p, std::size_t size) {
     n.newlines += count_byte(p, size, '\n');
     n.hits += count_byte(p, size, c);
+    n.bytes += size;
+    if (each) each(p, size);
   };
   if (whole_) {                          // read it all now, and serve the lines from memory
     if (!started_ && !fill()) return n;  // empty
@@ -325,6 +328,14 @@ double physical_memory() {
 }
 
 }  // namespace
+
+bool dense_size_fits(std::size_t rows, std::size_t dim) {
+  const std::size_t max_elements = std::numeric_limits<std::size_t>::max() / sizeof(double);
+  if (dim != 0 && rows > max_elements / dim) return false;
+  const double bytes = static_cast<double>(rows) * static_cast<double>(dim) * sizeof(double);
+  const double memory = physical_memory();
+  return !(memory > 0.0 && bytes > memory);
+}
 
 void check_dense_size(const std::string& path, std::size_t rows, std::size_t dim, std::size_t line,
                       std::size_t column, const std::string& cause) {

@@ -610,6 +610,23 @@ TEST_F(DataLoading, PiecesOfAFileGiveTheLinesOfTheWholeText) {
   }
 }
 
+// Rows are written densely as they are read when the bound on the indices found by the first
+// pass makes that cheap, else collected sparse: the same rows either way; a comment's "N:" is
+// not an index.
+TEST_F(DataLoading, DenseAndSparseCollectionGiveTheSameRows) {
+  const std::string f = write("r.svm", "1 1:0.5 3:2 # 7:1\n-1 2:0.25\n");
+  const Shard<double> inferred = lag::load_file(f, {});
+  EXPECT_EQ(inferred.dim, 3u);
+  EXPECT_EQ(inferred.x, (std::vector<double>{0.5, 0, 2, 0, 0.25, 0}));
+  const std::size_t wide = 200000;  // 3.2 MB of rows from 30 bytes of text: collected sparse
+  const Shard<double> sparse = lag::load_file(f, with_dim(wide));
+  ASSERT_EQ(sparse.x.size(), 2 * wide);
+  for (std::size_t i = 0; i < 2; ++i)
+    for (std::size_t j = 0; j < wide; ++j)
+      ASSERT_EQ(sparse.x[i * wide + j], j < 3 ? inferred.x[i * 3 + j] : 0.0) << i << " " << j;
+  EXPECT_EQ(sparse.y, inferred.y);
+}
+
 // A pipe cannot be read twice: it is read whole, once, counting included.
 TEST_F(DataLoading, PipeIsReadWholeOnce) {
   const std::string fifo = path("pipe.svm");
