@@ -54,8 +54,9 @@ class FileLines {
   std::size_t number() const { return number_; }
 
   // Before the first next(): the newlines and the occurrences of `c` in the whole file, and its
-  // size (one pass over it, which also shows `each` every piece in order; the lines are then read
-  // from the start), for reserving.
+  // size (after a byte-order mark), for reserving: one pass over it, which also shows `each`
+  // every piece in order (whole lines, as next() reads them); the lines are then read from the
+  // start.
   struct Counts {
     std::size_t newlines = 0;
     std::size_t hits = 0;

@@ -6,7 +6,6 @@
 // rows. Where the bound's matrix would not fit (a stray huge number), rows are collected sparse
 // and densified afterwards, which reports the huge index as before.
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -40,62 +39,60 @@ struct SparseRows {
 
 // The largest feature index a file can hold, from its raw bytes: the largest INDEX of a token
 // " INDEX:" (after a blank, outside '#' comments). Every valid feature is such a token; a token
-// that is not a valid feature makes the parse fail anyway. Fed the file piece by piece; the loop
-// over the bytes outside comments has no branches, as it runs over every byte of the file.
+// that is not a valid feature makes the parse fail anyway. Fed the file a piece of whole lines at
+// a time. It runs over every byte of the file, so it looks for the ':' eight bytes at a time
+// (as count_byte does) and reads back from each; a piece with a comment is read byte by byte.
 class IndexBound {
  public:
   void scan(const char* p, std::size_t size) {
-    const char* end = p + size;
-    while (p != end) {
-      if (comment_) {  // to the end of the line; the newline is then read as any byte
-        const void* newline = std::memchr(p, '\n', end - p);
-        if (newline == nullptr) return;
-        p = static_cast<const char*>(newline);
-        comment_ = false;
-      }
-      const auto* hash = static_cast<const char*>(std::memchr(p, '#', end - p));
-      plain(p, hash != nullptr ? hash : end);
-      if (hash == nullptr) return;
-      comment_ = true;
-      run_ = 0;
-      digit_ = after_blank_ = false;
-      p = hash + 1;
+    if (std::memchr(p, '#', size) != nullptr) return scan_with_comments(p, size);
+    constexpr std::uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL;
+    constexpr std::uint64_t kColons = 0x0101010101010101ULL * ':';
+    std::size_t i = 0;
+    for (; i + 8 <= size; i += 8) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, p + i, 8);
+      const std::uint64_t x = word ^ kColons;  // zero bytes where a ':' is
+      if ((~(((x & kLow7) + kLow7) | x | kLow7)) == 0) continue;
+      for (std::size_t k = i; k < i + 8; ++k)
+        if (p[k] == ':') colon(p, k);
     }
+    for (; i < size; ++i)
+      if (p[i] == ':') colon(p, i);
   }
   std::uint64_t largest() const { return largest_; }
 
  private:
-  void plain(const char* p, const char* end) {
-    constexpr std::uint64_t kSaturated = std::uint64_t{1} << 59;
-    std::uint64_t run = run_, largest = largest_;
-    bool digit = digit_, after_blank = after_blank_;
-    for (; p != end; ++p) {
-      const auto c = static_cast<unsigned char>(*p);
-      const unsigned d = c - unsigned{'0'};
-      // ':' right after digits that follow a blank: an index.
-      const bool index = (c == ':') & digit & after_blank;
-      largest = index && run > largest ? run : largest;
-      const bool is_digit = d < 10;
-      run = is_digit ? std::min(run, kSaturated) * 10 + d : 0;
-      after_blank = is_digit ? after_blank : kBlank[c];
-      digit = is_digit;
+  static bool is_digit(char c) { return static_cast<unsigned>(c - '0') < 10; }
+
+  // A ':' at p[i] (p starts a line): the digits right before it, if a blank precedes them.
+  void colon(const char* p, std::size_t i) {
+    std::size_t start = i;
+    while (start > 0 && is_digit(p[start - 1])) --start;
+    if (start == i || start == 0 || !is_blank(p[start - 1])) return;
+    if (i - start > 18) {  // far above any index a dense matrix could have
+      largest_ = std::numeric_limits<std::uint64_t>::max();
+      return;
     }
-    run_ = run;
-    largest_ = largest;
-    digit_ = digit;
-    after_blank_ = after_blank;
+    std::uint64_t v = 0;
+    for (std::size_t k = start; k < i; ++k) v = v * 10 + static_cast<unsigned>(p[k] - '0');
+    largest_ = std::max(largest_, v);
   }
 
-  static constexpr std::array<bool, 256> kBlank = [] {
-    std::array<bool, 256> t{};
-    for (const char c : {' ', '\t', '\r', '\v', '\f'}) t[static_cast<unsigned char>(c)] = true;
-    return t;
-  }();
+  // Line by line, each cut at its '#'.
+  void scan_with_comments(const char* p, std::size_t size) {
+    const char* end = p + size;
+    while (p != end) {
+      const auto* newline = static_cast<const char*>(std::memchr(p, '\n', end - p));
+      const char* line_end = newline != nullptr ? newline : end;
+      const auto* hash = static_cast<const char*>(std::memchr(p, '#', line_end - p));
+      const char* stop = hash != nullptr ? hash : line_end;
+      for (const char* q = p; q != stop; ++q)
+        if (*q == ':') colon(p, static_cast<std::size_t>(q - p));
+      p = newline != nullptr ? newline + 1 : end;
+    }
+  }
 
-  bool comment_ = false;
-  bool digit_ = false;        // the last byte was a digit
-  bool after_blank_ = false;  // the last byte that was not a digit was a blank
-  std::uint64_t run_ = 0;     // the number the digits just read make
   std::uint64_t largest_ = 0;
 };
 

@@ -174,14 +174,16 @@ FileLines::Counts FileLines::count(char c,
     add(buf_.data(), buf_.size());
     return n;
   }
-  std::string piece(piece_, '\0');
-  for (;;) {
-    const std::size_t got = std::fread(&piece[0], 1, piece.size(), file_.get());
-    add(piece.data(), got);
-    if (got < piece.size()) break;
+  // Piece by piece as next() reads them (whole lines), then back to the start.
+  while (fill()) {
+    add(buf_.data(), lines_end_);
+    pos_ = lines_end_;
   }
-  if (std::ferror(file_.get()) || std::fseek(file_.get(), 0, SEEK_SET) != 0)
+  if (std::fseek(file_.get(), 0, SEEK_SET) != 0)
     throw InputError(path_, 0, 0, std::string("read error: ") + std::strerror(errno));
+  buf_.clear();
+  pos_ = lines_end_ = 0;
+  started_ = eof_ = false;
   return n;
 }
 
