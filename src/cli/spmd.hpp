@@ -59,9 +59,9 @@ class Spmd {
   // the plain run in the last bits. Alone (or with OPENBLAS_NUM_THREADS set, which both runs
   // obey) it just runs `f`.
   void with_plain_run_blas(const std::function<void()>& f);
-  // Rank 0's smoothness constants and L* on every rank (the others leave theirs unset): one
-  // set of numbers for every engine, even across machines whose BLAS rounds differently.
-  // `workers` sizes the per-worker constants. Nothing alone.
+  // Rank 0's smoothness constants and L* on every rank (all ranks compute them together, with
+  // the same bits on machines alike): one set of numbers for every engine, even across machines
+  // whose BLAS rounds differently. `workers` sizes the per-worker constants. Nothing alone.
   void share_constants(int workers, Smoothness& smooth, std::optional<double>& optimum);
 
   // MPI jobs: where this rank's workers run, for --backend `name` and --devices `devices`.
