@@ -94,6 +94,21 @@ std::vector<std::string> error_lines(const std::string& output) {
 
 class Mpi : public lag::test::TempDirTest {
  protected:
+  // `args` fails alone and on 2 ranks with the same one error line, which rank `reporter`
+  // prints under mpirun; every rank exits 1 and nothing is written.
+  void expect_same_error(const std::string& args, int reporter) {
+    const Result single = lag(args + " --quiet --out " + path("single"));
+    ASSERT_EQ(single.status, 1) << single.output;
+    const auto expected = error_lines(single.output);
+    ASSERT_EQ(expected.size(), 1u) << single.output;
+    const Result multi = mpirun(2, args + " --quiet --out " + path("multi"));
+    EXPECT_EQ(multi.status, 1) << multi.output;
+    EXPECT_EQ(error_lines(multi.output),
+              std::vector<std::string>{"rank " + std::to_string(reporter) + ": " + expected[0]})
+        << multi.output;
+    EXPECT_FALSE(fs::exists(path("multi")));
+  }
+
   // The single-process run and the R-rank run must agree bit for bit: weights, the ledger's
   // counts and every metrics row but the time.
   void expect_identical(const std::string& single, const std::string& multi, int ranks) {
@@ -245,18 +260,6 @@ TEST_F(Mpi, EachRankOpensOnlyItsOwnWorkersFiles) {
 // files by rank 0, each with the very message of a single process; every rank exits 1 and
 // nothing is written.
 TEST_F(Mpi, LabelErrorsAreTheSingleProcessErrorsFromTheRankThatHoldsTheFile) {
-  const auto expect_same_error = [&](const std::string& args, int reporter) {
-    const Result single = lag(args + " --quiet --out " + path("single"));
-    ASSERT_EQ(single.status, 1) << single.output;
-    const auto expected = error_lines(single.output);
-    ASSERT_EQ(expected.size(), 1u) << single.output;
-    const Result multi = mpirun(2, args + " --quiet --out " + path("multi"));
-    EXPECT_EQ(multi.status, 1) << multi.output;
-    EXPECT_EQ(error_lines(multi.output),
-              std::vector<std::string>{"rank " + std::to_string(reporter) + ": " + expected[0]})
-        << multi.output;
-    EXPECT_FALSE(fs::exists(path("multi")));
-  };
   write_class_files(path("data"), 4, 10, 5, 2);
   { std::ofstream(path("data/shard-4.svm"), std::ios::app) << "2.5 1:1\n"; }  // rank 1's
   expect_same_error("train --data " + path("data") + " --model softmax", 1);
@@ -267,6 +270,19 @@ TEST_F(Mpi, LabelErrorsAreTheSingleProcessErrorsFromTheRankThatHoldsTheFile) {
   for (std::size_t m = 0; m < pm.size(); ++m)
     std::ofstream(path("pm/w" + std::to_string(m) + ".svm")) << pm[m];
   expect_same_error("train --data " + path("pm") + " --model logistic", 0);
+}
+
+// L* for softmax (and the MLP) would need a full solve over every rank's data: --optimum auto is
+// refused for them, as alone, before anything is computed (give --optimum VALUE).
+TEST_F(Mpi, OptimumAutoForSoftmaxIsTheSingleProcessError) {
+  write_class_files(path("data"), 2, 10, 4, 3);
+  expect_same_error("train --data " + path("data") + " --model softmax --optimum auto", 0);
+  EXPECT_NE(error_lines(lag("train --data " + path("data") +
+                            " --model mlp --optimum auto --quiet --out " + path("o"))
+                            .output)
+                .at(0)
+                .find("--optimum auto is available for linear and logistic models"),
+            std::string::npos);
 }
 
 // Logistic, fp32, one file split over the workers (every rank partitions it alike), and blocks
