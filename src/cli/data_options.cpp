@@ -238,7 +238,19 @@ TrainingData load_training_data(const DataOptions& o, ProcessGroup& group) {
   } else {
     if (!d.labels.empty()) throw Error("--labels is for IDX image files only");
     load.format = parse_file_format(d.format == "idx" ? "auto" : d.format);
-    files = expand_data_paths(d.paths);
+    // Rank 0 lists the files (a folder's contents), so that every rank maps workers to files
+    // alike even where folders are listed differently on different machines.
+    agree(group, [&] {
+      if (group.root()) files = expand_data_paths(d.paths);
+    });
+    MessageWriter list;
+    list.put(static_cast<std::uint64_t>(files.size()));
+    for (const std::string& f : files) list.put(f);
+    std::string bytes = list.bytes();
+    broadcast_string(group, bytes);
+    MessageReader in(bytes);
+    files.resize(in.size());
+    for (std::string& f : files) f = in.str();
   }
   // Decided from the names alone, on every process alike, before anything is read.
   const bool split = files.size() == 1;

@@ -58,8 +58,9 @@ struct TrainingData {
 // With the workers spread over the processes of `group` (collective: the ranks of an MPI job),
 // each process ends up holding only its own workers' rows, and everything else (dimension,
 // labels, K, notices, errors) is what one process would have found:
-//   - one file per worker: each process reads only its own workers' files; the dimension and
-//     the labels are agreed from what each learned (load_shards, prepare_labels);
+//   - one file per worker: rank 0 lists them (expand_data_paths), each process reads only its
+//     own workers' files; the dimension and the labels are agreed from what each learned
+//     (load_shards, prepare_labels);
 //   - one file (an IDX pair, a named data set) split over --workers: rank 0 reads, checks and
 //     partitions it exactly as one process does, then sends each rank its workers' rows
 //     (scatter_shards), so rank 0 alone peaks at the whole file, as one process would;

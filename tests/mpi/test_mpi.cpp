@@ -358,6 +358,7 @@ TEST_F(Mpi, OneRankMovesNoPhysicalBytes) {
 }
 
 // Only rank 1 reads the second file; every rank stops, with rank 1's message, before any output.
+// A file split over the workers is rank 0's.
 TEST_F(Mpi, MalformedFileOnOneRankStopsEveryRank) {
   ASSERT_EQ(lag("gen paper-linear --workers 1 --dim 4 --out " + path("data")).status, 0);
   { std::ofstream(path("bad.svm")) << "1 1:0.5 2:0.25\n-1 1:0.5 2:x\n"; }
@@ -368,6 +369,8 @@ TEST_F(Mpi, MalformedFileOnOneRankStopsEveryRank) {
       << r.output;
   EXPECT_EQ(error_lines(r.output).size(), 1u) << r.output;  // rank 0 only stops
   EXPECT_FALSE(fs::exists(path("out")));
+  // Split over the workers, the file is rank 0's to read, and its error rank 0's to report.
+  expect_same_error("train --data " + path("bad.svm") + " --workers 2", 0);
 }
 
 TEST_F(Mpi, FewerWorkersThanRanksIsAnError) {
