@@ -6,6 +6,7 @@ packages=(cmake ninja-build g++ pkg-config ccache
           libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libopenblas-dev
           libgtest-dev libbenchmark-dev dataset-fashion-mnist zlib1g-dev
           openmpi-bin libopenmpi-dev
+          strace  # tests/mpi: which files each rank opens
           python3-matplotlib python3-numpy)  # plots: scripts/bytes-saved.sh, paper-figures.sh
 
 missing=()

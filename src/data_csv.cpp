@@ -181,10 +181,9 @@ class CsvParser {
 
 }  // namespace
 
-LoadedFile read_csv(const std::string& path, const std::string& text, const LoadOptions& options) {
+LoadedFile read_csv(const std::string& path, FileLines& lines, const LoadOptions& options) {
   if (options.label_col == 0) throw Error("--label-col is 1-based; 0 is not a column");
-  CsvParser parser(path, options, count_lines(text));
-  LineReader lines(text);
+  CsvParser parser(path, options, lines.count('\n').newlines + 1);
   const char* begin = nullptr;
   const char* end = nullptr;
   while (lines.next(begin, end)) parser.parse_line(begin, end, lines.number());

@@ -5,6 +5,9 @@
 #include <cfloat>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "lag/dataset.hpp"
@@ -27,35 +30,64 @@ struct LoadedFile {
   FileInfo info;
 };
 
-// The whole file as bytes. Throws InputError (no line) when it cannot be read.
+// Calls the hook of set_file_open_hook (dataset.hpp), if any, with `path`.
+void notify_file_open(const std::string& path);
+
+// The whole file as bytes (after notify_file_open). Throws InputError (no line) when it cannot
+// be read.
 std::string read_text(const std::string& path);
 
-// Readers: `text` is the file's content, `path` only names it in messages. The LIBSVM reader
-// densifies to options.dim when set, else to the file's largest index; it takes the text by
-// value so that it can free it before allocating the dense matrix.
-LoadedFile read_libsvm(const std::string& path, std::string text, const LoadOptions& options);
-LoadedFile read_csv(const std::string& path, const std::string& text, const LoadOptions& options);
+// A data file's lines, read a piece (kPiece bytes, whole lines) at a time, so that a reader
+// holds at most one piece of the text besides what it builds from it: a rank that reads its
+// workers' files then holds about its share of the data. Lines are numbered from 1, come without
+// the '\n' and a trailing '\r', after a UTF-8 byte-order mark is skipped; a line longer than a
+// piece is read whole. A stream that is not a regular file (a pipe) is read whole at once, since
+// it cannot be read twice. Opening: notify_file_open, then the errors of read_text; gzip and
+// binary files are refused by their first bytes (InputError, no line).
+class FileLines {
+ public:
+  static constexpr std::size_t kPiece = std::size_t{16} << 20;
+
+  explicit FileLines(const std::string& path, std::size_t piece = kPiece);
+  // The next line; valid until the next call.
+  [[nodiscard]] bool next(const char*& begin, const char*& end);
+  std::size_t number() const { return number_; }
+
+  // Before the first next(): the newlines and the occurrences of `c` in the whole file, and its
+  // size (after a byte-order mark), for reserving: one pass over it, which also shows `each`
+  // every piece in order (whole lines, as next() reads them); the lines are then read from the
+  // start.
+  struct Counts {
+    std::size_t newlines = 0;
+    std::size_t hits = 0;
+    std::size_t bytes = 0;
+  };
+  Counts count(char c, const std::function<void(const char*, std::size_t)>& each = nullptr);
+
+ private:
+  [[nodiscard]] bool fill();
+
+  std::string path_;
+  std::size_t piece_;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
+  bool whole_ = false;  // not a regular file: read whole
+  bool started_ = false, eof_ = false;
+  std::string buf_;
+  std::size_t pos_ = 0;        // the next line starts here
+  std::size_t lines_end_ = 0;  // end of the whole lines in buf_ (a partial line may follow)
+  std::size_t number_ = 0;
+};
+
+// Readers: the lines of `path`. The LIBSVM reader densifies to options.dim when set, else to the
+// file's largest index.
+LoadedFile read_libsvm(const std::string& path, FileLines& lines, const LoadOptions& options);
+LoadedFile read_csv(const std::string& path, FileLines& lines, const LoadOptions& options);
 
 // load_file, keeping the FileInfo.
 LoadedFile load_one(const std::string& path, const LoadOptions& options);
 
-// Walks a text line by line (1-based numbers), without the '\n' and a trailing '\r', after
-// skipping a UTF-8 byte-order mark.
-class LineReader {
- public:
-  explicit LineReader(const std::string& text);
-  [[nodiscard]] bool next(const char*& begin, const char*& end);
-  std::size_t number() const { return number_; }
-
- private:
-  const char* pos_;
-  const char* end_;
-  std::size_t number_ = 0;
-};
-
-// Occurrences of byte `c`, and the number of lines (an upper bound on the rows), for reserving.
-std::size_t count_byte(const std::string& text, char c);
-std::size_t count_lines(const std::string& text);
+// Occurrences of byte `c` in [p, p + size).
+std::size_t count_byte(const char* p, std::size_t size, char c);
 
 enum class NumberStatus { Ok, NotNumber, OutOfRange };
 
@@ -148,6 +180,8 @@ void count_label(LabelCensus& census, double y, std::size_t line);
 // with a stray huge index would otherwise end in the out-of-memory killer, not a message.
 void check_dense_size(const std::string& path, std::size_t rows, std::size_t dim, std::size_t line,
                       std::size_t column, const std::string& cause);
+// Whether check_dense_size would pass.
+bool dense_size_fits(std::size_t rows, std::size_t dim);
 
 // The file named by a shard's source, without the "[rows a-b]" / "[part m of M, shuffled]" /
 // "[label part m of M: classes ...]" suffix that the partitions append (label checks point at

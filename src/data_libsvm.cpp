@@ -1,6 +1,10 @@
 // LIBSVM / svmlight reader: "LABEL [qid:N] INDEX:VALUE ..." per line, 1-based increasing
-// indices, '#' to the end of the line a comment. Rows are collected sparse (the dimension is
-// only known at the end of the file) and densified afterwards.
+// indices, '#' to the end of the line a comment. A first pass over the file counts the lines and
+// finds the largest number before a ':', a bound on the feature indices; rows are then written
+// densely at that width as they are read (and narrowed at the end if the bound was above the
+// widest index, as a comment can make it), so that loading holds little more than the dense
+// rows. Where the bound's matrix would not fit (a stray huge number), rows are collected sparse
+// and densified afterwards, which reports the huge index as before.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -33,17 +37,91 @@ struct SparseRows {
   LabelCensus census;
 };
 
+// The largest feature index a file can hold, from its raw bytes: the largest INDEX of a token
+// " INDEX:" (after a blank, outside '#' comments). Every valid feature is such a token; a token
+// that is not a valid feature makes the parse fail anyway. Fed the file a piece of whole lines at
+// a time. It runs over every byte of the file, so it looks for the ':' eight bytes at a time
+// (as count_byte does) and reads back from each; a piece with a comment is read byte by byte.
+class IndexBound {
+ public:
+  void scan(const char* p, std::size_t size) {
+    if (std::memchr(p, '#', size) != nullptr) return scan_with_comments(p, size);
+    constexpr std::uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL;
+    constexpr std::uint64_t kColons = 0x0101010101010101ULL * ':';
+    std::size_t i = 0;
+    for (; i + 8 <= size; i += 8) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, p + i, 8);
+      const std::uint64_t x = word ^ kColons;  // zero bytes where a ':' is
+      if ((~(((x & kLow7) + kLow7) | x | kLow7)) == 0) continue;
+      for (std::size_t k = i; k < i + 8; ++k)
+        if (p[k] == ':') colon(p, k);
+    }
+    for (; i < size; ++i)
+      if (p[i] == ':') colon(p, i);
+  }
+  std::uint64_t largest() const { return largest_; }
+
+ private:
+  static bool is_digit(char c) { return static_cast<unsigned>(c - '0') < 10; }
+
+  // A ':' at p[i] (p starts a line): the digits right before it, if a blank precedes them.
+  void colon(const char* p, std::size_t i) {
+    std::size_t start = i;
+    while (start > 0 && is_digit(p[start - 1])) --start;
+    if (start == i || start == 0 || !is_blank(p[start - 1])) return;
+    if (i - start > 18) {  // far above any index a dense matrix could have
+      largest_ = std::numeric_limits<std::uint64_t>::max();
+      return;
+    }
+    std::uint64_t v = 0;
+    for (std::size_t k = start; k < i; ++k) v = v * 10 + static_cast<unsigned>(p[k] - '0');
+    largest_ = std::max(largest_, v);
+  }
+
+  // Line by line, each cut at its '#'.
+  void scan_with_comments(const char* p, std::size_t size) {
+    const char* end = p + size;
+    while (p != end) {
+      const auto* newline = static_cast<const char*>(std::memchr(p, '\n', end - p));
+      const char* line_end = newline != nullptr ? newline : end;
+      const auto* hash = static_cast<const char*>(std::memchr(p, '#', line_end - p));
+      const char* stop = hash != nullptr ? hash : line_end;
+      for (const char* q = p; q != stop; ++q)
+        if (*q == ':') colon(p, static_cast<std::size_t>(q - p));
+      p = newline != nullptr ? newline + 1 : end;
+    }
+  }
+
+  std::uint64_t largest_ = 0;
+};
+
 class LibsvmParser {
  public:
   LibsvmParser(const std::string& path, std::size_t dim) : path_(path), dim_(dim) {}
 
-  void reserve(const std::string& text) {
-    const std::size_t lines = count_lines(text);
-    const std::size_t colons = count_byte(text, ':');
-    rows_.row_end.reserve(lines);
+  void reserve(FileLines& text) {
+    IndexBound bound;
+    const FileLines::Counts counts =
+        text.count(':', [&](const char* p, std::size_t n) { bound.scan(p, n); });
+    const std::size_t lines = counts.newlines + 1;
     rows_.y.reserve(lines);
-    rows_.index.reserve(colons);
-    rows_.value.reserve(colons);
+    // Dense at once, unless the rows would be far larger than the text (sparse data, whose
+    // sparse form, about the text's size, is then small next to the dense rows) or too large
+    // for the machine.
+    const std::uint64_t width = dim_ > 0 ? dim_ : bound.largest();
+    const double dense_bytes =
+        static_cast<double>(lines) * static_cast<double>(width) * sizeof(double);
+    if (width <= kMaxIndex && dense_size_fits(lines, static_cast<std::size_t>(width)) &&
+        dense_bytes <= 4.0 * static_cast<double>(counts.bytes) + (1 << 20)) {
+      width_ = static_cast<std::size_t>(width);
+      dense_ = true;
+      x_.reserve(lines * width_);  // address space: only the rows written take memory
+      return;
+    }
+    rows_.row_end.reserve(lines);
+    rows_.index.reserve(counts.hits);
+    rows_.value.reserve(counts.hits);
   }
 
   // Parses one line (already without its newline).
@@ -58,6 +136,10 @@ class LibsvmParser {
 
     const char* token_end = token_stop(p, end);
     parse_label(p, token_end);
+    if (dense_) {
+      row_ = x_.size();
+      x_.resize(row_ + width_);
+    }
     std::size_t previous = 0;
     for (p = skip_blanks(token_end, end); p != end; p = skip_blanks(token_end, end)) {
       token_end = parse_plain_feature(p, end, previous);
@@ -66,11 +148,15 @@ class LibsvmParser {
         parse_feature(p, token_end, previous);
       }
     }
-    rows_.row_end.push_back(rows_.index.size());
+    if (!dense_) rows_.row_end.push_back(rows_.index.size());
     if (first_row_line_ == 0) first_row_line_ = line;
   }
 
   SparseRows& rows() { return rows_; }
+  // Dense rows (of width()) when dense(); else rows() holds them sparse.
+  bool dense() const { return dense_; }
+  std::size_t width() const { return width_; }
+  std::vector<double>& x() { return x_; }
   std::size_t first_row_line() const { return first_row_line_; }
   std::size_t widest_index() const { return widest_index_; }
   std::size_t widest_line() const { return widest_line_; }
@@ -145,6 +231,11 @@ class LibsvmParser {
       widest_line_ = line_;
       widest_column_ = column(at);
     }
+    if (dense_) {
+      if (index > width_) throw Error("internal: a feature index above the file's bound");
+      x_[row_ + index - 1] = value;
+      return;
+    }
     rows_.index.push_back(static_cast<std::uint32_t>(index));
     rows_.value.push_back(value);
   }
@@ -209,6 +300,10 @@ class LibsvmParser {
   const std::string& path_;
   std::size_t dim_;
   SparseRows rows_;
+  bool dense_ = false;
+  std::size_t width_ = 0;  // dense rows: the width they are written at
+  std::size_t row_ = 0;    // dense rows: where the current row starts in x_
+  std::vector<double> x_;
   std::size_t line_ = 0;
   const char* line_begin_ = nullptr;
   std::size_t first_row_line_ = 0;
@@ -219,14 +314,12 @@ class LibsvmParser {
 
 }  // namespace
 
-LoadedFile read_libsvm(const std::string& path, std::string text, const LoadOptions& options) {
+LoadedFile read_libsvm(const std::string& path, FileLines& lines, const LoadOptions& options) {
   LibsvmParser parser(path, options.dim);
-  parser.reserve(text);
-  LineReader lines(text);
+  parser.reserve(lines);
   const char* begin = nullptr;
   const char* end = nullptr;
   while (lines.next(begin, end)) parser.parse_line(begin, end, lines.number());
-  std::string().swap(text);  // the dense matrix may need the memory
 
   SparseRows& rows = parser.rows();
   const std::size_t n = rows.y.size();
@@ -248,11 +341,23 @@ LoadedFile read_libsvm(const std::string& path, std::string text, const LoadOpti
   s.source = path;
   s.rows = n;
   s.dim = dim;
-  s.x.assign(n * dim, 0.0);
-  std::size_t k = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    double* row = s.x.data() + i * dim;
-    for (; k < rows.row_end[i]; ++k) row[rows.index[k] - 1] = rows.value[k];
+  if (parser.dense()) {
+    // The bound is the widest index for every file that parses; narrowed in place should it
+    // ever be above it (rows move to the front).
+    s.x = std::move(parser.x());
+    const std::size_t width = parser.width();
+    if (dim < width) {
+      for (std::size_t i = 1; i < n; ++i)
+        std::memmove(s.x.data() + i * dim, s.x.data() + i * width, dim * sizeof(double));
+      s.x.resize(n * dim);
+    }
+  } else {
+    s.x.assign(n * dim, 0.0);
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      double* row = s.x.data() + i * dim;
+      for (; k < rows.row_end[i]; ++k) row[rows.index[k] - 1] = rows.value[k];
+    }
   }
   s.y = std::move(rows.y);
   s.labels = rows.census;

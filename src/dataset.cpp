@@ -1,6 +1,7 @@
 // Loading data files into shards: format choice, file reading, the number parser and messages
 // shared by the LIBSVM and CSV readers, and the dimension reconciliation across shards.
 #include <algorithm>
+#include <atomic>
 #include <bitset>
 #include <cctype>
 #include <cerrno>
@@ -25,6 +26,8 @@
 
 #include "data_internal.hpp"
 #include "lag/error.hpp"
+#include "lag/process_group.hpp"
+#include "mpi/worker_blocks.hpp"
 
 namespace lag {
 namespace detail {
@@ -36,6 +39,7 @@ std::string read_text(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw InputError(path, 0, 0, "is a directory, not a data file");
 
+  notify_file_open(path);
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
     throw InputError(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
@@ -89,30 +93,107 @@ std::string lower_extension(const std::string& path) {
 
 }  // namespace
 
-LineReader::LineReader(const std::string& text)
-    : pos_(text.data()), end_(text.data() + text.size()) {
-  if (text.size() >= 3 && std::memcmp(pos_, "\xEF\xBB\xBF", 3) == 0) pos_ += 3;
+FileLines::FileLines(const std::string& path, std::size_t piece)
+    : path_(path), piece_(std::max<std::size_t>(piece, 1)), file_(nullptr, &std::fclose) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw InputError(path, 0, 0, "is a directory, not a data file");
+  notify_file_open(path);
+  file_.reset(std::fopen(path.c_str(), "rb"));
+  if (!file_) throw InputError(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
+  whole_ = !fs::is_regular_file(path, ec);
 }
 
-bool LineReader::next(const char*& begin, const char*& end) {
-  if (pos_ == end_) return false;
-  const auto* newline = static_cast<const char*>(std::memchr(pos_, '\n', end_ - pos_));
-  begin = pos_;
-  end = newline != nullptr ? newline : end_;
-  pos_ = newline != nullptr ? newline + 1 : end_;
+bool FileLines::fill() {
+  buf_.erase(0, lines_end_);  // what was returned goes; a partial line moves to the front
+  pos_ = lines_end_ = 0;
+  if (eof_) {
+    lines_end_ = buf_.size();
+    return !buf_.empty();
+  }
+  try {
+    for (;;) {
+      const std::size_t old = buf_.size();
+      // The first read takes at least what check_is_text looks at.
+      const std::size_t want = whole_     ? std::max<std::size_t>(old, std::size_t{1} << 16)
+                               : started_ ? piece_
+                                          : std::max<std::size_t>(piece_, 4096);
+      buf_.resize(old + want);
+      const std::size_t got = std::fread(&buf_[old], 1, want, file_.get());
+      buf_.resize(old + got);
+      if (got < want) {  // a short read: end of file or an error
+        if (std::ferror(file_.get()))
+          throw InputError(path_, 0, 0, std::string("read error: ") + std::strerror(errno));
+        eof_ = true;
+      }
+      if (!started_) {
+        started_ = true;
+        check_is_text(path_, buf_);
+        if (buf_.size() >= 3 && std::memcmp(buf_.data(), "\xEF\xBB\xBF", 3) == 0) buf_.erase(0, 3);
+      }
+      if (eof_) {
+        lines_end_ = buf_.size();
+        return !buf_.empty();
+      }
+      if (whole_) continue;  // a stream is read to its end at once: it cannot be read twice
+      const std::size_t last = buf_.rfind('\n');
+      if (last != std::string::npos && last >= old) {
+        lines_end_ = last + 1;
+        return true;
+      }
+      // No newline in the new bytes yet: a line longer than a piece. Read on.
+    }
+  } catch (const std::bad_alloc&) {
+    throw InputError(path_, 0, 0, "too large to read into memory");
+  }
+}
+
+bool FileLines::next(const char*& begin, const char*& end) {
+  if (pos_ == lines_end_ && !fill()) return false;
+  const char* data = buf_.data();
+  const auto* newline = static_cast<const char*>(std::memchr(data + pos_, '\n', lines_end_ - pos_));
+  begin = data + pos_;
+  end = newline != nullptr ? newline : data + lines_end_;
+  pos_ = newline != nullptr ? static_cast<std::size_t>(newline - data) + 1 : lines_end_;
   if (end != begin && end[-1] == '\r') --end;
   ++number_;
   return true;
 }
 
-std::size_t count_byte(const std::string& text, char c) {
+FileLines::Counts FileLines::count(char c,
+                                   const std::function<void(const char*, std::size_t)>& each) {
+  Counts n;
+  const auto add = [&](const char* p, std::size_t size) {
+    n.newlines += count_byte(p, size, '\n');
+    n.hits += count_byte(p, size, c);
+    n.bytes += size;
+    if (each) each(p, size);
+  };
+  if (whole_) {                          // read it all now, and serve the lines from memory
+    if (!started_ && !fill()) return n;  // empty
+    add(buf_.data(), buf_.size());
+    return n;
+  }
+  // Piece by piece as next() reads them (whole lines), then back to the start.
+  while (fill()) {
+    add(buf_.data(), lines_end_);
+    pos_ = lines_end_;
+  }
+  if (std::fseek(file_.get(), 0, SEEK_SET) != 0)
+    throw InputError(path_, 0, 0, std::string("read error: ") + std::strerror(errno));
+  buf_.clear();
+  pos_ = lines_end_ = 0;
+  started_ = eof_ = false;
+  return n;
+}
+
+std::size_t count_byte(const char* p, std::size_t size, char c) {
   // Eight bytes at a time: this runs over every byte of the file (twice for LIBSVM), and a
   // byte loop, or memchr once per hit when hits are dense (every feature has a ':'), costs a
   // noticeable share of the parse.
   constexpr std::uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL;
   const std::uint64_t pattern = 0x0101010101010101ULL * static_cast<unsigned char>(c);
-  const char* p = text.data();
-  const char* end = p + text.size();
+  const char* end = p + size;
   std::size_t n = 0;
   for (; end - p >= 8; p += 8) {
     std::uint64_t word = 0;
@@ -125,8 +206,6 @@ std::size_t count_byte(const std::string& text, char c) {
   for (; p != end; ++p) n += *p == c ? 1 : 0;
   return n;
 }
-
-std::size_t count_lines(const std::string& text) { return count_byte(text, '\n') + 1; }
 
 // ---- numbers ---------------------------------------------------------------
 
@@ -252,6 +331,14 @@ double physical_memory() {
 
 }  // namespace
 
+bool dense_size_fits(std::size_t rows, std::size_t dim) {
+  const std::size_t max_elements = std::numeric_limits<std::size_t>::max() / sizeof(double);
+  if (dim != 0 && rows > max_elements / dim) return false;
+  const double bytes = static_cast<double>(rows) * static_cast<double>(dim) * sizeof(double);
+  const double memory = physical_memory();
+  return !(memory > 0.0 && bytes > memory);
+}
+
 void check_dense_size(const std::string& path, std::size_t rows, std::size_t dim, std::size_t line,
                       std::size_t column, const std::string& cause) {
   const std::string shape = std::to_string(rows) + " x " + std::to_string(dim);
@@ -276,11 +363,10 @@ LoadedFile load_one(const std::string& path, const LoadOptions& options) {
   if (format == FileFormat::Auto) {
     format = lower_extension(path) == ".csv" ? FileFormat::Csv : FileFormat::Libsvm;
   }
-  std::string text = read_text(path);
-  check_is_text(path, text);
+  FileLines lines(path);
   try {
-    if (format == FileFormat::Csv) return read_csv(path, text, options);
-    return read_libsvm(path, std::move(text), options);
+    if (format == FileFormat::Csv) return read_csv(path, lines, options);
+    return read_libsvm(path, lines, options);
   } catch (const std::bad_alloc&) {
     throw InputError(path, 0, 0, "not enough memory to load it");
   }
@@ -308,53 +394,99 @@ void widen(Shard<double>& s, std::size_t dim) {
   s.dim = dim;
 }
 
+// What reconcile_dim needs to know of one file: its shape and where its widest row is. Every
+// process of a group gets these for all files, also those that other processes read.
+struct FileShape {
+  std::string source;
+  std::size_t rows = 0;
+  std::size_t dim = 0;  // the file's own: CSV columns - 1, LIBSVM largest index (or --dim)
+  detail::FileInfo info;
+};
+
+FileShape shape_of(const LoadedFile& f) {
+  return {f.shard.source, f.shard.rows, f.shard.dim, f.info};
+}
+
 // The common dimension. --dim has already been enforced by the readers. Otherwise CSV shards
 // fix it (they must agree), and LIBSVM shards, which only say which features they use, are
-// padded to it or, with no CSV shard, to the largest index anywhere.
-std::size_t reconcile_dim(const std::vector<LoadedFile>& files, const LoadOptions& options) {
+// padded to it or, with no CSV shard, to the largest index anywhere. The dense size is checked
+// against the machine's memory for `rows_here`, the rows this process will hold.
+std::size_t reconcile_dim(const std::vector<FileShape>& files, const LoadOptions& options,
+                          std::size_t rows_here) {
   if (options.dim > 0) return options.dim;
 
-  const LoadedFile* csv = nullptr;
-  for (const LoadedFile& f : files) {
+  const FileShape* csv = nullptr;
+  for (const FileShape& f : files) {
     if (f.info.format != FileFormat::Csv) continue;
     if (csv == nullptr) {
       csv = &f;
-    } else if (f.shard.dim != csv->shard.dim) {
-      throw InputError(f.shard.source, f.info.first_row_line, 0,
-                       "rows have " + std::to_string(f.shard.dim) + " features, but " +
-                           csv->shard.source + " has " + std::to_string(csv->shard.dim) +
+    } else if (f.dim != csv->dim) {
+      throw InputError(f.source, f.info.first_row_line, 0,
+                       "rows have " + std::to_string(f.dim) + " features, but " + csv->source +
+                           " has " + std::to_string(csv->dim) +
                            " (all shards need the same dimension)");
     }
   }
 
   std::size_t dim = 0;
-  const LoadedFile* widest = nullptr;
-  for (const LoadedFile& f : files) {
+  const FileShape* widest = nullptr;
+  for (const FileShape& f : files) {
     if (f.info.format == FileFormat::Csv) continue;
-    if (csv != nullptr && f.shard.dim > csv->shard.dim) {
-      throw InputError(f.shard.source, f.info.widest_line, f.info.widest_column,
+    if (csv != nullptr && f.dim > csv->dim) {
+      throw InputError(f.source, f.info.widest_line, f.info.widest_column,
                        "feature index " + std::to_string(f.info.widest_index) +
-                           " is above the dimension " + std::to_string(csv->shard.dim) +
-                           " of the CSV shard " + csv->shard.source);
+                           " is above the dimension " + std::to_string(csv->dim) +
+                           " of the CSV shard " + csv->source);
     }
-    if (widest == nullptr || f.shard.dim > dim) {
+    if (widest == nullptr || f.dim > dim) {
       widest = &f;
-      dim = f.shard.dim;
+      dim = f.dim;
     }
   }
-  if (csv != nullptr) return csv->shard.dim;
+  if (csv != nullptr) return csv->dim;
 
   if (dim == 0) {
-    throw InputError(files.front().shard.source, 0, 0,
+    throw InputError(files.front().source, 0, 0,
                      files.size() == 1 ? "no features: every row holds only a label"
                                        : "no features in any file: every row holds only a label");
   }
-  std::size_t total_rows = 0;
-  for (const LoadedFile& f : files) total_rows += f.shard.rows;
-  detail::check_dense_size(widest->shard.source, total_rows, dim, widest->info.widest_line,
+  detail::check_dense_size(widest->source, rows_here, dim, widest->info.widest_line,
                            widest->info.widest_column,
                            "feature index " + std::to_string(dim) + " (over all files)");
   return dim;
+}
+
+// Every file's shape on every process, in worker order: each process sends those of its own.
+std::vector<FileShape> exchange_shapes(ProcessGroup& group, const std::vector<LoadedFile>& own) {
+  MessageWriter out;
+  for (const LoadedFile& f : own) {
+    const FileShape s = shape_of(f);
+    out.put(s.source);
+    out.put(static_cast<std::uint64_t>(s.rows));
+    out.put(static_cast<std::uint64_t>(s.dim));
+    out.put(static_cast<std::uint64_t>(s.info.format));
+    out.put(static_cast<std::uint64_t>(s.info.first_row_line));
+    out.put(static_cast<std::uint64_t>(s.info.widest_index));
+    out.put(static_cast<std::uint64_t>(s.info.widest_line));
+    out.put(static_cast<std::uint64_t>(s.info.widest_column));
+  }
+  std::vector<FileShape> shapes;
+  for (const std::string& part : all_gather(group, out.bytes())) {
+    MessageReader in(part);
+    while (!in.done()) {
+      FileShape s;
+      s.source = in.str();
+      s.rows = in.size();
+      s.dim = in.size();
+      s.info.format = static_cast<FileFormat>(in.u64());
+      s.info.first_row_line = in.size();
+      s.info.widest_index = in.size();
+      s.info.widest_line = in.size();
+      s.info.widest_column = in.size();
+      shapes.push_back(std::move(s));
+    }
+  }
+  return shapes;
 }
 
 }  // namespace
@@ -371,25 +503,137 @@ Shard<double> load_file(const std::string& path, const LoadOptions& options) {
 }
 
 Dataset<double> load_shards(const std::vector<std::string>& paths, const LoadOptions& options) {
+  return load_shards(paths, options, single_process());
+}
+
+Dataset<double> load_shards(const std::vector<std::string>& paths, const LoadOptions& options,
+                            ProcessGroup& group, std::vector<std::size_t>* rows) {
   if (paths.empty()) throw Error("no data files to load");
+  const int M = static_cast<int>(paths.size());
+  const WorkerRange own = own_workers(group, M);
   std::vector<LoadedFile> files;
-  files.reserve(paths.size());
-  for (const std::string& path : paths) files.push_back(detail::load_one(path, options));
+  files.reserve(static_cast<std::size_t>(own.count()));
+  agree(group, [&] {
+    for (int m = own.first; m < own.end; ++m)
+      files.push_back(detail::load_one(paths[static_cast<std::size_t>(m)], options));
+  });
+  const std::vector<FileShape> shapes = exchange_shapes(group, files);
+  std::size_t rows_here = 0;
+  for (const LoadedFile& f : files) rows_here += f.shard.rows;
 
   Dataset<double> data;
-  data.dim = reconcile_dim(files, options);
-  data.shards.reserve(files.size());
-  for (LoadedFile& f : files) {
-    try {
-      widen(f.shard, data.dim);
-    } catch (const std::bad_alloc&) {
-      throw InputError(
-          f.shard.source, 0, 0,
-          "not enough memory to pad its rows to " + std::to_string(data.dim) + " features");
+  data.shards.resize(static_cast<std::size_t>(M));
+  agree(group, [&] {
+    data.dim = reconcile_dim(shapes, options, rows_here);
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      Shard<double>& s = files[i].shard;
+      try {
+        widen(s, data.dim);
+      } catch (const std::bad_alloc&) {
+        throw InputError(
+            s.source, 0, 0,
+            "not enough memory to pad its rows to " + std::to_string(data.dim) + " features");
+      }
+      data.shards[static_cast<std::size_t>(own.first) + i] = std::move(s);
     }
-    data.shards.push_back(std::move(f.shard));
+  });
+  for (int m = 0; m < M; ++m) {
+    if (own.holds(m)) continue;
+    Shard<double>& s = data.shards[static_cast<std::size_t>(m)];
+    s.source = shapes[static_cast<std::size_t>(m)].source;
+    s.dim = data.dim;
+  }
+  if (rows) {
+    rows->clear();
+    for (const FileShape& s : shapes) rows->push_back(s.rows);
   }
   return data;
 }
+
+void scatter_shards(ProcessGroup& group, Dataset<double>& data, std::vector<std::size_t>* rows) {
+  const int R = group.size();
+  if (R == 1) {
+    if (rows) {
+      rows->clear();
+      for (const auto& s : data.shards) rows->push_back(s.rows);
+    }
+    return;
+  }
+  // What every process learns of every shard, from rank 0.
+  MessageWriter out;
+  if (group.root()) {
+    out.put(static_cast<std::uint64_t>(data.workers()));
+    out.put(static_cast<std::uint64_t>(data.dim));
+    for (const Shard<double>& s : data.shards) {
+      out.put(s.source);
+      out.put(static_cast<std::uint64_t>(s.rows));
+      out.put(static_cast<std::uint64_t>(s.labels.first_zero));
+      out.put(static_cast<std::uint64_t>(s.labels.first_minus_one));
+      out.put(static_cast<std::uint64_t>(s.labels.first_plus_one));
+      out.put(static_cast<std::uint64_t>(s.labels.first_other));
+      out.put(s.labels.other_value);
+    }
+  }
+  std::string header = out.bytes();
+  broadcast_string(group, header);
+
+  MessageReader in(header);
+  const int M = static_cast<int>(in.u64());
+  const std::size_t dim = in.size();
+  std::vector<std::size_t> counts;
+  if (!group.root()) {
+    data = Dataset<double>{};
+    data.dim = dim;
+    data.shards.resize(static_cast<std::size_t>(M));
+  }
+  for (Shard<double>& s : data.shards) {
+    s.source = in.str();
+    counts.push_back(in.size());
+    s.dim = dim;
+    s.labels.first_zero = in.size();
+    s.labels.first_minus_one = in.size();
+    s.labels.first_plus_one = in.size();
+    s.labels.first_other = in.size();
+    s.labels.other_value = in.f64();
+  }
+
+  const auto shard = [&](int m) -> Shard<double>& {
+    return data.shards[static_cast<std::size_t>(m)];
+  };
+  if (group.root()) {
+    for (int r = 1; r < R; ++r) {
+      const mpi::WorkerBlock b = mpi::worker_block(M, R, r);
+      for (int m = b.first; m < b.end(); ++m) {
+        Shard<double>& s = shard(m);
+        group.send(s.x.data(), s.x.size() * sizeof(double), r);
+        group.send(s.y.data(), s.y.size() * sizeof(double), r);
+        s = Shard<double>{s.source, 0, dim, {}, {}, {}};  // sent: free its rows here
+      }
+    }
+  } else {
+    const WorkerRange own = own_workers(group, M);
+    for (int m = own.first; m < own.end; ++m) {
+      Shard<double>& s = shard(m);
+      s.rows = counts[static_cast<std::size_t>(m)];
+      s.x.resize(s.rows * dim);
+      s.y.resize(s.rows);
+      group.receive(s.x.data(), s.x.size() * sizeof(double), 0);
+      group.receive(s.y.data(), s.y.size() * sizeof(double), 0);
+    }
+  }
+  if (rows) *rows = counts;
+}
+
+namespace {
+std::atomic<FileOpenHook> file_open_hook{nullptr};
+}  // namespace
+
+FileOpenHook set_file_open_hook(FileOpenHook hook) { return file_open_hook.exchange(hook); }
+
+namespace detail {
+void notify_file_open(const std::string& path) {
+  if (const FileOpenHook hook = file_open_hook.load()) hook(path);
+}
+}  // namespace detail
 
 }  // namespace lag

@@ -6,6 +6,7 @@
 #include "data_internal.hpp"
 #include "lag/error.hpp"
 #include "lag/model.hpp"
+#include "lag/process_group.hpp"
 
 namespace lag {
 namespace {
@@ -46,23 +47,55 @@ void check_logistic_values(const Dataset<double>& data) {
   }
 }
 
-Occurrence first_of(const Dataset<double>& data, double label, std::size_t LabelCensus::*line) {
-  for (const Shard<double>& s : data.shards) {
-    const auto it = std::find(s.y.begin(), s.y.end(), label);
-    if (it != s.y.end()) return {&s, static_cast<std::size_t>(it - s.y.begin()), s.labels.*line};
+// The first occurrence of `label` over all workers, in worker order, from `facts` (per worker:
+// row + 1 of its first occurrence, 0 for none, then the census line; `offset` picks the label).
+Occurrence first_of(const Dataset<double>& data, const std::vector<double>& facts,
+                    std::size_t offset) {
+  for (std::size_t m = 0; m < data.shards.size(); ++m) {
+    const double row = facts[m * 4 + offset];
+    if (row == 0) continue;
+    return {&data.shards[m], static_cast<std::size_t>(row) - 1,
+            static_cast<std::size_t>(facts[m * 4 + offset + 1])};
   }
   return {};
+}
+
+double first_row(const Shard<double>& s, double label) {
+  const auto it = std::find(s.y.begin(), s.y.end(), label);
+  return it == s.y.end() ? 0.0 : static_cast<double>(it - s.y.begin() + 1);
 }
 
 }  // namespace
 
 std::string prepare_labels(Dataset<double>& data, ModelKind kind) {
-  if (kind != ModelKind::Logistic) return "";
-  check_logistic_values(data);
+  return prepare_labels(data, kind, single_process());
+}
 
-  const Occurrence zero = first_of(data, 0.0, &LabelCensus::first_zero);
+std::string prepare_labels(Dataset<double>& data, ModelSpec& model) {
+  return prepare_labels(data, model, single_process());
+}
+
+std::string prepare_labels(Dataset<double>& data, ModelKind kind, ProcessGroup& group) {
+  if (kind != ModelKind::Logistic) return "";
+  // Each process checks the rows it holds; the first bad label in worker order is then reported
+  // by the process that holds it.
+  agree(group, [&] { check_logistic_values(data); });
+
+  // Where 0 and -1 first occur, over every worker: [row of 0 + 1, its line, row of -1 + 1, line].
+  const WorkerRange own = own_workers(group, data.workers());
+  std::vector<double> mine;
+  for (int m = own.first; m < own.end; ++m) {
+    const Shard<double>& s = data.shards[static_cast<std::size_t>(m)];
+    mine.push_back(first_row(s, 0.0));
+    mine.push_back(static_cast<double>(s.labels.first_zero));
+    mine.push_back(first_row(s, -1.0));
+    mine.push_back(static_cast<double>(s.labels.first_minus_one));
+  }
+  const std::vector<double> facts = gather_workers(group, data.workers(), mine, 4);
+
+  const Occurrence zero = first_of(data, facts, 0);
   if (!zero) return "";
-  const Occurrence minus_one = first_of(data, -1.0, &LabelCensus::first_minus_one);
+  const Occurrence minus_one = first_of(data, facts, 2);
   if (minus_one) {
     zero.fail("label 0 in a data set that also uses -1 (first at " + minus_one.where() +
               "); use -1/+1 or 0/1, not both");
@@ -75,26 +108,34 @@ std::string prepare_labels(Dataset<double>& data, ModelKind kind) {
   return "notice: labels {0,1} mapped to {-1,+1} for logistic regression";
 }
 
-std::string prepare_labels(Dataset<double>& data, ModelSpec& model) {
-  if (!is_multiclass(model.kind)) return prepare_labels(data, model.kind);
-  double largest = -1;
-  for (const Shard<double>& s : data.shards)
-    for (std::size_t i = 0; i < s.rows; ++i) {
-      const double y = s.y[i];
-      const bool in_range = model.classes == 0 || y < model.classes;
-      if (y >= 0 && y == std::floor(y) && y < 1e6 && in_range) {
-        largest = std::max(largest, y);
-        continue;
+std::string prepare_labels(Dataset<double>& data, ModelSpec& model, ProcessGroup& group) {
+  if (!is_multiclass(model.kind)) return prepare_labels(data, model.kind, group);
+  const WorkerRange own = own_workers(group, data.workers());
+  std::vector<double> largest(static_cast<std::size_t>(own.count()), -1.0);
+  agree(group, [&] {
+    for (int m = own.first; m < own.end; ++m) {
+      const Shard<double>& s = data.shards[static_cast<std::size_t>(m)];
+      double& top = largest[static_cast<std::size_t>(m - own.first)];
+      for (std::size_t i = 0; i < s.rows; ++i) {
+        const double y = s.y[i];
+        const bool in_range = model.classes == 0 || y < model.classes;
+        if (y >= 0 && y == std::floor(y) && y < 1e6 && in_range) {
+          top = std::max(top, y);
+          continue;
+        }
+        // Rows of a loaded file are its data lines in order; name the line when it is known.
+        const Occurrence at{&s, i, 0};
+        std::string what = "label " + detail::format_number(y) + " is not a class index";
+        what += model.classes == 0
+                    ? " (expected an integer >= 0)"
+                    : " (expected an integer in 0.." + std::to_string(model.classes - 1) + ")";
+        at.fail(what);
       }
-      // Rows of a loaded file are its data lines in order; name the line when it is known.
-      const Occurrence at{&s, i, 0};
-      std::string what = "label " + detail::format_number(y) + " is not a class index";
-      what += model.classes == 0
-                  ? " (expected an integer >= 0)"
-                  : " (expected an integer in 0.." + std::to_string(model.classes - 1) + ")";
-      at.fail(what);
     }
-  if (model.classes == 0) model.classes = static_cast<int>(largest) + 1;
+  });
+  double top = -1;
+  for (const double v : gather_workers(group, data.workers(), largest)) top = std::max(top, v);
+  if (model.classes == 0) model.classes = static_cast<int>(top) + 1;
   if (model.classes < 2)
     throw Error("only one class in the data: " + std::string(model_name(model.kind)) +
                 " needs at least two");

@@ -8,6 +8,7 @@
 
 #include "cpu/gradient.hpp"
 #include "lag/error.hpp"
+#include "lag/process_group.hpp"
 
 namespace lag {
 
@@ -95,50 +96,86 @@ void add_weighted_gram(const Shard<double>& s, const std::vector<double>& w, Mat
   }
 }
 
-Optimum least_squares(const Dataset<double>& data, const ModelSpec& model) {
+// The workers of this process, for the loops below.
+struct OwnShards {
+  const Dataset<double>& data;
+  WorkerRange range;
+  template <class F>
+  void each(F f) const {
+    for (int m = range.first; m < range.end; ++m) f(data.shards[static_cast<std::size_t>(m)]);
+  }
+};
+
+// Least squares: X^T X and X^T y summed over the workers in worker order (each X_m^T X_m and
+// X_m^T y_m formed alone), solved on rank 0; the value is summed over the workers again.
+Optimum least_squares(const Dataset<double>& data, const ModelSpec& model, ProcessGroup& group) {
   const std::size_t d = data.dim;
   const int n = static_cast<int>(d);
-  Matrix g(d * d, 0.0);
-  std::vector<double> b(d, 0.0);
-  for (const auto& s : data.shards) {
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, static_cast<int>(s.rows), 1.0, s.x.data(),
-                n, 1.0, g.data(), n);
-    cblas_dgemv(CblasRowMajor, CblasTrans, static_cast<int>(s.rows), n, 1.0, s.x.data(), n,
-                s.y.data(), 1, 1.0, b.data(), 1);
+  const OwnShards own{data, own_workers(group, data.workers())};
+  OrderedSum gram_sum(group, data.workers(), d * d), rhs_sum(group, data.workers(), d);
+  {
+    Matrix piece(d * d);
+    std::vector<double> rhs(d);
+    own.each([&](const Shard<double>& s) {
+      std::fill(piece.begin(), piece.end(), 0.0);
+      std::fill(rhs.begin(), rhs.end(), 0.0);
+      if (s.rows > 0) {
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, static_cast<int>(s.rows), 1.0,
+                    s.x.data(), n, 1.0, piece.data(), n);
+        cblas_dgemv(CblasRowMajor, CblasTrans, static_cast<int>(s.rows), n, 1.0, s.x.data(), n,
+                    s.y.data(), 1, 1.0, rhs.data(), 1);
+      }
+      gram_sum.add(piece.data());
+      rhs_sum.add(rhs.data());
+    });
   }
-  for (std::size_t i = 0; i < d; ++i)  // mirror the upper triangle for symv-free loops
-    for (std::size_t j = 0; j < i; ++j) g[i * d + j] = g[j * d + i];
+  Matrix g = gram_sum.finish(OrderedSum::Deliver::Root);
+  const std::vector<double> b = rhs_sum.finish(OrderedSum::Deliver::Root);
   Optimum out;
-  Matrix r = g;
-  if (cholesky(r, d)) {
-    out.theta = cholesky_solve(r, d, b);
-    // One step of iterative refinement recovers the digits lost to conditioning.
-    std::vector<double> res(d);
-    symv(g, d, out.theta.data(), res.data());
-    for (std::size_t j = 0; j < d; ++j) res[j] = b[j] - res[j];
-    const std::vector<double> fix = cholesky_solve(r, d, res);
-    for (std::size_t j = 0; j < d; ++j) out.theta[j] += fix[j];
-    out.method = "normal equations (Cholesky)";
-  } else {
-    out.theta = conjugate_gradients(g, d, b);
-    out.method = "normal equations (conjugate gradients; X^T X is singular)";
+  out.theta.assign(d, 0.0);
+  if (group.root()) {
+    for (std::size_t i = 0; i < d; ++i)  // mirror the upper triangle for symv-free loops
+      for (std::size_t j = 0; j < i; ++j) g[i * d + j] = g[j * d + i];
+    Matrix r = g;
+    if (cholesky(r, d)) {
+      out.theta = cholesky_solve(r, d, b);
+      // One step of iterative refinement recovers the digits lost to conditioning.
+      std::vector<double> res(d);
+      symv(g, d, out.theta.data(), res.data());
+      for (std::size_t j = 0; j < d; ++j) res[j] = b[j] - res[j];
+      const std::vector<double> fix = cholesky_solve(r, d, res);
+      for (std::size_t j = 0; j < d; ++j) out.theta[j] += fix[j];
+      out.method = "normal equations (Cholesky)";
+    } else {
+      out.theta = conjugate_gradients(g, d, b);
+      out.method = "normal equations (conjugate gradients; X^T X is singular)";
+    }
   }
-  out.value = objective(data, model, out.theta);
+  broadcast_values(group, out.theta);
+  out.value = objective(data, model, out.theta, group);
   return out;
 }
 
-// Full logistic objective, gradient and Hessian at theta (fp64).
+// Full logistic objective, gradient and Hessian at theta (fp64): each worker's share formed
+// alone, the shares added in worker order and the sum delivered to every process, which all then
+// take the same Newton steps (every decision depends on these sums and on this file's own
+// arithmetic only, never on BLAS).
 double logistic_newton_system(const Dataset<double>& data, double reg,
                               const std::vector<double>& theta, std::vector<double>& grad,
-                              Matrix* hessian) {
+                              Matrix* hessian, ProcessGroup& group) {
   const std::size_t d = data.dim;
-  std::fill(grad.begin(), grad.end(), 0.0);
-  if (hessian) std::fill(hessian->begin(), hessian->end(), 0.0);
-  double loss = 0;
-  std::vector<double> w;
-  for (const auto& s : data.shards) {
-    loss += cpu::accumulate_gradient(ModelKind::Logistic, s.x.data(), s.y.data(), s.rows, d,
-                                     theta.data(), grad.data());
+  const OwnShards own{data, own_workers(group, data.workers())};
+  // One piece per worker: [loss, gradient (d), Hessian (d x d, upper triangle) when wanted].
+  const std::size_t n = 1 + d + (hessian ? d * d : 0);
+  OrderedSum sum(group, data.workers(), n);
+  std::vector<double> piece(n), w, g(d);
+  Matrix h;
+  if (hessian) h.resize(d * d);
+  own.each([&](const Shard<double>& s) {
+    std::fill(g.begin(), g.end(), 0.0);
+    piece[0] = cpu::accumulate_gradient(ModelKind::Logistic, s.x.data(), s.y.data(), s.rows, d,
+                                        theta.data(), g.data());
+    std::copy(g.begin(), g.end(), piece.begin() + 1);
     if (hessian) {
       w.resize(s.rows);
       for (std::size_t i = 0; i < s.rows; ++i) {
@@ -146,9 +183,17 @@ double logistic_newton_system(const Dataset<double>& data, double reg,
         const double p = 1.0 / (1.0 + std::exp(-z));
         w[i] = p * (1.0 - p);
       }
-      add_weighted_gram(s, w, *hessian);
+      std::fill(h.begin(), h.end(), 0.0);
+      add_weighted_gram(s, w, h);
+      std::copy(h.begin(), h.end(), piece.begin() + static_cast<std::ptrdiff_t>(1 + d));
     }
-  }
+    sum.add(piece.data());
+  });
+  const std::vector<double> total = sum.finish(OrderedSum::Deliver::Everywhere);
+  double loss = total[0];
+  std::copy(total.begin() + 1, total.begin() + static_cast<std::ptrdiff_t>(1 + d), grad.begin());
+  if (hessian)
+    std::copy(total.begin() + static_cast<std::ptrdiff_t>(1 + d), total.end(), hessian->begin());
   loss += 0.5 * reg * cpu::norm2(theta.data(), d);
   for (std::size_t j = 0; j < d; ++j) grad[j] += reg * theta[j];
   if (hessian) {
@@ -159,12 +204,12 @@ double logistic_newton_system(const Dataset<double>& data, double reg,
   return loss;
 }
 
-Optimum logistic(const Dataset<double>& data, const ModelSpec& model) {
+Optimum logistic(const Dataset<double>& data, const ModelSpec& model, ProcessGroup& group) {
   const std::size_t d = data.dim;
   const double reg = static_cast<double>(data.workers()) * model.lambda;  // M * lambda
   std::vector<double> theta(d, 0.0), grad(d), trial(d), trial_grad(d);
   Matrix h(d * d);
-  double loss = logistic_newton_system(data, reg, theta, grad, &h);
+  double loss = logistic_newton_system(data, reg, theta, grad, &h, group);
   const double g0 = std::sqrt(cpu::norm2(grad.data(), d));
   for (int it = 0; it < 200; ++it) {
     const double gn = std::sqrt(cpu::norm2(grad.data(), d));
@@ -182,12 +227,12 @@ Optimum logistic(const Dataset<double>& data, const ModelSpec& model) {
     double t = 1.0, trial_loss = 0;
     for (int ls = 0; ls < 60; ++ls, t *= 0.5) {
       for (std::size_t j = 0; j < d; ++j) trial[j] = theta[j] - t * dir[j];
-      trial_loss = logistic_newton_system(data, reg, trial, trial_grad, nullptr);
+      trial_loss = logistic_newton_system(data, reg, trial, trial_grad, nullptr, group);
       if (trial_loss <= loss - 1e-4 * t * slope) break;
     }
     if (!(trial_loss <= loss)) break;  // no decrease in double precision: as far as it goes
     theta = trial;
-    loss = logistic_newton_system(data, reg, theta, grad, &h);
+    loss = logistic_newton_system(data, reg, theta, grad, &h, group);
   }
   const double gn = std::sqrt(cpu::norm2(grad.data(), d));
   if (gn <= 1e-8 * std::max(1.0, g0)) {  // stalled at round-off, close enough to stationary
@@ -208,10 +253,19 @@ Optimum logistic(const Dataset<double>& data, const ModelSpec& model) {
 
 double objective(const Dataset<double>& data, const ModelSpec& model,
                  const std::vector<double>& theta) {
-  double loss = 0;
-  for (const auto& s : data.shards)
-    loss +=
+  return objective(data, model, theta, single_process());
+}
+
+double objective(const Dataset<double>& data, const ModelSpec& model,
+                 const std::vector<double>& theta, ProcessGroup& group) {
+  OrderedSum sum(group, data.workers(), 1);
+  const OwnShards own{data, own_workers(group, data.workers())};
+  own.each([&](const Shard<double>& s) {
+    const double loss =
         cpu::accumulate_loss(model.kind, s.x.data(), s.y.data(), s.rows, data.dim, theta.data());
+    sum.add(&loss);
+  });
+  double loss = sum.finish(OrderedSum::Deliver::Everywhere)[0];
   if (model.kind == ModelKind::Logistic)
     loss += 0.5 * static_cast<double>(data.workers()) * model.lambda *
             cpu::norm2(theta.data(), data.dim);
@@ -219,7 +273,12 @@ double objective(const Dataset<double>& data, const ModelSpec& model,
 }
 
 Optimum solve_optimum(const Dataset<double>& data, const ModelSpec& model) {
-  return model.kind == ModelKind::LeastSquares ? least_squares(data, model) : logistic(data, model);
+  return solve_optimum(data, model, single_process());
+}
+
+Optimum solve_optimum(const Dataset<double>& data, const ModelSpec& model, ProcessGroup& group) {
+  return model.kind == ModelKind::LeastSquares ? least_squares(data, model, group)
+                                               : logistic(data, model, group);
 }
 
 }  // namespace lag

@@ -1,6 +1,7 @@
 // Data loading: the LIBSVM and CSV readers, their error messages, directory expansion, row
 // partitioning and the label rules of the models.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,9 +10,11 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "data_internal.hpp"
 #include "lag/dataset.hpp"
 #include "lag/error.hpp"
 #include "lag/model.hpp"
@@ -548,6 +551,119 @@ TEST(Labels, SoftplusIsStable) {
   EXPECT_DOUBLE_EQ(lag::softplus(-40.0), std::exp(-40.0));
   EXPECT_DOUBLE_EQ(lag::softplus(40.0) - 40.0, 0.0);
   EXPECT_TRUE(std::isfinite(lag::softplus(1e308)));
+}
+
+// ---- reading a file a piece at a time -------------------------------------------
+
+// The lines of `text` as a reader must see them: split at '\n', without a trailing '\r', after
+// a UTF-8 byte-order mark; a final '\n' ends the last line (no empty line after it).
+std::vector<std::string> lines_of(std::string text) {
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+  std::vector<std::string> lines;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t stop = text.find('\n', at);
+    if (stop == std::string::npos) stop = text.size();
+    std::string line = text.substr(at, stop - at);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+    at = stop + 1;
+  }
+  return lines;
+}
+
+// Every line, numbered, read through FileLines with pieces of `piece` bytes.
+std::vector<std::string> read_lines(lag::detail::FileLines& in) {
+  std::vector<std::string> lines;
+  const char* begin = nullptr;
+  const char* end = nullptr;
+  while (in.next(begin, end)) {
+    lines.emplace_back(begin, end);
+    EXPECT_EQ(in.number(), lines.size());
+  }
+  return lines;
+}
+
+TEST_F(DataLoading, PiecesOfAFileGiveTheLinesOfTheWholeText) {
+  const std::vector<std::string> texts{
+      "",
+      "\n",
+      "1 1:2\n",
+      "1 1:2",
+      "1 1:2\r\n-1 2:3\r\n\n\n0 4:1",
+      "\xEF\xBB\xBFlabel,a\n1,2\n",
+      "a line much longer than the pieces: " + std::string(100, 'x') + "\nshort\n"};
+  for (std::size_t t = 0; t < texts.size(); ++t) {
+    const std::string file = write("t" + std::to_string(t) + ".txt", texts[t]);
+    for (const std::size_t piece : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7},
+                                    std::size_t{64}, lag::detail::FileLines::kPiece}) {
+      lag::detail::FileLines counted(file, piece);
+      const auto counts = counted.count(':');
+      EXPECT_EQ(counts.newlines,
+                static_cast<std::size_t>(std::count(texts[t].begin(), texts[t].end(), '\n')));
+      EXPECT_EQ(counts.hits,
+                static_cast<std::size_t>(std::count(texts[t].begin(), texts[t].end(), ':')));
+      EXPECT_EQ(read_lines(counted), lines_of(texts[t])) << "text " << t << ", piece " << piece;
+      lag::detail::FileLines plain(file, piece);
+      EXPECT_EQ(read_lines(plain), lines_of(texts[t])) << "text " << t << ", piece " << piece;
+    }
+  }
+}
+
+// Rows are written densely as they are read when the bound on the indices found by the first
+// pass makes that cheap, else collected sparse: the same rows either way; a comment's "N:" is
+// not an index.
+TEST_F(DataLoading, DenseAndSparseCollectionGiveTheSameRows) {
+  const std::string f = write("r.svm", "1 1:0.5 3:2 # 7:1\n-1 2:0.25\n");
+  const Shard<double> inferred = lag::load_file(f, {});
+  EXPECT_EQ(inferred.dim, 3u);
+  EXPECT_EQ(inferred.x, (std::vector<double>{0.5, 0, 2, 0, 0.25, 0}));
+  const std::size_t wide = 200000;  // 3.2 MB of rows from 30 bytes of text: collected sparse
+  const Shard<double> sparse = lag::load_file(f, with_dim(wide));
+  ASSERT_EQ(sparse.x.size(), 2 * wide);
+  for (std::size_t i = 0; i < 2; ++i)
+    for (std::size_t j = 0; j < wide; ++j)
+      ASSERT_EQ(sparse.x[i * wide + j], j < 3 ? inferred.x[i * 3 + j] : 0.0) << i << " " << j;
+  EXPECT_EQ(sparse.y, inferred.y);
+}
+
+// A pipe cannot be read twice: it is read whole, once, counting included.
+TEST_F(DataLoading, PipeIsReadWholeOnce) {
+  const std::string fifo = path("pipe.svm");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string text = "1 1:0.5\n-1 2:0.25\n";
+  std::thread writer([&] { std::ofstream(fifo) << text; });
+  lag::detail::FileLines in(fifo, 4);
+  EXPECT_EQ(in.count(':').hits, 2u);
+  EXPECT_EQ(read_lines(in), lines_of(text));
+  writer.join();
+  std::thread again([&] { std::ofstream(fifo) << text; });
+  const Shard<double> s = lag::load_file(fifo, {});
+  again.join();
+  EXPECT_EQ(s.rows, 2u);
+  EXPECT_EQ(s.y, (std::vector<double>{1, -1}));
+}
+
+// A file larger than one piece: a row split by a piece boundary reads whole, and an error past
+// the first piece names its own line and column.
+TEST_F(DataLoading, ErrorBeyondTheFirstPieceNamesItsLineAndColumn) {
+  const std::string row = "1 1:0.5 2:0.25 3:0.125\n";  // 23 bytes: rows straddle the boundary
+  const std::size_t rows = lag::detail::FileLines::kPiece / row.size() + 1000;
+  std::string text;
+  text.reserve(rows * row.size() + 64);
+  for (std::size_t i = 0; i < rows; ++i) text += row;
+  const std::string good = write("good.svm", text);
+  const Shard<double> s = lag::load_file(good, {});
+  ASSERT_EQ(s.rows, rows);
+  for (std::size_t i = 0; i < rows; ++i)
+    ASSERT_EQ(std::vector<double>(s.x.begin() + 3 * i, s.x.begin() + 3 * i + 3),
+              (std::vector<double>{0.5, 0.25, 0.125}))
+        << "row " << i;
+  text += "-1 1:0.5 2:bad\n";
+  const std::string bad = write("bad.svm", text);
+  expect_message(input_error([&] { lag::load_file(bad, {}); }), bad,
+                 std::to_string(rows + 1) + ":12",
+                 "value 'bad' in feature '2:bad' is not a number");
 }
 
 }  // namespace

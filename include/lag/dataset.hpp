@@ -8,6 +8,8 @@
 
 namespace lag {
 
+class ProcessGroup;  // lag/process_group.hpp
+
 // Where each kind of label first appears in a file (1-based line numbers, 0 = never). Kept so
 // that label checks made after loading (they depend on the model) can still name file and line.
 struct LabelCensus {
@@ -32,6 +34,12 @@ struct Shard {
 };
 
 // M shards of a common dimension; shard m belongs to worker m.
+//
+// Spread over processes (the ranks of an MPI job, lag/process_group.hpp), each process holds the
+// rows of its own workers only: it still has all M shards, but those of other processes' workers
+// are EMPTY: rows 0, no x or y, an empty label census; their `source` and `dim` are set. Code that
+// runs on one process reads only its own workers' shards (own_workers); total_rows() counts the
+// rows held here.
 template <class T>
 struct Dataset {
   std::size_t dim = 0;
@@ -95,6 +103,30 @@ Shard<double> load_file(const std::string& path, const LoadOptions& options);
 // `dim`. Throws lag::InputError on a dimension mismatch between CSV shards (or a LIBSVM shard
 // wider than a CSV one), naming both files.
 Dataset<double> load_shards(const std::vector<std::string>& paths, const LoadOptions& options);
+
+// load_shards with the workers (one file each) spread over the processes of `group`
+// (collective): this process opens only its own workers' files. The processes then agree on the
+// dimension, reconciled as above from what each learned from its files (rows, columns, widest
+// index and where it is), so that this process's shards are exactly load_shards' and the others
+// are empty (see Dataset). `rows`, when given, receives every worker's row count. A file's own
+// errors are thrown by the process that reads it (the others throw PeerFailure), a conflict
+// between files by every process alike; the check of the dense size against the machine's memory
+// counts the rows held here. With single_process(), exactly load_shards(paths, options).
+Dataset<double> load_shards(const std::vector<std::string>& paths, const LoadOptions& options,
+                            ProcessGroup& group, std::vector<std::size_t>* rows = nullptr);
+
+// Collective: `data` complete on rank 0 (every shard; ignored elsewhere) becomes, on every process,
+// its own workers' shards with the others empty (see Dataset); rank 0 frees the shards it sends.
+// Every process gets the dimension, the sources and the label censuses; `rows`, when given, every
+// worker's row count. Alone, nothing moves.
+void scatter_shards(ProcessGroup& group, Dataset<double>& data,
+                    std::vector<std::size_t>* rows = nullptr);
+
+// FOR TESTS: called with the path of every data file the loaders read (LIBSVM, CSV, IDX, test
+// rows), just before it is opened, on the thread that opens it; null (the default) for none.
+// Returns the hook it replaces.
+using FileOpenHook = void (*)(const std::string& path);
+FileOpenHook set_file_open_hook(FileOpenHook hook);
 
 // ---- partitioning ----------------------------------------------------------
 

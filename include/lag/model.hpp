@@ -10,6 +10,8 @@
 
 namespace lag {
 
+class ProcessGroup;  // lag/process_group.hpp
+
 enum class ModelKind {
   LeastSquares,  // L_m = 1/2 ||X_m theta - y_m||^2
   Logistic,      // L_m = sum_n softplus(-y_n x_n.theta) + (lambda/2) ||theta||^2, y = +-1
@@ -52,5 +54,13 @@ std::string prepare_labels(Dataset<double>& data, ModelSpec& model);
 // are mapped to -1/+1 and a notice is returned (empty string otherwise); a label outside
 // {-1, 0, +1}, or 0 in a data set that also uses -1, is a lag::InputError naming file and line.
 std::string prepare_labels(Dataset<double>& data, ModelKind kind);
+
+// Both, with the workers spread over the processes of `group` (collective): each process checks
+// the rows it holds (a bad label is reported by the process that holds its file, the others throw
+// PeerFailure); where 0 and -1 first occur (logistic) and the largest class (multi-class) are then
+// agreed over all workers, so that K, the mapping, the notice and the errors are those of the
+// whole data set, the same on every process.
+std::string prepare_labels(Dataset<double>& data, ModelSpec& model, ProcessGroup& group);
+std::string prepare_labels(Dataset<double>& data, ModelKind kind, ProcessGroup& group);
 
 }  // namespace lag

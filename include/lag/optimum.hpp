@@ -8,6 +8,8 @@
 
 namespace lag {
 
+class ProcessGroup;  // lag/process_group.hpp
+
 struct Optimum {
   double value = 0.0;         // L*
   std::vector<double> theta;  // a minimiser
@@ -22,8 +24,18 @@ struct Optimum {
 // Everything in fp64. Throws lag::Error if it cannot reach a stationary point.
 Optimum solve_optimum(const Dataset<double>& data, const ModelSpec& model);
 
-// L(theta) = sum_m L_m(theta) in fp64, for checks and tests.
+// The same with the workers spread over the processes of `group` (collective; see Dataset for
+// the empty shards), with the same bits as alone: every sum over the data is a sum of per-worker
+// pieces added in worker order (OrderedSum). Least squares: X^T X and X^T y reach rank 0, which
+// solves and hands theta to the others (`method` is set on rank 0 only). Logistic: every process
+// gets each Newton step's sums and takes the same steps. Every process gets the value.
+Optimum solve_optimum(const Dataset<double>& data, const ModelSpec& model, ProcessGroup& group);
+
+// L(theta) = sum_m L_m(theta) in fp64 (the workers' losses added in worker order), for checks
+// and tests; with `group`, collective, the value on every process.
 double objective(const Dataset<double>& data, const ModelSpec& model,
                  const std::vector<double>& theta);
+double objective(const Dataset<double>& data, const ModelSpec& model,
+                 const std::vector<double>& theta, ProcessGroup& group);
 
 }  // namespace lag

@@ -246,14 +246,13 @@ int TrainCommand::run() {
         backend_ = spmd.mpi() ? spmd.choose_backend(backend_name_, devices_)
                               : choose_backend(backend_name_, devices_);
         backend_.graphs = graphs_ == "on";
-        // Each rank reads its own workers' files first: a bad file is reported by its rank.
-        spmd.check_own_files(a_.data);
       }))
     return kExitError;
   spmd.agree_backend(backend_);
 
-  // Every rank loads all the data (the label mapping is a property of the whole set); rank 0
-  // alone computes the constants and L*, which the others then receive.
+  // Each rank loads only its own workers' rows (load_training_data); the smoothness constants
+  // and L* are then computed by all ranks together, each on its own workers, with the same bits
+  // as one process, and rank 0's are handed to the others (share_constants).
   ThreadPool pool(a_.threads > 0 ? a_.threads : spmd.default_threads());
   TrainingData data;
   ProblemConstants constants;
@@ -261,8 +260,7 @@ int TrainCommand::run() {
   std::string optimum_method = optimum ? "given" : "";
   std::unique_ptr<MetricsWriter> metrics;
   if (!spmd.all_succeed([&] {
-        data = load_training_data(a_.data);
-        spmd.check_workers(data.train.workers());
+        data = load_training_data(a_.data, spmd.group());
         if (speak)
           for (const auto& n : data.notices) std::fprintf(stderr, "lag: %s\n", n.c_str());
         const ModelSpec& model = data.model;
@@ -272,19 +270,23 @@ int TrainCommand::run() {
               "VALUE (e.g. from a long GD run) for " +
               std::string(model_name(model.kind)));
         constants.initial_theta = initial_parameters(model, data.train.dim, a_.data.seed);
-        if (!speak) return;
+      }))
+    return kExitError;
+  if (!spmd.all_succeed([&] {
+        const ModelSpec& model = data.model;
         spmd.with_plain_run_blas([&] {
-          smooth = model_smoothness(data.train, model, constants.initial_theta, pool);
+          smooth = model_smoothness(data.train, model, constants.initial_theta, pool, spmd.group());
           if (want_auto_optimum) {
-            const Optimum opt = solve_optimum(data.train, model);
+            const Optimum opt = solve_optimum(data.train, model, spmd.group());
             optimum = opt.value;
             optimum_method = opt.method;
           }
         });
+        if (!speak) return;
         const Dataset<double>& train_set = data.train;
         if (!a_.quiet) {
           std::printf("data: %d workers, %zu rows, %zu features; model %s", train_set.workers(),
-                      train_set.total_rows(), train_set.dim, model_name(model.kind));
+                      data.rows, train_set.dim, model_name(model.kind));
           if (is_multiclass(model.kind)) std::printf(", %d classes", model.classes);
           if (model.kind == ModelKind::Mlp) std::printf(", %d hidden", model.hidden);
           std::printf(", %zu parameters", parameter_count(model, train_set.dim));
@@ -348,7 +350,7 @@ int TrainCommand::run() {
   summary["worker_smoothness"] = smooth.worker;
   summary["optimum"] = optimum ? nlohmann::json(*optimum) : nlohmann::json(nullptr);
   summary["optimum_method"] = optimum_method;
-  summary["rows"] = train_set.total_rows();
+  summary["rows"] = data.rows;
   summary["parameters"] = parameter_count(model, train_set.dim);
   if (is_multiclass(model.kind)) summary["classes"] = model.classes;
   if (model.kind == ModelKind::Mlp) summary["hidden"] = model.hidden;

@@ -133,7 +133,78 @@ void append_bias(Shard<double>& s) {
 
 }  // namespace
 
-TrainingData load_training_data(const DataOptions& o) {
+namespace {
+
+// Every process needs a worker of its own.
+void check_ranks(int workers, int ranks) {
+  if (workers < ranks)
+    throw Error(std::to_string(workers) + " workers for " + std::to_string(ranks) +
+                " MPI ranks: every rank needs at least one worker (--workers M with M >= " +
+                std::to_string(ranks) + ", or one data file per worker)");
+}
+
+Shard<double> load_test(const DataOptions& d, const LoadOptions& load, std::size_t dim) {
+  Shard<double> test;
+  if (is_idx(d.test_path, d.format)) {
+    test = load_idx_pair(d.test_path, d.test_labels, d, 0, "--test-labels");
+  } else {
+    LoadOptions tl = load;
+    tl.format = parse_file_format(d.format == "idx" ? "auto" : d.format);
+    tl.dim = dim - (d.bias ? 1 : 0);
+    test = load_file(d.test_path, tl);
+    if (d.bias) append_bias(test);
+  }
+  if (test.dim != dim)
+    throw InputError(test.source, 0, 0,
+                     "test rows have " + std::to_string(test.dim) + " features, training rows " +
+                         std::to_string(dim));
+  return test;
+}
+
+// Same rules (and mapping) for the test labels; for classes, with the training set's K.
+void prepare_test_labels(TrainingData& out) {
+  if (!out.test) return;
+  Dataset<double> wrapped;
+  wrapped.dim = out.test->dim;
+  wrapped.shards.push_back(std::move(*out.test));
+  ModelSpec m = out.model;
+  prepare_labels(wrapped, m);
+  out.test = std::move(wrapped.shards.front());
+}
+
+// One file (or an IDX pair) read whole and split over the workers, as one process does it.
+Dataset<double> load_and_split(const DataOptions& d, const LoadOptions& load,
+                               const std::string& file, bool idx, TrainingData& out) {
+  Dataset<double> data;
+  if (idx) {
+    data.shards.push_back(load_idx_pair(file, d.labels, d, d.limit, "--labels"));
+    data.dim = data.shards[0].dim;
+  } else {
+    data = load_shards({file}, load);
+    if (d.bias) {
+      for (auto& s : data.shards) append_bias(s);
+      ++data.dim;
+    }
+  }
+  if (!d.test_path.empty()) out.test = load_test(d, load, data.dim);
+  // Labels are checked on the file as read, so that errors name the file's own line numbers.
+  const std::string notice = prepare_labels(data, out.model);
+  if (!notice.empty()) out.notices.push_back(notice);
+  prepare_test_labels(out);
+  if (d.workers > 1) {
+    Shard<double> all = std::move(data.shards.front());
+    if (d.partition == "label")
+      data = partition_by_label(all, d.workers, d.classes_per_worker, out.model.classes, d.seed);
+    else
+      data = partition_rows(
+          all, d.workers, parse_partition(d.partition == "iid" ? "shuffle" : d.partition), d.seed);
+  }
+  return data;
+}
+
+}  // namespace
+
+TrainingData load_training_data(const DataOptions& o, ProcessGroup& group) {
   TrainingData out;
   DataOptions d = o;
   if (!d.dataset.empty()) {
@@ -160,82 +231,72 @@ TrainingData load_training_data(const DataOptions& o) {
   LoadOptions load;
   load.label_col = d.label_col;
   load.dim = d.dim;
+  const bool idx = d.paths.size() == 1 && is_idx(d.paths[0], d.format);
   std::vector<std::string> files;
-  Dataset<double> data;
-  if (d.paths.size() == 1 && is_idx(d.paths[0], d.format)) {
+  if (idx) {
     files = d.paths;
-    data.shards.push_back(load_idx_pair(d.paths[0], d.labels, d, d.limit, "--labels"));
-    data.dim = data.shards[0].dim;
   } else {
     if (!d.labels.empty()) throw Error("--labels is for IDX image files only");
     load.format = parse_file_format(d.format == "idx" ? "auto" : d.format);
-    files = expand_data_paths(d.paths);
-    data = load_shards(files, load);
+    // Rank 0 lists the files (a folder's contents), so that every rank maps workers to files
+    // alike even where folders are listed differently on different machines.
+    agree(group, [&] {
+      if (group.root()) files = expand_data_paths(d.paths);
+    });
+    MessageWriter list;
+    list.put(static_cast<std::uint64_t>(files.size()));
+    for (const std::string& f : files) list.put(f);
+    std::string bytes = list.bytes();
+    broadcast_string(group, bytes);
+    MessageReader in(bytes);
+    files.resize(in.size());
+    for (std::string& f : files) f = in.str();
+  }
+  // Decided from the names alone, on every process alike, before anything is read.
+  const bool split = files.size() == 1;
+  if (!split && d.workers != 0 && d.workers != static_cast<int>(files.size()))
+    throw Error("--workers " + std::to_string(d.workers) + " does not match the " +
+                std::to_string(files.size()) +
+                " data files given (each file is one worker's shard; give one file to split it)");
+  check_ranks(split ? std::max(d.workers, 1) : static_cast<int>(files.size()), group.size());
+
+  std::vector<std::size_t> rows;
+  Dataset<double> data;
+  if (split) {
+    // Rank 0 reads and splits; the partitions need every row (a shuffle, the class counts), and
+    // a text file's rows cannot be found without reading it through. Then each rank gets its
+    // workers' rows, and K and the notices.
+    agree(group, [&] {
+      if (group.root()) data = load_and_split(d, load, files.front(), idx, out);
+    });
+    MessageWriter facts;
+    facts.put(static_cast<std::uint64_t>(out.model.classes));
+    facts.put(static_cast<std::uint64_t>(out.notices.size()));
+    for (const std::string& n : out.notices) facts.put(n);
+    std::string bytes = facts.bytes();
+    broadcast_string(group, bytes);
+    MessageReader in(bytes);
+    out.model.classes = static_cast<int>(in.u64());
+    out.notices.resize(in.size());
+    for (std::string& n : out.notices) n = in.str();
+    scatter_shards(group, data, &rows);
+  } else {
+    data = load_shards(files, load, group, &rows);
     if (d.bias) {
       for (auto& s : data.shards) append_bias(s);
       ++data.dim;
     }
+    agree(group, [&] {
+      if (group.root() && !d.test_path.empty()) out.test = load_test(d, load, data.dim);
+    });
+    // Labels are checked on the files as read, so that errors name the files' own line numbers.
+    const std::string notice = prepare_labels(data, out.model, group);
+    if (!notice.empty()) out.notices.push_back(notice);
+    agree(group, [&] { prepare_test_labels(out); });
   }
-  if (!d.test_path.empty()) {
-    Shard<double> test;
-    if (is_idx(d.test_path, d.format)) {
-      test = load_idx_pair(d.test_path, d.test_labels, d, 0, "--test-labels");
-    } else {
-      LoadOptions tl = load;
-      tl.format = parse_file_format(d.format == "idx" ? "auto" : d.format);
-      tl.dim = data.dim - (d.bias ? 1 : 0);
-      test = load_file(d.test_path, tl);
-      if (d.bias) append_bias(test);
-    }
-    if (test.dim != data.dim)
-      throw InputError(test.source, 0, 0,
-                       "test rows have " + std::to_string(test.dim) + " features, training rows " +
-                           std::to_string(data.dim));
-    out.test = std::move(test);
-  }
-
-  // Labels are checked on the files as read, so that errors name the file's own line numbers.
-  const std::string notice = prepare_labels(data, out.model);
-  if (!notice.empty()) out.notices.push_back(notice);
-  if (out.test) {
-    // Same rules (and mapping) for the test labels; for classes, with the training set's K.
-    Dataset<double> wrapped;
-    wrapped.dim = out.test->dim;
-    wrapped.shards.push_back(std::move(*out.test));
-    ModelSpec m = out.model;
-    prepare_labels(wrapped, m);
-    out.test = std::move(wrapped.shards.front());
-  }
-  if (files.size() == 1 && d.workers > 1) {
-    Shard<double> all = std::move(data.shards.front());
-    if (d.partition == "label")
-      data = partition_by_label(all, d.workers, d.classes_per_worker, out.model.classes, d.seed);
-    else
-      data = partition_rows(
-          all, d.workers, parse_partition(d.partition == "iid" ? "shuffle" : d.partition), d.seed);
-  } else if (files.size() > 1 && d.workers != 0 && d.workers != static_cast<int>(files.size())) {
-    throw Error("--workers " + std::to_string(d.workers) + " does not match the " +
-                std::to_string(files.size()) +
-                " data files given (each file is one worker's shard; give one file to split it)");
-  }
+  for (const std::size_t n : rows) out.rows += n;
   out.train = std::move(data);
   return out;
-}
-
-std::vector<std::string> per_worker_files(const DataOptions& o) {
-  if (!o.dataset.empty() || o.paths.empty()) return {};
-  if (o.paths.size() == 1 && is_idx(o.paths[0], o.format)) return {};
-  std::vector<std::string> files = expand_data_paths(o.paths);
-  if (files.size() < 2) return {};
-  return files;
-}
-
-void check_files(const std::vector<std::string>& files, const DataOptions& o) {
-  LoadOptions load;
-  load.label_col = o.label_col;
-  load.dim = o.dim;
-  load.format = parse_file_format(o.format == "idx" ? "auto" : o.format);
-  for (const std::string& f : files) load_file(f, load);
 }
 
 }  // namespace lag::cli

@@ -9,6 +9,7 @@
 
 #include "lag/dataset.hpp"
 #include "lag/model.hpp"
+#include "lag/process_group.hpp"
 
 namespace lag::cli {
 
@@ -42,22 +43,30 @@ CLI::Validator positive_number();
 CLI::Validator non_negative_number();
 
 struct TrainingData {
-  Dataset<double> train;              // one shard per worker
-  std::optional<Shard<double>> test;  // held-out rows, when given
+  // One shard per worker. Spread over processes, only this process's workers' shards hold rows
+  // (the others are empty: see Dataset).
+  Dataset<double> train;
+  std::size_t rows = 0;               // over all workers
+  std::optional<Shard<double>> test;  // held-out rows, when given (on rank 0 only)
   ModelSpec model;                    // with classes known
   std::vector<std::string> notices;   // e.g. label mapping
 };
 
 // Load, check labels, partition. Throws lag::Error (lag::InputError for bad files) before
 // anything is written anywhere.
-TrainingData load_training_data(const DataOptions& o);
-
-// The data files when each worker has its own, in worker order; empty when one file is split
-// over --workers (or a named data set is used).
-std::vector<std::string> per_worker_files(const DataOptions& o);
-// Reads `files` as load_training_data would and drops the rows: one rank of an MPI job reads its
-// own workers' files first, so that a bad file is reported by the rank that holds it. Throws
-// lag::InputError naming the file and line.
-void check_files(const std::vector<std::string>& files, const DataOptions& o);
+//
+// With the workers spread over the processes of `group` (collective: the ranks of an MPI job),
+// each process ends up holding only its own workers' rows, and everything else (dimension,
+// labels, K, notices, errors) is what one process would have found:
+//   - one file per worker: rank 0 lists them (expand_data_paths), each process reads only its
+//     own workers' files; the dimension and the labels are agreed from what each learned
+//     (load_shards, prepare_labels);
+//   - one file (an IDX pair, a named data set) split over --workers: rank 0 reads, checks and
+//     partitions it exactly as one process does, then sends each rank its workers' rows
+//     (scatter_shards), so rank 0 alone peaks at the whole file, as one process would;
+//   - --test-data: rank 0 alone reads it (it evaluates the test rows).
+// A bad file is reported by the process that reads it (the others throw PeerFailure). More
+// processes than workers is an error, raised before any file is read.
+TrainingData load_training_data(const DataOptions& o, ProcessGroup& group = single_process());
 
 }  // namespace lag::cli

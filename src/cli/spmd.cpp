@@ -10,9 +10,9 @@
 
 #include "lag/error.hpp"
 #include "mpi/launch_env.hpp"
-#include "mpi/worker_blocks.hpp"
 #ifdef LAG_HAVE_MPI
 #include "cluster/mpi_clusters.hpp"
+#include "mpi/mpi_process_group.hpp"
 #include "mpi/mpi_session.hpp"
 #include "mpi/mpi_setup.hpp"
 #endif
@@ -25,6 +25,7 @@ namespace lag::cli {
 #ifdef LAG_HAVE_MPI
 struct Spmd::Job {
   MpiSession session;
+  mpi::MpiProcessGroup group{session};
 };
 #else
 struct Spmd::Job {};
@@ -52,6 +53,8 @@ bool Spmd::mpi() const { return job_ != nullptr; }
 int Spmd::rank() const { return job_ ? job_->session.rank() : 0; }
 int Spmd::size() const { return job_ ? job_->session.size() : 1; }
 
+ProcessGroup& Spmd::group() { return job_ ? job_->group : single_process(); }
+
 int Spmd::default_threads() const {
   if (!job_) return 0;
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
@@ -64,9 +67,12 @@ bool Spmd::all_succeed(const std::function<void()>& step) {
     return true;
   }
   std::string error;
-  bool failed = false;
+  bool failed = false, peer = false;
   try {
     step();
+  } catch (const PeerFailure& e) {
+    failed = peer = true;
+    error = e.what();
   } catch (const Error& e) {
     failed = true;
     error = e.what();
@@ -74,12 +80,16 @@ bool Spmd::all_succeed(const std::function<void()>& step) {
     failed = true;
     error = std::string("internal error: ") + e.what();
   }
-  const int first = mpi::lowest_failing_rank(job_->session, failed);
-  if (first == rank()) {
+  // The lowest rank with an error of its own reports; one that only stopped for another's
+  // (PeerFailure) reports only if, against expectation, no rank has one of its own.
+  const int R = size();
+  const int key = !failed ? 2 * R : peer ? R + rank() : rank();
+  const int first = mpi::min_over_ranks(job_->session, key);
+  if (first % R == rank() && first < 2 * R) {
     std::fprintf(stderr, "lag: error: rank %d: %s\n", rank(), error.c_str());
     std::fflush(stderr);
   }
-  return first < 0;
+  return first == 2 * R;
 }
 
 void Spmd::or_abort(const std::function<void()>& body) {
@@ -199,6 +209,7 @@ std::unique_ptr<Cluster<T>> Spmd::make_cluster(const BackendChoice& backend, con
 
 int Spmd::rank() const { return 0; }
 int Spmd::size() const { return 1; }
+ProcessGroup& Spmd::group() { return single_process(); }
 int Spmd::default_threads() const { return 0; }
 bool Spmd::all_succeed(const std::function<void()>& step) {
   step();
@@ -218,23 +229,6 @@ std::unique_ptr<Cluster<T>> Spmd::make_cluster(const BackendChoice&, const Datas
 }
 
 #endif
-
-void Spmd::check_workers(int workers) const {
-  if (mpi() && workers < size())
-    throw Error(std::to_string(workers) + " workers for " + std::to_string(size()) +
-                " MPI ranks: every rank needs at least one worker (--workers M with M >= " +
-                std::to_string(size()) + ", or one data file per worker)");
-}
-
-void Spmd::check_own_files(const DataOptions& data) const {
-  if (!mpi()) return;
-  const std::vector<std::string> files = per_worker_files(data);
-  if (files.empty()) return;  // one file split over the workers: every rank reads it whole
-  const int workers = static_cast<int>(files.size());
-  check_workers(workers);
-  const mpi::WorkerBlock b = mpi::worker_block(workers, size(), rank());
-  check_files(std::vector<std::string>(files.begin() + b.first, files.begin() + b.end()), data);
-}
 
 template std::unique_ptr<Cluster<float>> Spmd::make_cluster<float>(const BackendChoice&,
                                                                    const Dataset<float>&,

@@ -15,6 +15,7 @@
 #include "lag/cluster.hpp"
 #include "lag/dataset.hpp"
 #include "lag/model.hpp"
+#include "lag/process_group.hpp"
 #include "lag/smoothness.hpp"
 #include "lag/thread_pool.hpp"
 
@@ -38,30 +39,30 @@ class Spmd {
   // on this machine (at least 1); 0 (all cores) alone.
   int default_threads() const;
 
+  // The ranks as the process group over which the workers are spread (the loaders, the
+  // smoothness constants and L* work through it); alone, single_process().
+  ProcessGroup& group();
+
   // Runs `step` on every rank. Alone, its exceptions pass through. In an MPI job they are
   // caught and the ranks agree: when any rank failed, the lowest failing rank prints its error
   // ("lag: error: rank R: ...") and every rank gets false (and should exit 1); the others would
-  // otherwise wait for it.
+  // otherwise wait for it. A rank that only stopped because another failed (PeerFailure, from a
+  // collective step inside `step`) prints nothing: the rank that failed does.
   [[nodiscard]] bool all_succeed(const std::function<void()>& step);
   // Runs `body`; in an MPI job an exception ends the whole job at once with its message (the
   // other ranks are inside the training loop, waiting for this one).
   void or_abort(const std::function<void()>& body);
-  // Runs `f` (rank 0's smoothness constants and L*) with as many OpenBLAS threads as a plain
-  // run on this machine uses. mpirun binds each rank to its share of the cores, OpenBLAS then
-  // starts fewer threads, and its multi-threaded dsyrk/dsymv round differently for a different
-  // thread count: L, and with it every iterate, would differ from the plain run in the last
-  // bits. Alone (or with OPENBLAS_NUM_THREADS set, which both runs obey) it just runs `f`.
+  // Runs `f` (this rank's share of the smoothness constants and L*) with as many OpenBLAS
+  // threads as a plain run on this machine uses. mpirun binds each rank to its share of the
+  // cores, OpenBLAS then starts fewer threads, and its multi-threaded dsyrk/dsymv round
+  // differently for a different thread count: L, and with it every iterate, would differ from
+  // the plain run in the last bits. Alone (or with OPENBLAS_NUM_THREADS set, which both runs
+  // obey) it just runs `f`.
   void with_plain_run_blas(const std::function<void()>& f);
-  // Rank 0's smoothness constants and L* on every rank (the others leave theirs unset): one
-  // set of numbers for every engine, even across machines whose BLAS rounds differently.
-  // `workers` sizes the per-worker constants. Nothing alone.
+  // Rank 0's smoothness constants and L* on every rank (all ranks compute them together, with
+  // the same bits on machines alike): one set of numbers for every engine, even across machines
+  // whose BLAS rounds differently. `workers` sizes the per-worker constants. Nothing alone.
   void share_constants(int workers, Smoothness& smooth, std::optional<double>& optimum);
-
-  // MPI jobs (nothing alone): throws unless there are at least as many workers as ranks.
-  void check_workers(int workers) const;
-  // MPI jobs (nothing alone): with one data file per worker, reads this rank's own files
-  // (check_files), so that the rank holding a bad file reports it.
-  void check_own_files(const DataOptions& data) const;
 
   // MPI jobs: where this rank's workers run, for --backend `name` and --devices `devices`.
   // cpu: the thread pool. cuda: one GPU per rank, entry (local rank mod count) of the devices

@@ -5,6 +5,7 @@
 
 #include "cpu/gradient.hpp"
 #include "cpu/loss_kernels.hpp"
+#include "lag/process_group.hpp"
 #include "lag/random.hpp"
 
 namespace lag {
@@ -52,48 +53,68 @@ std::vector<double> random_unit(std::size_t n, std::uint64_t seed) {
 
 Smoothness estimate_curvature(const Dataset<double>& data, const ModelSpec& model,
                               const std::vector<double>& theta, ThreadPool& pool, int iterations) {
+  return estimate_curvature(data, model, theta, pool, single_process(), iterations);
+}
+
+Smoothness estimate_curvature(const Dataset<double>& data, const ModelSpec& model,
+                              const std::vector<double>& theta, ThreadPool& pool,
+                              ProcessGroup& group, int iterations) {
   cpu::use_single_threaded_blas();
   const auto kernel = cpu::make_loss_kernel<double>(model, data.dim);
   const std::size_t n = theta.size();
-  const auto workers = static_cast<std::size_t>(data.workers());
-  Smoothness out;
-  out.worker.assign(workers, 0.0);
+  const int M = data.workers();
+  const WorkerRange own = own_workers(group, M);
+  const auto count = static_cast<std::size_t>(own.count());
+  const auto shard = [&](std::size_t i) -> const Shard<double>& {
+    return data.shards[static_cast<std::size_t>(own.first) + i];
+  };
 
-  // Per worker: its own power iteration, one task per worker.
-  pool.parallel_for(workers, [&](std::size_t m) {
+  // Per worker (this process's): its own power iteration, one task per worker.
+  std::vector<double> mine(count, 0.0);
+  pool.parallel_for(count, [&](std::size_t i) {
+    const auto m = static_cast<std::size_t>(own.first) + i;
     std::vector<double> v = random_unit(n, 0x5eed + m), hv(n), scratch;
     double lambda_max = 0;
     for (int it = 0; it < iterations; ++it) {
-      hessian_vector(*kernel, data.shards[m], model.lambda, theta, v, hv, scratch);
+      hessian_vector(*kernel, shard(i), model.lambda, theta, v, hv, scratch);
       lambda_max = std::fabs(cpu::dot(v.data(), hv.data(), n));
       v.swap(hv);
       normalise(v);
     }
-    out.worker[m] = lambda_max;
+    mine[i] = lambda_max;
   });
 
-  // Global: H v = sum_m H_m v, each term in parallel, summed in worker order.
-  std::vector<double> v = random_unit(n, 0x5eed), total(n);
-  std::vector<std::vector<double>> parts(workers, std::vector<double>(n));
-  std::vector<std::vector<double>> scratch(workers);
+  // Global: H v = sum_m H_m v, each term in parallel, summed in worker order (over the processes
+  // too: every process gets the sum and takes the same next v).
+  Smoothness out;
+  std::vector<double> v = random_unit(n, 0x5eed);
+  std::vector<std::vector<double>> parts(count, std::vector<double>(n));
+  std::vector<std::vector<double>> scratch(count);
   for (int it = 0; it < iterations; ++it) {
-    pool.parallel_for(workers, [&](std::size_t m) {
-      hessian_vector(*kernel, data.shards[m], model.lambda, theta, v, parts[m], scratch[m]);
+    pool.parallel_for(count, [&](std::size_t i) {
+      hessian_vector(*kernel, shard(i), model.lambda, theta, v, parts[i], scratch[i]);
     });
-    std::fill(total.begin(), total.end(), 0.0);
-    for (const auto& p : parts)
-      for (std::size_t j = 0; j < n; ++j) total[j] += p[j];
+    OrderedSum sum(group, M, n);
+    for (const auto& p : parts) sum.add(p.data());
+    std::vector<double> total = sum.finish(OrderedSum::Deliver::Everywhere);
     out.global = std::fabs(cpu::dot(v.data(), total.data(), n));
     v.swap(total);
     normalise(v);
   }
+  out.worker = gather_workers(group, M, mine);
   return out;
 }
 
 Smoothness model_smoothness(const Dataset<double>& data, const ModelSpec& model,
                             const std::vector<double>& theta, ThreadPool& pool) {
-  return model.kind == ModelKind::Mlp ? estimate_curvature(data, model, theta, pool)
-                                      : smoothness_constants(data, model);
+  return model_smoothness(data, model, theta, pool, single_process());
+}
+
+Smoothness model_smoothness(const Dataset<double>& data, const ModelSpec& model,
+                            const std::vector<double>& theta, ThreadPool& pool,
+                            ProcessGroup& group) {
+  return model.kind == ModelKind::Mlp ? estimate_curvature(data, model, theta, pool, group)
+                                      : smoothness_constants(data, model, group);
 }
 
 }  // namespace lag

@@ -3,12 +3,16 @@
 namespace lag::mpi {
 
 int lowest_failing_rank(MpiSession& session, bool failed) {
-  int lowest = failed ? session.rank() : session.size();
+  const int lowest = min_over_ranks(session, failed ? session.rank() : session.size());
+  return lowest < session.size() ? lowest : -1;
+}
+
+int min_over_ranks(MpiSession& session, int value) {
   MPI_Request request;
-  LAG_MPI(MPI_Iallreduce(MPI_IN_PLACE, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &request));
+  LAG_MPI(MPI_Iallreduce(MPI_IN_PLACE, &value, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &request));
   session.wait(request, "the check that every rank finished its setup step (MPI_Iallreduce)", -1,
                MpiSession::Phase::Setup);
-  return lowest < session.size() ? lowest : -1;
+  return value;
 }
 
 void broadcast_from_root(MpiSession& session, std::vector<double>& values) {

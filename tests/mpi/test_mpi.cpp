@@ -1,6 +1,8 @@
 // `mpirun -np R lag train` end to end: bit-identical to the single-process run for R = 1, 2, 3, 4
-// and every algorithm, every iteration's bytes equal to their formula, and a bad file on one rank
-// that ends every rank with that rank's message. Rank failures: test_mpi_liveness.cpp.
+// and every algorithm, for least squares, logistic, softmax and the MLP, with every rank loading
+// only its own workers' rows (and opening only their files, seen by strace); every iteration's
+// bytes equal to their formula; a bad file on one rank that ends every rank with that rank's
+// message, the one a single process prints. Rank failures: test_mpi_liveness.cpp.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -11,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -32,6 +35,7 @@ using Result = lag::test::CommandResult;
 Result lag(const std::string& args) { return lag::test::run_lag(args); }
 
 using lag::test::mpirun;
+using lag::test::mpirun_command;
 using lag::test::read_json;
 using lag::test::read_text;
 
@@ -49,8 +53,62 @@ std::vector<std::string> metrics_rows(const fs::path& p) {
   return rows;
 }
 
+// One LIBSVM file per worker (shard-1.svm ...) of `rows` rows with class labels: worker m's
+// labels are 0 .. m (so K, the largest label + 1, is known only from the last file) and its
+// features 1 .. dim - workers + m + 1 (so the dimension is known only from the last file too).
+// Values printed exactly (17 digits).
+void write_class_files(const fs::path& dir, int workers, int rows, int dim, unsigned seed) {
+  fs::create_directories(dir);
+  std::uint64_t state = seed;
+  const auto next = [&] {  // a fixed LCG: the same files on every machine
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) / 9007199254740992.0;
+  };
+  for (int m = 0; m < workers; ++m) {
+    std::ofstream out(dir / ("shard-" + std::to_string(m + 1) + ".svm"));
+    const int width = dim - workers + m + 1;
+    for (int i = 0; i < rows; ++i) {
+      const int label = static_cast<int>(next() * (m + 1));
+      out << label;
+      for (int j = 1; j <= width; ++j) {
+        char value[32];
+        std::snprintf(value, sizeof value, "%.17g", 2 * next() - 1 + 0.5 * (label == j % 4));
+        out << ' ' << j << ':' << value;
+      }
+      out << '\n';
+    }
+  }
+}
+
+// The part of each "lag: error: ..." line after the prefix (and the rank, under mpirun).
+std::vector<std::string> error_lines(const std::string& output) {
+  std::vector<std::string> lines;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    const std::string prefix = "lag: error: ";
+    if (line.rfind(prefix, 0) != 0) continue;
+    lines.push_back(line.substr(prefix.size()));
+  }
+  return lines;
+}
+
 class Mpi : public lag::test::TempDirTest {
  protected:
+  // `args` fails alone and on 2 ranks with the same one error line, which rank `reporter`
+  // prints under mpirun; every rank exits 1 and nothing is written.
+  void expect_same_error(const std::string& args, int reporter) {
+    const Result single = lag(args + " --quiet --out " + path("single"));
+    ASSERT_EQ(single.status, 1) << single.output;
+    const auto expected = error_lines(single.output);
+    ASSERT_EQ(expected.size(), 1u) << single.output;
+    const Result multi = mpirun(2, args + " --quiet --out " + path("multi"));
+    EXPECT_EQ(multi.status, 1) << multi.output;
+    EXPECT_EQ(error_lines(multi.output),
+              std::vector<std::string>{"rank " + std::to_string(reporter) + ": " + expected[0]})
+        << multi.output;
+    EXPECT_FALSE(fs::exists(path("multi")));
+  }
+
   // The single-process run and the R-rank run must agree bit for bit: weights, the ledger's
   // counts and every metrics row but the time.
   void expect_identical(const std::string& single, const std::string& multi, int ranks) {
@@ -110,7 +168,122 @@ TEST_P(MpiRanks, LinearMatchesTheSingleProcessRunBitForBit) {
   expect_identical("single", "multi", R);
 }
 
+// Softmax and the MLP, all five algorithms, one file per worker: every rank reads only its own
+// files, and the label set (K) and the dimension are known only from the last worker's file.
+TEST_P(MpiRanks, SoftmaxAndMlpPerWorkerFilesMatchTheSingleProcessRunBitForBit) {
+  const int R = GetParam();
+  write_class_files(path("data"), 4, 30, 7, 5);
+  for (const std::string model : {"softmax", "mlp --hidden 5"}) {
+    const std::string args = "train --data " + path("data") + " --model " + model +
+                             " --lambda 0.01 --algo gd,lag-wk,lag-ps,cyc-iag,num-iag "
+                             "--max-iters 40 --quiet --out ";
+    const std::string name = model.substr(0, model.find(' '));
+    const Result single = lag(args + path(name + "-single"));
+    ASSERT_EQ(single.status, 0) << single.output;
+    ASSERT_EQ(read_json(path(name + "-single/summary.json"))["classes"], 4);
+    const Result multi = mpirun(R, args + path(name + "-multi"));
+    ASSERT_EQ(multi.status, 0) << multi.output;
+    expect_identical(name + "-single", name + "-multi", R);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(R, MpiRanks, ::testing::Values(1, 2, 4));
+
+// Logistic over per-worker files with labels 0/1 (mapped to -1/+1 on every rank), L* by Newton's
+// method over the ranks' shares, held-out rows on rank 0, blocks of 2, 1, 1.
+TEST_F(Mpi, LogisticPerWorkerFilesWithOptimumAutoAndTestRowsMatchesBitForBit) {
+  write_class_files(path("data"), 4, 40, 6, 9);
+  // Two classes: every label above 1 becomes 1.
+  for (int m = 1; m <= 4; ++m) {
+    const std::string file = path("data/shard-" + std::to_string(m) + ".svm");
+    std::string text = read_text(file);
+    for (std::size_t at = 0; at < text.size(); at = text.find('\n', at) + 1)
+      if (text[at] > '1') text[at] = '1';
+    std::ofstream(file) << text;
+  }
+  write_class_files(path("test"), 1, 20, 3, 4);
+  const std::string args = "train --data " + path("data") + " --test-data " +
+                           path("test/shard-1.svm") +
+                           " --model logistic --lambda 0.01 --algo gd,lag-wk,lag-ps --max-iters 60 "
+                           "--optimum auto --quiet --out ";
+  const Result single = lag(args + path("single"));
+  ASSERT_EQ(single.status, 0) << single.output;
+  EXPECT_NE(single.output.find("labels {0,1} mapped"), std::string::npos) << single.output;
+  const Result multi = mpirun(3, args + path("multi"));
+  ASSERT_EQ(multi.status, 0) << multi.output;
+  expect_identical("single", "multi", 3);
+  EXPECT_EQ(read_json(path("multi/summary.json"))["test_rows"], 20);
+}
+
+// Which data files each rank opened, from strace's record of the rank's open calls: a rank of
+// the job opens only its own workers' files (and rank 0 the test rows); with one file split over
+// the workers, rank 0 alone reads it. Skipped where strace is missing or may not trace.
+TEST_F(Mpi, EachRankOpensOnlyItsOwnWorkersFiles) {
+  if (lag::test::run_command("strace -qq -e trace=openat true").status != 0)
+    GTEST_SKIP() << "strace is not available here";
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 8 --out " + path("data")).status, 0);
+  { std::ofstream(path("test.svm")) << "1 1:0.5 8:1\n"; }
+  // The data files (shard-NN.svm, test.svm) that rank r opened for reading.
+  const auto opened_by = [&](int r) {
+    std::set<std::string> files;
+    std::ifstream in(path("trace." + std::to_string(r)));
+    for (std::string line; std::getline(in, line);) {
+      const std::size_t open = line.find("open");
+      const std::size_t q = line.find('"', open);
+      if (open == std::string::npos || q == std::string::npos) continue;
+      const std::string file = line.substr(q + 1, line.find('"', q + 1) - q - 1);
+      const std::string name = fs::path(file).filename().string();
+      if (name.size() > 4 && name.substr(name.size() - 4) == ".svm" &&
+          line.find("O_DIRECTORY") == std::string::npos && line.find("= -1") == std::string::npos)
+        files.insert(name);
+    }
+    return files;
+  };
+  const auto run = [&](const std::string& data_args) {
+    for (int r = 0; r < 2; ++r) fs::remove(path("trace." + std::to_string(r)));
+    const std::string traced = "sh -c 'exec strace -f -qq -e trace=open,openat -o " +
+                               path("trace.") + "$OMPI_COMM_WORLD_RANK " + LAG_BINARY +
+                               " train --data " + data_args +
+                               " --algo lag-wk --max-iters 3 --quiet --out " + path("out") + "'";
+    const Result r = mpirun_command(2, traced);
+    ASSERT_EQ(r.status, 0) << r.output;
+  };
+  run(path("data") + " --test-data " + path("test.svm"));
+  EXPECT_EQ(opened_by(0), (std::set<std::string>{"shard-01.svm", "shard-02.svm", "test.svm"}));
+  EXPECT_EQ(opened_by(1), (std::set<std::string>{"shard-03.svm", "shard-04.svm"}));
+  run(path("data/shard-01.svm") + " --workers 4");
+  EXPECT_EQ(opened_by(0), (std::set<std::string>{"shard-01.svm"}));
+  EXPECT_EQ(opened_by(1), std::set<std::string>{});
+}
+
+// A label error in one rank's file is reported by that rank, and a conflict between two ranks'
+// files by rank 0, each with the very message of a single process; every rank exits 1 and
+// nothing is written.
+TEST_F(Mpi, LabelErrorsAreTheSingleProcessErrorsFromTheRankThatHoldsTheFile) {
+  write_class_files(path("data"), 4, 10, 5, 2);
+  { std::ofstream(path("data/shard-4.svm"), std::ios::app) << "2.5 1:1\n"; }  // rank 1's
+  expect_same_error("train --data " + path("data") + " --model softmax", 1);
+
+  // Label 0 only in rank 0's first file, -1 only in rank 1's last.
+  const std::vector<std::string> pm{"1 1:1\n0 1:2\n", "1 1:1\n", "1 2:3\n", "1 1:1\n-1 2:1\n"};
+  fs::create_directories(path("pm"));
+  for (std::size_t m = 0; m < pm.size(); ++m)
+    std::ofstream(path("pm/w" + std::to_string(m) + ".svm")) << pm[m];
+  expect_same_error("train --data " + path("pm") + " --model logistic", 0);
+}
+
+// L* for softmax (and the MLP) would need a full solve over every rank's data: --optimum auto is
+// refused for them, as alone, before anything is computed (give --optimum VALUE).
+TEST_F(Mpi, OptimumAutoForSoftmaxIsTheSingleProcessError) {
+  write_class_files(path("data"), 2, 10, 4, 3);
+  expect_same_error("train --data " + path("data") + " --model softmax --optimum auto", 0);
+  EXPECT_NE(error_lines(lag("train --data " + path("data") +
+                            " --model mlp --optimum auto --quiet --out " + path("o"))
+                            .output)
+                .at(0)
+                .find("--optimum auto is available for linear and logistic models"),
+            std::string::npos);
+}
 
 // Logistic, fp32, one file split over the workers (every rank partitions it alike), and blocks
 // of unequal size (4 workers on 3 ranks: 2, 1, 1).
@@ -185,6 +358,7 @@ TEST_F(Mpi, OneRankMovesNoPhysicalBytes) {
 }
 
 // Only rank 1 reads the second file; every rank stops, with rank 1's message, before any output.
+// A file split over the workers is rank 0's.
 TEST_F(Mpi, MalformedFileOnOneRankStopsEveryRank) {
   ASSERT_EQ(lag("gen paper-linear --workers 1 --dim 4 --out " + path("data")).status, 0);
   { std::ofstream(path("bad.svm")) << "1 1:0.5 2:0.25\n-1 1:0.5 2:x\n"; }
@@ -193,7 +367,10 @@ TEST_F(Mpi, MalformedFileOnOneRankStopsEveryRank) {
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("lag: error: rank 1: " + path("bad.svm") + ":2:"), std::string::npos)
       << r.output;
+  EXPECT_EQ(error_lines(r.output).size(), 1u) << r.output;  // rank 0 only stops
   EXPECT_FALSE(fs::exists(path("out")));
+  // Split over the workers, the file is rank 0's to read, and its error rank 0's to report.
+  expect_same_error("train --data " + path("bad.svm") + " --workers 2", 0);
 }
 
 TEST_F(Mpi, FewerWorkersThanRanksIsAnError) {
