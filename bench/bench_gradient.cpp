@@ -32,12 +32,12 @@
 
 #include "bench_common.hpp"
 #include "cluster/cpu_cluster.hpp"
-#include "cpu/gradient.hpp"
 #include "lag/cluster.hpp"
 #include "lag/dataset.hpp"
 #include "lag/model.hpp"
 #include "lag/random.hpp"
 #include "lag/thread_pool.hpp"
+#include "model/gradient.hpp"
 
 namespace {
 

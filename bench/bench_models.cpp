@@ -10,9 +10,9 @@
 
 #include "bench_common.hpp"
 #include "cluster/cpu_cluster.hpp"
-#include "cpu/blas.hpp"
-#include "cpu/loss_kernels.hpp"
 #include "lag/random.hpp"
+#include "model/blas.hpp"
+#include "model/loss_kernels.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// The vector kernels around the trigger rules on the CPU (src/cpu/gradient.hpp), one thread:
+// The vector kernels around the trigger rules on the CPU (src/model/gradient.hpp), one thread:
 //   Norm2       ||a||^2                       (LAG-WK's ||delta||^2, the step norm)
 //   Distance2   ||a - b||^2                   (LAG-PS's ||theta_hat_m - theta^k||^2)
 //   DeltaNorm   delta = g - g_hat; ||delta||^2 (what a LAG-WK worker does before its trigger,
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
-#include "cpu/gradient.hpp"
+#include "model/gradient.hpp"
 
 namespace {
 

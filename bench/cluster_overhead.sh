@@ -16,7 +16,7 @@
 #
 # µs/iteration = 1e6 · wall_seconds / iterations from the run's summary.json, as gpu-check.sh
 # derives it. wall_seconds is the engine's training time: planning, compute and exchange, with
-# evaluation (monitoring) and the writing of metrics.csv excluded (src/engine.cpp).
+# evaluation (monitoring) and the writing of metrics.csv excluded (src/engine/engine.cpp).
 set -euo pipefail
 
 build=${1:?usage: bench/cluster_overhead.sh BUILD_DIR [OUT.md]}

@@ -3,12 +3,12 @@
 
 #include "cli/commands.hpp"
 #include "cli/data_options.hpp"
-#include "cpu/curvature.hpp"
 #include "lag/algorithm.hpp"
 #include "lag/build_info.hpp"
 #include "lag/heterogeneity.hpp"
 #include "lag/smoothness.hpp"
 #include "lag/thread_pool.hpp"
+#include "model/curvature.hpp"
 
 namespace lag::cli {
 

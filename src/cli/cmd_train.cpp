@@ -15,14 +15,14 @@
 #include "cli/spmd.hpp"
 #include "cli/train_outputs.hpp"
 #include "cluster/cpu_cluster.hpp"
-#include "cpu/curvature.hpp"
-#include "cpu/test_evaluator.hpp"
 #include "lag/build_info.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
 #include "lag/optimum.hpp"
 #include "lag/smoothness.hpp"
 #include "lag/thread_pool.hpp"
+#include "model/curvature.hpp"
+#include "model/test_evaluator.hpp"
 
 namespace lag::cli {
 

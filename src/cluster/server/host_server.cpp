@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "cpu/gradient.hpp"
 #include "lag/trigger_rules.hpp"
+#include "model/gradient.hpp"
 #include "mpi/worker_blocks.hpp"
 
 namespace lag {

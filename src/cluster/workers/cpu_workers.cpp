@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <utility>
 
-#include "cpu/gradient.hpp"
 #include "lag/trigger_rules.hpp"
+#include "model/gradient.hpp"
 
 namespace lag {
 

@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "cluster/workers/workers.hpp"
-#include "cpu/loss_kernels.hpp"
 #include "lag/dataset.hpp"
 #include "lag/model.hpp"
 #include "lag/thread_pool.hpp"
+#include "model/loss_kernels.hpp"
 
 namespace lag {
 

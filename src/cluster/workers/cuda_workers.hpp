@@ -16,11 +16,11 @@
 #include "cluster/device_context.hpp"
 #include "cluster/workers/workers.hpp"
 #include "cuda/device_buffer.hpp"
-#include "cuda/device_loss.hpp"
 #include "cuda/pinned_buffer.hpp"
 #include "exchange.cuh"
 #include "lag/dataset.hpp"
 #include "lag/model.hpp"
+#include "model/device_loss.hpp"
 
 namespace lag {
 

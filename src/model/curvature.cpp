@@ -1,12 +1,12 @@
-#include "cpu/curvature.hpp"
+#include "model/curvature.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "cpu/gradient.hpp"
-#include "cpu/loss_kernels.hpp"
 #include "lag/process_group.hpp"
 #include "lag/random.hpp"
+#include "model/gradient.hpp"
+#include "model/loss_kernels.hpp"
 
 namespace lag {
 

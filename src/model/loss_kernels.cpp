@@ -1,11 +1,11 @@
-#include "cpu/loss_kernels.hpp"
+#include "model/loss_kernels.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "cpu/blas.hpp"
-#include "cpu/gradient.hpp"
 #include "lag/error.hpp"
+#include "model/blas.hpp"
+#include "model/gradient.hpp"
 
 namespace lag::cpu {
 

@@ -3,13 +3,13 @@
 
 #include <cmath>
 
-#include "cpu/gradient.hpp"
+#include "../test_helpers.hpp"
 #include "lag/error.hpp"
 #include "lag/model.hpp"
 #include "lag/optimum.hpp"
 #include "lag/smoothness.hpp"
 #include "lag/synthetic.hpp"
-#include "test_helpers.hpp"
+#include "model/gradient.hpp"
 
 namespace lag {
 namespace {

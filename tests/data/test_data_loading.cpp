@@ -14,11 +14,11 @@
 #include <utility>
 #include <vector>
 
-#include "data_internal.hpp"
+#include "../temp_dir_test.hpp"
+#include "data/data_internal.hpp"
 #include "lag/dataset.hpp"
 #include "lag/error.hpp"
 #include "lag/model.hpp"
-#include "temp_dir_test.hpp"
 
 namespace {
 

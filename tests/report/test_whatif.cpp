@@ -13,9 +13,9 @@
 #include <sstream>
 #include <string>
 
+#include "../run_command.hpp"
 #include "lag/error.hpp"
 #include "lag/whatif.hpp"
-#include "run_command.hpp"
 
 namespace lag::whatif {
 namespace {

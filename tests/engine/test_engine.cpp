@@ -6,13 +6,13 @@
 #include <cstring>
 #include <limits>
 
+#include "../test_helpers.hpp"
 #include "cluster/cpu_cluster.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
 #include "lag/optimum.hpp"
 #include "lag/smoothness.hpp"
 #include "lag/synthetic.hpp"
-#include "test_helpers.hpp"
 
 namespace lag {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "data_internal.hpp"
+#include "data/data_internal.hpp"
 #include "lag/dataset.hpp"
 #include "lag/error.hpp"
 

@@ -14,8 +14,8 @@
 #include <sstream>
 #include <string>
 
-#include "run_command.hpp"
-#include "run_outputs.hpp"
+#include "../run_command.hpp"
+#include "../run_outputs.hpp"
 
 namespace fs = std::filesystem;
 

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <sstream>
 
-#include "cpu/gradient.hpp"
 #include "lag/error.hpp"
 #include "lag/process_group.hpp"
+#include "model/gradient.hpp"
 
 namespace lag {
 

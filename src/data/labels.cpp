@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "data_internal.hpp"
+#include "data/data_internal.hpp"
 #include "lag/error.hpp"
 #include "lag/model.hpp"
 #include "lag/process_group.hpp"

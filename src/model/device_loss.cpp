@@ -1,4 +1,4 @@
-#include "cuda/device_loss.hpp"
+#include "model/device_loss.hpp"
 
 #include "fused_gradient.cuh"
 #include "reduce.cuh"

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "data_internal.hpp"
+#include "data/data_internal.hpp"
 #include "lag/error.hpp"
 
 namespace lag::detail {

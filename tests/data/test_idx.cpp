@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "../temp_dir_test.hpp"
 #include "lag/error.hpp"
 #include "lag/idx.hpp"
-#include "temp_dir_test.hpp"
 
 namespace {
 

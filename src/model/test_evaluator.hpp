@@ -4,10 +4,10 @@
 #include <memory>
 #include <vector>
 
-#include "cpu/loss_kernels.hpp"
 #include "lag/dataset.hpp"
 #include "lag/engine.hpp"
 #include "lag/thread_pool.hpp"
+#include "model/loss_kernels.hpp"
 
 namespace lag {
 

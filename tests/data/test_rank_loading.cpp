@@ -12,9 +12,10 @@
 #include <tuple>
 #include <vector>
 
+#include "../temp_dir_test.hpp"
+#include "../test_helpers.hpp"
+#include "../thread_ranks.hpp"
 #include "cli/data_options.hpp"
-#include "cpu/curvature.hpp"
-#include "cpu/loss_kernels.hpp"
 #include "lag/dataset.hpp"
 #include "lag/error.hpp"
 #include "lag/model.hpp"
@@ -22,10 +23,9 @@
 #include "lag/process_group.hpp"
 #include "lag/smoothness.hpp"
 #include "lag/thread_pool.hpp"
+#include "model/curvature.hpp"
+#include "model/loss_kernels.hpp"
 #include "mpi/worker_blocks.hpp"
-#include "temp_dir_test.hpp"
-#include "test_helpers.hpp"
-#include "thread_ranks.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "cpu/gradient.hpp"
+#include "model/gradient.hpp"
 
 #include <cmath>
 

@@ -2,12 +2,12 @@
 // asked to move (counted by a wrapper, independently of the ledger).
 #include <gtest/gtest.h>
 
+#include "../test_helpers.hpp"
 #include "cluster/cpu_cluster.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
 #include "lag/smoothness.hpp"
 #include "lag/synthetic.hpp"
-#include "test_helpers.hpp"
 
 namespace lag {
 namespace {

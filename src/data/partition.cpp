@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "data_internal.hpp"
+#include "data/data_internal.hpp"
 #include "lag/dataset.hpp"
 #include "lag/error.hpp"
 #include "lag/random.hpp"

@@ -10,12 +10,12 @@
 #include <limits>
 #include <vector>
 
+#include "../test_helpers.hpp"
 #include "cluster/cpu_cluster.hpp"
 #include "lag/algorithm.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
 #include "lag/trigger_rules.hpp"
-#include "test_helpers.hpp"
 
 namespace lag {
 namespace {

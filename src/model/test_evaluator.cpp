@@ -1,4 +1,4 @@
-#include "cpu/test_evaluator.hpp"
+#include "model/test_evaluator.hpp"
 
 #include <algorithm>
 #include <limits>

@@ -8,14 +8,14 @@
 #include <cstring>
 #include <limits>
 
+#include "../test_helpers.hpp"
 #include "cluster/cpu_cluster.hpp"
-#include "cpu/curvature.hpp"
-#include "cpu/loss_kernels.hpp"
-#include "cpu/test_evaluator.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
 #include "lag/smoothness.hpp"
-#include "test_helpers.hpp"
+#include "model/curvature.hpp"
+#include "model/loss_kernels.hpp"
+#include "model/test_evaluator.hpp"
 
 namespace lag {
 namespace {

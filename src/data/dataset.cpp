@@ -24,7 +24,7 @@
 #include <unistd.h>
 #endif
 
-#include "data_internal.hpp"
+#include "data/data_internal.hpp"
 #include "lag/error.hpp"
 #include "lag/process_group.hpp"
 #include "mpi/worker_blocks.hpp"

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cpu/gradient.hpp"
 #include "lag/error.hpp"
 #include "lag/process_group.hpp"
 #include "lag/random.hpp"
+#include "model/gradient.hpp"
 
 namespace lag {
 
