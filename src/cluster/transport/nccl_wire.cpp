@@ -67,11 +67,7 @@ void NcclWire::group_end(const char* during) { job_->check(ncclGroupEnd(), durin
 
 void NcclWire::download(void* host, const void* src, std::size_t bytes) {
   context_.use();
-  if (!downloads_.fits(bytes)) {
-    wait("a copy to the host");
-    downloads_.grow(bytes);
-  }
-  downloads_.stage(host, src, bytes, context_.stream());
+  downloads_.stage(host, src, bytes, context_.stream(), [this] { wait("a copy to the host"); });
 }
 
 void NcclWire::wait(const char* during, int peer) {

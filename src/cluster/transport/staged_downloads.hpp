@@ -16,14 +16,16 @@ namespace lag::cuda {
 
 class StagedDownloads {
  public:
-  // False when `bytes` more do not fit: the owner waits (which calls finish()), then grows.
-  bool fits(std::size_t bytes) const { return used_ + round(bytes) <= staging_.size(); }
-  void grow(std::size_t bytes) {
-    if (!pending_.empty()) throw Error("internal: the download staging grows under a copy");
-    staging_ = PinnedBuffer<unsigned char>(std::max(2 * staging_.size(), round(bytes)));
-  }
-  void stage(void* host, const void* src, std::size_t bytes, cudaStream_t s) {
+  // Enqueues the copy of `bytes` at `src` on `s`, for `host`. When the staging memory is full,
+  // `wait` (the owner's wait, which calls finish()) is called first and the memory grown.
+  template <class Wait>
+  void stage(void* host, const void* src, std::size_t bytes, cudaStream_t s, Wait&& wait) {
     if (bytes == 0) return;
+    if (used_ + round(bytes) > staging_.size()) {
+      wait();
+      if (!pending_.empty()) throw Error("internal: the download staging grows under a copy");
+      staging_ = PinnedBuffer<unsigned char>(std::max(2 * staging_.size(), round(bytes)));
+    }
     LAG_CUDA(cudaMemcpyAsync(staging_.get() + used_, src, bytes, cudaMemcpyDeviceToHost, s));
     pending_.push_back({host, used_, bytes});
     used_ += round(bytes);
