@@ -23,6 +23,7 @@ ComposedCluster<T>::ComposedCluster(int workers, std::shared_ptr<void> context,
   mpi::require_a_worker_per_rank(workers_total_, R);
   if (workers_->count() != static_cast<std::size_t>(block_.count))
     throw Error("internal: the rank's workers are not its block");
+  for (int m = 0; m < workers_total_; ++m) rank_of_.push_back(mpi::rank_of_worker(workers, R, m));
   // The largest messages: the first rank's packed uploads, and the step's theta.
   const std::size_t largest =
       static_cast<std::size_t>(mpi::worker_block(workers, R, 0).count) * params_ * sizeof(T);
@@ -94,8 +95,8 @@ void ComposedCluster<T>::upload(const Flags& senders, bool replace) {
   // How many senders each rank holds: known on every rank from the agreed flags.
   std::vector<std::size_t>& sending = sending_;
   sending.assign(static_cast<std::size_t>(R), 0);
-  for (int m = 0; m < workers_total_; ++m)
-    if (senders[static_cast<std::size_t>(m)]) ++sending[mpi::rank_of_worker(workers_total_, R, m)];
+  for (std::size_t m = 0; m < senders.size(); ++m)
+    if (senders[m]) ++sending[static_cast<std::size_t>(rank_of_[m])];
   for (int r = 1; r < R; ++r) physical_up_ += sending[static_cast<std::size_t>(r)] * vector_bytes;
   const Flags& mine = local(senders);
   const auto commit_senders = [&] {

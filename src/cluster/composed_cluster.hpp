@@ -85,6 +85,7 @@ class ComposedCluster : public Cluster<T> {
   Flags local_flags_;
   std::vector<double> loss_records_, losses_, all_losses_;  // scratch, kept between calls
   std::vector<std::size_t> sending_;
+  std::vector<int> rank_of_;  // the rank of each worker
   std::vector<int> block_counts_;
   std::uint64_t physical_up_ = 0, physical_down_ = 0;
   std::unique_ptr<Wire> wire_;  // last: destroyed first
