@@ -95,8 +95,13 @@ void ComposedCluster<T>::upload(const Flags& senders, bool replace) {
   // How many senders each rank holds: known on every rank from the agreed flags.
   std::vector<std::size_t>& sending = sending_;
   sending.assign(static_cast<std::size_t>(R), 0);
+  std::size_t total = 0;
   for (std::size_t m = 0; m < senders.size(); ++m)
-    if (senders[m]) ++sending[static_cast<std::size_t>(rank_of_[m])];
+    if (senders[m]) {
+      ++sending[static_cast<std::size_t>(rank_of_[m])];
+      ++total;
+    }
+  if (total == 0 && !replace) return;  // nobody sends: nothing moves and nothing changes
   for (int r = 1; r < R; ++r) physical_up_ += sending[static_cast<std::size_t>(r)] * vector_bytes;
   const Flags& mine = local(senders);
   const auto commit_senders = [&] {
