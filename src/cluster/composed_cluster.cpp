@@ -24,12 +24,13 @@ ComposedCluster<T>::ComposedCluster(int workers, std::shared_ptr<void> context,
   if (workers_->count() != static_cast<std::size_t>(block_.count))
     throw Error("internal: the rank's workers are not its block");
   for (int m = 0; m < workers_total_; ++m) rank_of_.push_back(mpi::rank_of_worker(workers, R, m));
-  // The largest messages: the first rank's packed uploads, and the step's theta.
-  const std::size_t largest =
-      static_cast<std::size_t>(mpi::worker_block(workers, R, 0).count) * params_ * sizeof(T);
-  if (R > 1 && std::max(largest, params_ * sizeof(T)) > wire_->max_message())
-    throw Error("a message of " + std::to_string(largest) +
-                " bytes is too large for one MPI call; use fewer workers per rank");
+  // The largest messages: the first rank's packed uploads, and the step's theta and norm.
+  const std::size_t largest = std::max(
+      static_cast<std::size_t>(mpi::worker_block(workers, R, 0).count) * params_ * sizeof(T),
+      params_ * sizeof(T) + sizeof(double));
+  if (R > 1 && largest > wire_->max_message())
+    throw Error("a message of " + std::to_string(largest) + " bytes is too large for one " +
+                "message of this transport; use fewer workers per rank");
 }
 
 template <class T>
