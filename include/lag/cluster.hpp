@@ -72,6 +72,9 @@ class Cluster {
   // same decisions; the only one that depends on local state is the wall-clock time limit.
   // Within one process there is nothing to agree on.
   [[nodiscard]] virtual bool agree(bool value) { return value; }
+  // The element-wise maximum of every process's `n` values, on every process (decisions that any
+  // rank may trigger, such as a signal it received). Within one process: the values as they are.
+  virtual void agree_max(double* /*values*/, int /*n*/) {}
 };
 
 }  // namespace lag

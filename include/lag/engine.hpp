@@ -28,7 +28,14 @@ struct TrainOptions {
   double time_limit = 0.0;        // seconds (0: none)
   std::int64_t eval_every = 1;    // evaluate loss every this many iterations (and at the end)
   std::uint64_t seed = 1;         // Num-IAG's draws
+  // Asked about every kInterruptCheckSeconds of training: true ends the run after the current
+  // iteration, with StopReason::Interrupted (SIGINT/SIGTERM in the CLI). Empty: never.
+  std::function<bool()> interrupted;
 };
+
+// How often (training time) the engine asks options.interrupted, at iterations that every rank
+// of an MPI job agrees on: a collective per iteration would cost more than the check is worth.
+constexpr double kInterruptCheckSeconds = 0.05;
 
 // What the engine needs to know about the problem besides the cluster.
 struct ProblemConstants {
@@ -59,9 +66,9 @@ struct IterationRow {
   double wall_seconds = 0.0;  // training time so far, monitoring (evaluation) excluded
 };
 
-enum class StopReason { TargetGap, GradTol, MaxIters, TimeLimit, Diverged };
-const char* stop_reason_name(
-    StopReason r);  // target_gap, grad_tol, max_iters, time_limit, diverged
+enum class StopReason { TargetGap, GradTol, MaxIters, TimeLimit, Diverged, Interrupted };
+// target_gap, grad_tol, max_iters, time_limit, diverged, interrupted
+const char* stop_reason_name(StopReason r);
 
 struct RunResult {
   Algorithm algorithm = Algorithm::GD;

@@ -1,5 +1,6 @@
 // lag train: run one or more algorithms on the same data and account for every byte.
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "cli/config_file.hpp"
 #include "cli/data_options.hpp"
+#include "cli/interrupt.hpp"
 #include "cli/progress.hpp"
 #include "cli/spmd.hpp"
 #include "cli/train_outputs.hpp"
@@ -202,6 +204,7 @@ std::vector<RunResult> TrainCommand::train_all(Spmd& spmd, const TrainingData& d
     progress.finish();
     if (results.back().stop_reason == StopReason::Diverged && spmd.root())
       std::fprintf(stderr, "lag: error: %s\n", results.back().message.c_str());
+    if (results.back().stop_reason == StopReason::Interrupted) break;  // the rest are not started
   }
   return results;
 }
@@ -302,6 +305,10 @@ int TrainCommand::run() {
         std::error_code ec;
         std::filesystem::create_directories(a_.out, ec);
         if (ec) throw Error("cannot create output folder " + a_.out + ": " + ec.message());
+        // summary.json says a run finished: an earlier run's must not outlive this one's start.
+        std::filesystem::remove(std::filesystem::path(a_.out) / "summary.json", ec);
+        if (ec)
+          throw Error("cannot remove the earlier " + a_.out + "/summary.json: " + ec.message());
         metrics = std::make_unique<MetricsWriter>(
             (std::filesystem::path(a_.out) / "metrics.csv").string());
       }))
@@ -321,6 +328,8 @@ int TrainCommand::run() {
   base.time_limit = a_.time_limit;
   base.eval_every = a_.eval_every;
   base.seed = a_.data.seed;
+  const InterruptGuard interrupt;
+  base.interrupted = [] { return InterruptGuard::signal() != 0; };
 
   std::vector<RunResult> results;
   spmd.or_abort([&] {
@@ -328,9 +337,15 @@ int TrainCommand::run() {
                   ? train_all<float>(spmd, data, algos, constants, base, metrics.get(), pool)
                   : train_all<double>(spmd, data, algos, constants, base, metrics.get(), pool);
   });
-  bool diverged = false;
-  for (const auto& r : results) diverged = diverged || r.stop_reason == StopReason::Diverged;
-  if (!speak) return diverged ? kExitDiverged : kExitOk;
+  bool diverged = false, interrupted = false;
+  for (const auto& r : results) {
+    diverged = diverged || r.stop_reason == StopReason::Diverged;
+    interrupted = interrupted || r.stop_reason == StopReason::Interrupted;
+  }
+  const int status = interrupted ? InterruptGuard::exit_status()
+                     : diverged  ? kExitDiverged
+                                 : kExitOk;
+  if (!speak) return status;
   metrics->close();
 
   const Dataset<double>& train_set = data.train;
@@ -371,7 +386,10 @@ int TrainCommand::run() {
     std::cout << "outputs: " << (out / "summary.json").string() << ", "
               << (out / "metrics.csv").string() << ", weights-*.txt\n";
   }
-  return diverged ? kExitDiverged : kExitOk;
+  if (interrupted)
+    std::fprintf(stderr, "lag: interrupted by %s: the outputs hold the runs so far\n",
+                 InterruptGuard::signal() == SIGINT ? "SIGINT" : "SIGTERM");
+  return status;
 }
 
 }  // namespace

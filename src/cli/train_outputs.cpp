@@ -70,6 +70,8 @@ void MetricsWriter::write(const char* algo, const IterationRow& r) {
       static_cast<ull>(c.bytes_down), static_cast<ull>(c.control_bytes), r.wall_seconds, test_loss,
       test_acc, static_cast<ull>(s.computes), static_cast<ull>(s.physical_bytes_up),
       static_cast<ull>(s.physical_bytes_down), senders.c_str());
+  // A full disk shows once the buffer is written out: end the run then, not at the end.
+  if (std::ferror(file_)) throw Error(io_error("write", path_));
 }
 
 void MetricsWriter::close() {
@@ -89,10 +91,23 @@ void write_weights(const std::string& path, const std::vector<double>& theta) {
 }
 
 void write_json(const std::string& path, const nlohmann::json& doc) {
-  std::ofstream out(path);
-  if (!out) throw Error(io_error("create", path));
-  out << doc.dump(2) << "\n";
-  if (!out) throw Error(io_error("write", path));
+  // Written beside and renamed into place: a reader (or a crash) never sees half a document.
+  const std::string temporary = path + ".tmp";
+  std::FILE* f = std::fopen(temporary.c_str(), "w");
+  if (!f) throw Error(io_error("create", temporary));
+  const std::string text = doc.dump(2) + "\n";
+  std::fwrite(text.data(), 1, text.size(), f);
+  const bool failed = std::ferror(f) != 0 || std::fflush(f) != 0;
+  const std::string why = failed ? io_error("write", path) : "";
+  if (std::fclose(f) != 0 || failed) {
+    std::remove(temporary.c_str());
+    throw Error(failed ? why : io_error("write", path));
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const std::string error = io_error("write", path);
+    std::remove(temporary.c_str());
+    throw Error(error);
+  }
 }
 
 nlohmann::json run_json(const RunResult& r, const RunContext& c) {

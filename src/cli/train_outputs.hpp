@@ -18,6 +18,7 @@ class MetricsWriter {
   ~MetricsWriter();
   MetricsWriter(const MetricsWriter&) = delete;
   MetricsWriter& operator=(const MetricsWriter&) = delete;
+  // Throws lag::Error as soon as a write fails (a full disk), so the run ends then.
   void write(const char* algo, const IterationRow& row);
   void close();  // throws lag::Error if anything failed to write
 
@@ -29,7 +30,8 @@ class MetricsWriter {
 // theta, one value per line, 17 significant digits (exact round trip).
 void write_weights(const std::string& path, const std::vector<double>& theta);
 
-// Writes `doc` to `path` (pretty, trailing newline); throws lag::Error on failure.
+// Writes `doc` to `path` (pretty, trailing newline), atomically (a temporary file renamed into
+// place); throws lag::Error on failure, leaving no file behind.
 void write_json(const std::string& path, const nlohmann::json& doc);
 
 // The run's fields for summary.json's `runs` array.

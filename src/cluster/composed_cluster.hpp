@@ -60,6 +60,9 @@ class ComposedCluster : public Cluster<T> {
   std::vector<T> theta() const override;
   void take_physical_bytes(std::uint64_t& up, std::uint64_t& down) override;
   bool agree(bool value) override { return wire_->root_decision(value); }
+  void agree_max(double* values, int n) override {
+    if (ranks() > 1) wire_->max_host(values, n, "the agreement on whether to stop");
+  }
 
   // The workers' block on this rank.
   mpi::WorkerBlock block() const { return block_; }

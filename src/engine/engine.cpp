@@ -1,5 +1,6 @@
 #include "lag/engine.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -21,6 +22,8 @@ const char* stop_reason_name(StopReason r) {
       return "time_limit";
     case StopReason::Diverged:
       return "diverged";
+    case StopReason::Interrupted:
+      return "interrupted";
   }
   return "?";
 }
@@ -114,16 +117,32 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
   double initial_loss = 0;
   double train_seconds = 0, eval_seconds = 0;
 
+  std::int64_t next_interrupt_check = 0;
   for (std::int64_t t = 0;; ++t) {  // t iterations done; the server holds theta^{t+1}
     const auto t0 = Clock::now();
     const bool out_of_iters = t >= options.max_iters;
     const bool out_of_time =
         options.time_limit > 0 && cluster.agree(train_seconds >= options.time_limit);
+    bool interrupted = false;
+    if (options.interrupted && t >= next_interrupt_check) {
+      // Whether any process was interrupted, and the next iteration to ask at (each proposes one
+      // about kInterruptCheckSeconds ahead by its own clock; the latest wins, on every rank).
+      const double per_iteration = t > 0 ? train_seconds / static_cast<double>(t) : 0.0;
+      const double ahead =
+          per_iteration > 0 ? std::min(std::max(kInterruptCheckSeconds / per_iteration, 1.0), 1e6)
+                            : 1.0;
+      double ask[2] = {options.interrupted() ? 1.0 : 0.0,
+                       static_cast<double>(t) + std::floor(ahead)};
+      cluster.agree_max(ask, 2);
+      interrupted = ask[0] > 0;
+      next_interrupt_check = static_cast<std::int64_t>(ask[1]);
+    }
+    const bool ending = out_of_iters || out_of_time || interrupted;
     const std::int64_t k = t + 1;
     const double tau = history.threshold(result.xi, result.alpha, M);
 
     // 1. Plan and compute iteration k (skipped when the run ends here).
-    if (!out_of_iters && !out_of_time) {
+    if (!ending) {
       planner.plan_and_compute(k, tau, cluster, selected);
     }
     train_seconds += seconds_since(t0);
@@ -135,7 +154,7 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
     row.cumulative = ledger.total();
     if (t > 0) row.senders = fire;  // the previous exchange's
     row.wall_seconds = train_seconds;
-    const bool needs_eval = t == 0 || t % options.eval_every == 0 || out_of_iters || out_of_time;
+    const bool needs_eval = t == 0 || t % options.eval_every == 0 || ending;
     std::optional<StopReason> stop;
     if (needs_eval) {
       const auto e0 = Clock::now();
@@ -170,6 +189,7 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
     }
     if (!stop && out_of_iters) stop = StopReason::MaxIters;
     if (!stop && out_of_time) stop = StopReason::TimeLimit;
+    if (!stop && interrupted) stop = StopReason::Interrupted;
     if (observer) observer(row);
     if (stop) {
       result.stop_reason = *stop;

@@ -187,6 +187,7 @@ class ScriptedWire final : public Wire {
   }
   void broadcast_host(double*, int, int, const char*) override {}
   bool root_decision(bool value) override { return value; }
+  void max_host(double*, int, const char*) override {}
 
   std::vector<Op> ops;
   std::map<int, std::vector<double>> payload;  // what a receive from rank r gets

@@ -27,12 +27,13 @@ ProblemConstants constants_for(const Dataset<double>& d, const ModelSpec& m) {
 
 template <class T = double>
 RunResult run(const Dataset<double>& data, const ModelSpec& model, TrainOptions o, int threads = 2,
-              std::vector<IterationRow>* rows = nullptr) {
+              std::vector<IterationRow>* rows = nullptr, const RowObserver& also = {}) {
   Dataset<T> converted = convert_precision<T>(data);
   ThreadPool pool(threads);
   CpuCluster<T> cluster(converted, model, pool);
   return train(cluster, constants_for(data, model), o, [&](const IterationRow& r) {
     if (rows) rows->push_back(r);
+    if (also) also(r);
   });
 }
 
@@ -151,6 +152,47 @@ TEST(Engine, TimeLimitStopsAndEvaluatesTheLastIterate) {
   EXPECT_TRUE(rows.back().evaluated);
   EXPECT_EQ(r.final_loss, rows.back().loss);
   EXPECT_EQ(r.total.uploads, 9u);
+}
+
+TEST(Engine, InterruptedBeforeTheFirstIterationEvaluatesTheStart) {
+  const auto data = make_paper_linear(PaperLinearSpec{});
+  TrainOptions o;
+  o.interrupted = [] { return true; };
+  std::vector<IterationRow> rows;
+  const RunResult r = run(data, ModelSpec{}, o, 2, &rows);
+  EXPECT_EQ(r.stop_reason, StopReason::Interrupted);
+  EXPECT_STREQ(stop_reason_name(r.stop_reason), "interrupted");
+  EXPECT_EQ(r.iterations, 0);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_TRUE(rows[0].evaluated);
+  EXPECT_EQ(r.total.uploads, 0u);
+}
+
+TEST(Engine, AnInterruptedRunIsTheUninterruptedRunCutShort) {
+  // The signal arrives during iteration 40; the engine notices at its next check, some
+  // iterations later, and stops there with the iterate a run of that many iterations has.
+  const auto data = make_paper_linear(PaperLinearSpec{});
+  for (Algorithm a : {Algorithm::LagWK, Algorithm::LagPS, Algorithm::NumIAG}) {
+    TrainOptions o;
+    o.algorithm = a;
+    o.eval_every = 7;
+    bool signalled = false;
+    o.interrupted = [&] { return signalled; };
+    std::vector<IterationRow> rows;
+    const RunResult cut = run(data, ModelSpec{}, o, 2, &rows, [&](const IterationRow& row) {
+      if (row.iter == 40) signalled = true;
+    });
+    EXPECT_EQ(cut.stop_reason, StopReason::Interrupted) << algorithm_name(a);
+    EXPECT_GE(cut.iterations, 40) << algorithm_name(a);
+    EXPECT_TRUE(rows.back().evaluated);
+    TrainOptions whole = o;
+    whole.interrupted = {};
+    whole.max_iters = cut.iterations;
+    const RunResult same = run(data, ModelSpec{}, whole);
+    EXPECT_EQ(same.theta, cut.theta) << algorithm_name(a);
+    EXPECT_EQ(same.total.uploads, cut.total.uploads) << algorithm_name(a);
+    EXPECT_EQ(same.final_loss, cut.final_loss) << algorithm_name(a);
+  }
 }
 
 TEST(Engine, TargetGapWithoutOptimumIsAnError) {

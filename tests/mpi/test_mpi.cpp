@@ -327,6 +327,29 @@ TEST_F(Mpi, TimeLimitIsDecidedByRankZero) {
   EXPECT_GT(s["runs"][0]["iterations"].get<std::int64_t>(), 0);
 }
 
+// SIGTERM to mpirun (which passes it on to the ranks): every rank finishes the iteration they
+// agree on, rank 0 writes the outputs of the run so far, and nothing hangs.
+TEST_F(Mpi, SigtermEndsEveryRankWithTheOutputsOfTheRunSoFar) {
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  const std::string out = path("out");
+  const std::string script =
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+      "OMPI_MCA_rmaps_base_oversubscribe=1 " +
+      std::string(MPIEXEC) + " -np 2 " + LAG_BINARY + " train --data " + path("data") +
+      " --algo lag-wk,gd --max-iters 1000000000 --time-limit 60 --quiet --out " + out +
+      " & pid=$!; for i in $(seq 600); do [ $(wc -l < " + out +
+      "/metrics.csv 2>/dev/null || echo 0) -gt 3 ] && break; sleep 0.05; done; "
+      "kill -TERM $pid; wait $pid; echo \"status $?\"";
+  const Result r = lag::test::run_command("sh -c '" + script + "' 2>&1");
+  EXPECT_LT(r.seconds, 30.0) << r.output;
+  EXPECT_EQ(r.output.find("status 0"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("interrupted by SIGTERM"), std::string::npos) << r.output;
+  const auto s = read_json(path("out/summary.json"));
+  ASSERT_EQ(s["runs"].size(), 1u) << r.output;  // GD was never started
+  EXPECT_EQ(s["runs"][0]["stop_reason"], "interrupted");
+  EXPECT_EQ(s["ranks"], 2);
+}
+
 // Every iteration's logical and physical bytes, up and down, equal their formula
 // (exact_ledger.hpp) for all five algorithms, in fp32 and fp64, over 2 and 4 ranks; six workers,
 // so that rank 0 holds several (whose uploads cross no boundary) and blocks are uneven on 4.

@@ -100,6 +100,12 @@ void MpiWire::broadcast_host(double* values, int n, int root, const char* during
   session_.broadcast(values, n, root, during);
 }
 
+void MpiWire::max_host(double* values, int n, const char* during) {
+  MPI_Request request;
+  LAG_MPI(MPI_Iallreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD, &request));
+  session_.wait(request, during);
+}
+
 bool MpiWire::root_decision(bool value) {
   return session_.root_decision(value, "the broadcast of rank 0's time-limit decision, MPI_Ibcast");
 }

@@ -34,6 +34,7 @@ class MpiWire final : public Wire {
               int root, const char* during) override;
   void broadcast_host(double* values, int n, int root, const char* during) override;
   bool root_decision(bool value) override;
+  void max_host(double* values, int n, const char* during) override;
   void at_iteration() override { fault_.at_iteration(++iterations_); }
 
  private:

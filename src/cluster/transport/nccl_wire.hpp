@@ -42,6 +42,9 @@ class NcclWire final : public Wire {
     host_.broadcast_host(values, n, root, during);
   }
   bool root_decision(bool value) override { return host_.root_decision(value); }
+  void max_host(double* values, int n, const char* during) override {
+    host_.max_host(values, n, during);
+  }
   void at_iteration() override { host_.at_iteration(); }
 
  private:

@@ -23,6 +23,7 @@ class OneRankWire : public Wire {
   }
   void broadcast_host(double*, int, int, const char*) override {}
   bool root_decision(bool value) override { return value; }
+  void max_host(double*, int, const char*) override {}
 
  private:
   [[noreturn]] static void alone() {

@@ -59,8 +59,10 @@ class Wire {
                       int root, const char* during) = 0;
   // `n` doubles from `root` to every rank;
   virtual void broadcast_host(double* values, int n, int root, const char* during) = 0;
-  // rank 0's `value` on every rank.
+  // rank 0's `value` on every rank;
   [[nodiscard]] virtual bool root_decision(bool value) = 0;
+  // the element-wise maximum of every rank's `n` doubles, on every rank.
+  virtual void max_host(double* values, int n, const char* during) = 0;
 
   // Called once per iteration before the workers compute (the test-only fault injection of an
   // MPI job); nothing elsewhere.
