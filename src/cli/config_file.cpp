@@ -72,6 +72,7 @@ void apply_config_file(CLI::App& app, const std::string& path) {
     } else {
       fail("'" + name + "' must be a string, number, boolean or array");
     }
+    if (values.empty()) fail("'" + name + "' is an empty array: give it a value or leave it out");
     if (values.size() > 1 && opt->get_items_expected_max() <= 1)
       fail("'" + name + "' takes one value, not an array");
     try {

@@ -71,6 +71,8 @@ class FileLines {
   std::size_t piece_;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
   bool whole_ = false;  // not a regular file: read whole
+  static constexpr std::size_t kUnknownSize = static_cast<std::size_t>(-1);
+  std::size_t size_ = kUnknownSize;  // a regular file smaller than a piece: its size
   bool started_ = false, eof_ = false;
   std::string buf_;
   std::size_t pos_ = 0;        // the next line starts here
@@ -182,6 +184,12 @@ void check_dense_size(const std::string& path, std::size_t rows, std::size_t dim
                       std::size_t column, const std::string& cause);
 // Whether check_dense_size would pass.
 bool dense_size_fits(std::size_t rows, std::size_t dim);
+
+// FOR TESTS (the fuzz harnesses): the memory, in bytes, that check_dense_size and
+// dense_size_fits weigh a dense matrix against instead of the machine's physical memory, so that
+// a tiny file naming a huge index is refused at a size a fuzzer can afford; 0 (the default): the
+// physical memory.
+void set_memory_limit_for_tests(double bytes);
 
 // The file named by a shard's source, without the "[rows a-b]" / "[part m of M, shuffled]" /
 // "[label part m of M: classes ...]" suffix that the partitions append (label checks point at

@@ -102,6 +102,10 @@ FileLines::FileLines(const std::string& path, std::size_t piece)
   file_.reset(std::fopen(path.c_str(), "rb"));
   if (!file_) throw InputError(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
   whole_ = !fs::is_regular_file(path, ec);
+  if (!whole_) {
+    const std::uintmax_t size = fs::file_size(path, ec);
+    if (!ec && size < piece_) size_ = static_cast<std::size_t>(size);
+  }
 }
 
 bool FileLines::fill() {
@@ -115,9 +119,13 @@ bool FileLines::fill() {
     for (;;) {
       const std::size_t old = buf_.size();
       // The first read takes at least what check_is_text looks at.
+      // A file smaller than a piece is read at once at its size (a byte more to see its end),
+      // not into a piece-sized buffer; should it have grown, the reads go on piece by piece.
+      const std::size_t first = size_ != kUnknownSize ? std::max<std::size_t>(size_ + 1, 4096)
+                                                      : std::max<std::size_t>(piece_, 4096);
       const std::size_t want = whole_     ? std::max<std::size_t>(old, std::size_t{1} << 16)
                                : started_ ? piece_
-                                          : std::max<std::size_t>(piece_, 4096);
+                                          : first;
       buf_.resize(old + want);
       const std::size_t got = std::fread(&buf_[old], 1, want, file_.get());
       buf_.resize(old + got);
@@ -317,8 +325,12 @@ std::string gigabytes(double bytes) {
   return buf;
 }
 
-// Physical memory in bytes, 0 when unknown.
+std::atomic<double> memory_limit_for_tests{0.0};
+
+// Physical memory in bytes (or the limit set for tests), 0 when unknown.
 double physical_memory() {
+  const double limit = memory_limit_for_tests.load(std::memory_order_relaxed);
+  if (limit > 0.0) return limit;
 #if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page_size = sysconf(_SC_PAGE_SIZE);
@@ -330,6 +342,10 @@ double physical_memory() {
 }
 
 }  // namespace
+
+void set_memory_limit_for_tests(double bytes) {
+  memory_limit_for_tests.store(bytes, std::memory_order_relaxed);
+}
 
 bool dense_size_fits(std::size_t rows, std::size_t dim) {
   const std::size_t max_elements = std::numeric_limits<std::size_t>::max() / sizeof(double);
