@@ -7,6 +7,7 @@ packages=(cmake ninja-build g++ pkg-config ccache
           libgtest-dev libbenchmark-dev dataset-fashion-mnist zlib1g-dev
           openmpi-bin libopenmpi-dev
           strace  # tests/mpi: which files each rank opens
+          clang  # scripts/fuzz.sh: libFuzzer harnesses under ASan+UBSan
           python3-matplotlib python3-numpy)  # plots: scripts/bytes-saved.sh, paper-figures.sh
 
 missing=()
