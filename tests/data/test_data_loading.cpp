@@ -632,11 +632,14 @@ TEST_F(DataLoading, PipeIsReadWholeOnce) {
   const std::string fifo = path("pipe.svm");
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   const std::string text = "1 1:0.5\n-1 2:0.25\n";
-  std::thread writer([&] { std::ofstream(fifo) << text; });
-  lag::detail::FileLines in(fifo, 4);
-  EXPECT_EQ(in.count(':').hits, 2u);
-  EXPECT_EQ(read_lines(in), lines_of(text));
-  writer.join();
+  {
+    std::thread writer([&] { std::ofstream(fifo) << text; });
+    lag::detail::FileLines in(fifo, 4);
+    EXPECT_EQ(in.count(':').hits, 2u);
+    EXPECT_EQ(read_lines(in), lines_of(text));
+    writer.join();
+  }  // `in` closes the pipe: held open, it let the next writer open, write and close before
+     // load_file opened the pipe, which then waited forever for a writer (seen under TSan)
   std::thread again([&] { std::ofstream(fifo) << text; });
   const Shard<double> s = lag::load_file(fifo, {});
   again.join();
