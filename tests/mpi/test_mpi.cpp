@@ -374,7 +374,9 @@ TEST_F(Mpi, OneRankMovesNoPhysicalBytes) {
       mpirun(1, "train --data " + path("data") +
                     " --algo gd,lag-wk,lag-ps --quiet --max-iters 3 --out " + path("one"));
   ASSERT_EQ(one.status, 0) << one.output;
-  for (const auto& run : read_json(path("one/summary.json"))["runs"]) {
+  // Held by name: a range-for over read_json(...)["runs"] would read a destroyed temporary.
+  const auto summary = read_json(path("one/summary.json"));
+  for (const auto& run : summary["runs"]) {
     EXPECT_EQ(run["physical_bytes_up"], 0) << run["algo"];
     EXPECT_EQ(run["physical_bytes_down"], 0) << run["algo"];
   }

@@ -167,11 +167,14 @@ TEST_P(MpiGpuRanks, LinearMatchesTheSingleGpuRun) {
     EXPECT_EQ(lag::test::read_text(path("single" + w)), lag::test::read_text(path("multi" + w)))
         << algo << " with " << R << " ranks";
   }
-  if (R == 1)
-    for (const auto& run : lag::test::read_json(path("multi/summary.json"))["runs"]) {
+  if (R == 1) {
+    // Held by name: a range-for over read_json(...)["runs"] would read a destroyed temporary.
+    const auto summary = lag::test::read_json(path("multi/summary.json"));
+    for (const auto& run : summary["runs"]) {
       EXPECT_EQ(run["physical_bytes_up"], 0) << run["algo"];
       EXPECT_EQ(run["physical_bytes_down"], 0) << run["algo"];
     }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(R, MpiGpuRanks, ::testing::Values(1, 2, 4));
