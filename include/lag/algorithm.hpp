@@ -33,6 +33,9 @@ class StepHistory {
   double sum() const;
   double threshold(double xi, double alpha, int workers) const;
   int depth() const { return depth_; }
+  // The pushes the threshold still uses, oldest first; pushing them into a new history of the
+  // same depth gives one with the same sum, bit for bit (sum() does not depend on the rotation).
+  std::vector<double> recent() const;
 
  private:
   int depth_;

@@ -10,11 +10,23 @@
 #include <cstdint>
 #include <vector>
 
+#include "lag/error.hpp"
 #include "lag/ledger.hpp"
 
 namespace lag {
 
 using Flags = std::vector<std::uint8_t>;  // one entry per worker, 0 or 1
+
+// The part of a run's state that a cluster holds on this process, in host memory: what a
+// checkpoint saves and a resumed run restores (docs/architecture.md §8). Fresh gradients and
+// deltas are not state: after a step no worker's result is at the new theta.
+template <class T>
+struct ClusterState {
+  std::vector<T> theta;      // the server's theta^k on rank 0; the replica of it elsewhere
+  std::vector<T> aggregate;  // rank 0: the aggregate gradient (empty elsewhere)
+  std::vector<T> theta_hat;  // rank 0: theta_hat_m of every worker, M vectors (empty elsewhere)
+  std::vector<T> g_hat;      // this process's workers' g_hat, one vector each, in worker order
+};
 
 struct Evaluation {
   double loss = 0.0;       // L(theta^k) = sum_m L_m(theta^k)
@@ -63,6 +75,13 @@ class Cluster {
       fire = selected;
     upload(fire, replace);
     return step(step_size);
+  }
+  // This process's part of the run's state (between iterations: after a step, before the next
+  // compute), and the same put back after reset(); restore_state throws lag::Error when the
+  // sizes are not this cluster's. A cluster that cannot checkpoint throws from both.
+  virtual ClusterState<T> save_state() { throw Error("this cluster cannot save its state"); }
+  virtual void restore_state(const ClusterState<T>&) {
+    throw Error("this cluster cannot restore a saved state");
   }
   // Copy of the server's theta (length dim(): the model's parameter count).
   virtual std::vector<T> theta() const = 0;

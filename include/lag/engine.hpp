@@ -89,12 +89,49 @@ struct RunResult {
 
 using RowObserver = std::function<void(const IterationRow&)>;
 
+// A run's state between iterations, the same on every process of an MPI job: with the cluster's
+// state (ClusterState) it is everything the run continues from (docs/architecture.md §8).
+struct EngineState {
+  std::int64_t iteration = 0;        // t: iterations done; the cluster holds theta^{t+1}
+  std::vector<double> recent_steps;  // the step history's (StepHistory::recent)
+  Traffic total, last;               // the ledger's
+  std::string planner_random;        // Num-IAG's generator (Random::save)
+  Flags last_senders;                // iteration t's senders (row t's), empty at t = 0
+  double initial_loss = 0.0;         // the loss at theta^1 (the blow-up test's reference)
+  double train_seconds = 0.0;
+  double eval_seconds = 0.0;
+  // The last evaluation's, as RunResult has them.
+  double final_loss = 0.0;
+  double objective_error = std::numeric_limits<double>::quiet_NaN();
+  double grad_norm = 0.0;
+  TestMetrics test;
+};
+
+template <class T>
+struct RunState {
+  EngineState engine;
+  ClusterState<T> cluster;  // this process's part
+};
+
+// Checkpoints of a run: `save` is handed the state after every `every` iterations (t > 0, not
+// when the run ends there), and when the run is interrupted (before row t is evaluated, so that
+// the resumed run writes it as the uninterrupted one would). With `resume` the run continues
+// from that state instead of starting at theta^1: the same rows, results and bits as the run
+// that saved it would have gone on to produce.
+template <class T>
+struct Checkpoints {
+  std::int64_t every = 0;  // 0: only when interrupted
+  std::function<void(const RunState<T>&)> save;
+  const RunState<T>* resume = nullptr;
+};
+
 // Run one algorithm from theta^1 on the cluster (which is reset first). Throws lag::Error for
 // inconsistent options (e.g. a target gap without an optimum); divergence is not thrown but
 // returned as StopReason::Diverged with a message. `test`, when given, is called at every
 // evaluated iterate.
 template <class T>
 RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const TrainOptions& options,
-                const RowObserver& observer = {}, const TestEvaluator& test = {});
+                const RowObserver& observer = {}, const TestEvaluator& test = {},
+                const Checkpoints<T>& checkpoints = {});
 
 }  // namespace lag

@@ -47,17 +47,21 @@ class Ledger {
   const Traffic& record(std::uint64_t computes, std::uint64_t uploads, std::uint64_t physical_up,
                         std::uint64_t physical_down);
 
-  const std::vector<Traffic>& iterations() const { return per_iteration_; }
   const Traffic& total() const { return total_; }
   // Traffic of the last recorded iteration (all zero before the first).
-  Traffic last() const { return per_iteration_.empty() ? Traffic{} : per_iteration_.back(); }
+  const Traffic& last() const { return last_; }
+  // A resumed run's ledger: the totals and last iteration of the run it continues.
+  void restore(const Traffic& total, const Traffic& last) {
+    total_ = total;
+    last_ = last;
+  }
 
  private:
   Algorithm algo_;
   std::uint64_t workers_;
   std::uint64_t vector_bytes_;
   std::uint64_t value_bytes_;
-  std::vector<Traffic> per_iteration_;
+  Traffic last_;
   Traffic total_;
 };
 

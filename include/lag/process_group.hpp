@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "lag/error.hpp"
@@ -104,8 +106,9 @@ class OrderedSum {
   std::vector<double> held_;  // ranks > 0: their pieces, until the running sum arrives
 };
 
-// Bytes for the messages above: numbers (host byte order; every process runs the same binary)
-// and strings, read back in the order written. Reading past the end throws lag::Error.
+// Bytes for the messages above (and checkpoints' contents): numbers (host byte order; every
+// process runs the same binary), strings and arrays of numbers, read back in the order written.
+// Reading past the end throws lag::Error.
 class MessageWriter {
  public:
   void put(std::uint64_t v) { raw(&v, sizeof v); }
@@ -113,6 +116,13 @@ class MessageWriter {
   void put(const std::string& s) {
     put(static_cast<std::uint64_t>(s.size()));
     raw(s.data(), s.size());
+  }
+  // An array of plain numbers: its length, then its elements' bytes.
+  template <class V>
+  void put_array(const std::vector<V>& values) {
+    static_assert(std::is_arithmetic_v<V>);
+    put(static_cast<std::uint64_t>(values.size()));
+    raw(values.data(), values.size() * sizeof(V));
   }
   const std::string& bytes() const { return bytes_; }
 
@@ -123,16 +133,30 @@ class MessageWriter {
 
 class MessageReader {
  public:
-  explicit MessageReader(const std::string& bytes) : bytes_(bytes) {}
+  // `what` names the bytes in the error for reading past their end ("... ends early").
+  explicit MessageReader(const std::string& bytes,
+                         std::string what = "internal: a message between processes")
+      : bytes_(bytes), what_(std::move(what)) {}
   std::uint64_t u64();
   std::size_t size() { return static_cast<std::size_t>(u64()); }
   double f64();
   std::string str();
+  template <class V>
+  std::vector<V> array() {
+    static_assert(std::is_arithmetic_v<V>);
+    const std::size_t n = size();
+    if (n > (bytes_.size() - pos_) / sizeof(V)) ends_early();
+    std::vector<V> out(n);
+    raw(out.data(), n * sizeof(V));
+    return out;
+  }
   bool done() const { return pos_ == bytes_.size(); }
 
  private:
   void raw(void* p, std::size_t n);
+  [[noreturn]] void ends_early() const;
   const std::string& bytes_;
+  std::string what_;
   std::size_t pos_ = 0;
 };
 

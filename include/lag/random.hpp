@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace lag {
@@ -24,6 +25,12 @@ class Random {
   std::vector<std::size_t> permutation(std::size_t n);
   // Index drawn with probability proportional to weights[i] (weights >= 0, sum > 0).
   std::size_t weighted(const std::vector<double>& weights);
+
+  // The whole state as text (the engine's in the standard's textual form, then the cached
+  // normal), and back: a restored generator continues the same sequence. restore() throws
+  // lag::Error for text that save() did not make.
+  std::string save() const;
+  void restore(const std::string& state);
 
  private:
   std::mt19937_64 engine_;

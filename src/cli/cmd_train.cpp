@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 
+#include "checkpoint/checkpoint_store.hpp"
+#include "checkpoint/run_state_codec.hpp"
 #include "cli/backend.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_file.hpp"
@@ -15,8 +17,10 @@
 #include "cli/interrupt.hpp"
 #include "cli/progress.hpp"
 #include "cli/spmd.hpp"
+#include "cli/train_checkpoint.hpp"
 #include "cli/train_outputs.hpp"
 #include "cluster/cpu_cluster.hpp"
+#include "common/test_signal.hpp"
 #include "lag/build_info.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
@@ -49,6 +53,8 @@ struct TrainArgs {
   int threads = 0;
   std::string out = "lag-out";
   bool quiet = false;
+  std::int64_t checkpoint_every = 0;
+  std::string checkpoint_dir;  // empty: OUT/checkpoint
 };
 
 class TrainCommand final : public Command {
@@ -116,6 +122,22 @@ class TrainCommand final : public Command {
         ->capture_default_str()
         ->group("Output");
     c->add_flag("--quiet,-q", a_.quiet, "No progress line and no table")->group("Output");
+    c->add_option("--checkpoint-every", a_.checkpoint_every,
+                  "Write a checkpoint every this many iterations, and after each finished run "
+                  "(0: only when SIGINT or SIGTERM stops the run)")
+        ->check(non_negative_number())
+        ->capture_default_str()
+        ->group("Checkpoints");
+    c->add_option("--checkpoint-dir", a_.checkpoint_dir,
+                  "Folder of the checkpoints (default: OUT/checkpoint); a run that does not "
+                  "resume removes the checkpoints an earlier run left there")
+        ->group("Checkpoints");
+    c->add_option("--resume", resume_,
+                  "Continue the run whose checkpoints are in this folder, from the latest: the "
+                  "results are those the run would have had without the stop, bit for bit. Its "
+                  "options are used, except those given again; an option that would change the "
+                  "results (precision, algorithms, data, ...) must not differ")
+        ->group("Checkpoints");
     c->add_option("--backend", backend_name_,
                   "Where workers run: cpu (thread pool), cuda (GPUs, NCCL), or auto (cuda when "
                   "built with it and a device is present)")
@@ -139,14 +161,24 @@ class TrainCommand final : public Command {
   int run() override;
 
  private:
+  // Where a run's checkpoints go and what every one of them repeats.
+  struct Checkpointing {
+    CheckpointStore* store = nullptr;
+    const TrainCheckpoint* resume = nullptr;  // the checkpoint this run continues, if any
+    Fingerprint fingerprint;
+    GivenOptions options;
+  };
   template <class T>
   std::vector<RunResult> train_all(Spmd& spmd, const TrainingData& data,
                                    const std::vector<Algorithm>& algos,
                                    const ProblemConstants& constants, TrainOptions base,
-                                   MetricsWriter* metrics, ThreadPool& pool);
+                                   MetricsWriter* metrics, ThreadPool& pool,
+                                   const Checkpointing& checkpoints);
   bool apply_main_job_defaults();
+  Fingerprint fingerprint(Spmd& spmd, const TrainingData& data, const Smoothness& smooth,
+                          const std::optional<double>& optimum) const;
   TrainArgs a_;
-  std::string config_;
+  std::string config_, resume_;
   std::string backend_name_ = "auto", devices_, graphs_ = "on";
   BackendChoice backend_;
   CLI::App* app_ = nullptr;
@@ -170,7 +202,8 @@ template <class T>
 std::vector<RunResult> TrainCommand::train_all(Spmd& spmd, const TrainingData& data,
                                                const std::vector<Algorithm>& algos,
                                                const ProblemConstants& constants, TrainOptions base,
-                                               MetricsWriter* metrics, ThreadPool& pool) {
+                                               MetricsWriter* metrics, ThreadPool& pool,
+                                               const Checkpointing& checkpoints) {
   Dataset<T> converted;
   const Dataset<T>* view;
   if constexpr (std::is_same_v<T, double>) {
@@ -189,24 +222,102 @@ std::vector<RunResult> TrainCommand::train_all(Spmd& spmd, const TrainingData& d
     test_hook = [&](const std::vector<double>& theta) { return (*test)(theta); };
   }
   Progress progress(!a_.quiet && spmd.root());
+  // A resumed command skips the runs that had finished and continues the one under way.
   std::vector<RunResult> results;
-  for (Algorithm algo : algos) {
+  std::optional<RunState<T>> resume_state;
+  if (const TrainCheckpoint* saved = checkpoints.resume) {
+    results = saved->finished;
+    if (saved->in_run) {
+      MessageReader in(saved->run_state, "the checkpoint in " + resume_);
+      resume_state = get_run_state<T>(in);
+    }
+  }
+  // Every checkpoint: the fingerprint, the options, the finished runs and, during a run, its
+  // state; rank 0's says how far metrics.csv had got.
+  const auto save = [&](bool in_run, const std::function<std::string()>& run_state) {
+    checkpoints.store->save([&] {
+      TrainCheckpoint c;
+      c.fingerprint = checkpoints.fingerprint;
+      c.options = checkpoints.options;
+      c.finished = results;
+      if (metrics) c.metrics = metrics->mark();
+      c.in_run = in_run;
+      if (in_run) c.run_state = run_state();
+      return encode(c);
+    });
+  };
+  for (std::size_t i = results.size(); i < algos.size(); ++i) {
     TrainOptions o = base;
-    o.algorithm = algo;
-    const char* name = algorithm_name(algo);
+    o.algorithm = algos[i];
+    const char* name = algorithm_name(algos[i]);
+    Checkpoints<T> ck;
+    ck.every = a_.checkpoint_every;
+    ck.save = [&](const RunState<T>& state) {
+      save(true, [&] {
+        MessageWriter out;
+        put_run_state(out, state);
+        return out.bytes();
+      });
+    };
+    if (resume_state) ck.resume = &*resume_state;
     results.push_back(train(
         *cluster, constants, o,
         [&](const IterationRow& row) {
           if (metrics) metrics->write(name, row);
+          test_signal_point("LAG_TEST_KILL_AT_ROW", SIGKILL);
+          test_signal_point("LAG_TEST_TERM_AT_ROW", SIGTERM);
           progress.update(name, row);
         },
-        test_hook));
+        test_hook, ck));
+    resume_state.reset();
     progress.finish();
     if (results.back().stop_reason == StopReason::Diverged && spmd.root())
       std::fprintf(stderr, "lag: error: %s\n", results.back().message.c_str());
     if (results.back().stop_reason == StopReason::Interrupted) break;  // the rest are not started
+    if (a_.checkpoint_every > 0) save(false, {});  // a stop now resumes at the next run
   }
   return results;
+}
+
+// What a resumed run must share with the run it continues for the results to be the same bits:
+// everything that enters the arithmetic or decides which rows are written.
+Fingerprint TrainCommand::fingerprint(Spmd& spmd, const TrainingData& data,
+                                      const Smoothness& smooth,
+                                      const std::optional<double>& optimum) const {
+  const auto number = [](double v) {
+    char s[40];
+    std::snprintf(s, sizeof s, "%.17g", v);
+    return std::string(s);
+  };
+  std::string algos;
+  for (Algorithm a : parse_algorithm_list(a_.algos))
+    algos += (algos.empty() ? "" : ",") + std::string(algorithm_name(a));
+  const ModelSpec& model = data.model;
+  const WorkerRange own = own_workers(spmd.group(), data.train.workers());
+  return {
+      {"--precision", a_.precision},
+      {"--algo", algos},
+      {"--model", model_name(model.kind)},
+      {"classes", std::to_string(model.classes)},
+      {"--hidden", std::to_string(model.hidden)},
+      {"--lambda", number(model.lambda)},
+      {"--workers", std::to_string(data.train.workers())},
+      {"the number of processes (mpirun -np)", std::to_string(spmd.size())},
+      {"the number of features", std::to_string(data.train.dim)},
+      {"the number of training rows", std::to_string(data.rows)},
+      {"the checksum of this process's data",
+       data_checksum(data.train, data.test ? &*data.test : nullptr, own.first, own.end)},
+      {"the step size (--alpha, default 1/L)", number(alpha_or_default(a_.alpha, smooth.global))},
+      {"--depth", std::to_string(a_.depth)},
+      {"--xi", std::isnan(a_.xi) ? "default" : number(a_.xi)},
+      {"--max-iters", std::to_string(a_.max_iters)},
+      {"--eval-every", std::to_string(a_.eval_every)},
+      {"--target-gap", number(a_.target_gap)},
+      {"--optimum", optimum ? number(*optimum) : "none"},
+      {"--grad-tol", number(a_.grad_tol)},
+      {"--seed", std::to_string(a_.data.seed)},
+      {"--backend", backend_.cuda ? "cuda" : "cpu"},
+  };
 }
 
 // With no data named, the main job: softmax regression on Fashion-MNIST over 10 workers split by
@@ -233,10 +344,24 @@ int TrainCommand::run() {
   bool main_job = false, want_auto_optimum = false;
   std::vector<Algorithm> algos;
   std::optional<double> optimum;
+  std::optional<CheckpointStore> store;
+  std::optional<TrainCheckpoint> saved;
+  Checkpointing checkpointing;
   // Everything that can fail on the user's input fails here, before the output folder exists.
-  // In an MPI job a failure on any rank stops every rank, with that rank's message.
+  // In an MPI job a failure on any rank stops every rank, with that rank's message. (Steps that
+  // are collective get blocks of their own: a rank must not skip one that the others enter.)
   if (!spmd.all_succeed([&] {
         if (!config_.empty()) apply_config_file(*app_, config_);
+      }))
+    return kExitError;
+  if (!resume_.empty() && !spmd.all_succeed([&] {
+        store.emplace(resume_, spmd.group());
+        saved = decode(store->load(), "the checkpoint in " + resume_);
+        apply_given_options(*app_, saved->options, resume_);
+      }))
+    return kExitError;
+  if (!spmd.all_succeed([&] {
+        checkpointing.options = given_options(*app_, {"resume", "config"});
         main_job = apply_main_job_defaults();
         algos = parse_algorithm_list(a_.algos);
         optimum = parse_optimum(a_.optimum);
@@ -285,9 +410,9 @@ int TrainCommand::run() {
             optimum_method = opt.method;
           }
         });
-        if (!speak) return;
+        if (!speak || a_.quiet) return;
         const Dataset<double>& train_set = data.train;
-        if (!a_.quiet) {
+        {
           std::printf("data: %d workers, %zu rows, %zu features; model %s", train_set.workers(),
                       data.rows, train_set.dim, model_name(model.kind));
           if (is_multiclass(model.kind)) std::printf(", %d classes", model.classes);
@@ -302,6 +427,15 @@ int TrainCommand::run() {
           if (optimum) std::printf("optimum L* = %.17g (%s)\n", *optimum, optimum_method.c_str());
           std::fflush(stdout);
         }
+      }))
+    return kExitError;
+  spmd.share_constants(data.train.workers(), smooth, optimum);
+  // A resumed run must be the run it continues; only then is anything in the output folder
+  // touched.
+  if (!spmd.all_succeed([&] {
+        checkpointing.fingerprint = fingerprint(spmd, data, smooth, optimum);
+        if (saved) require_same(saved->fingerprint, checkpointing.fingerprint, resume_);
+        if (!speak) return;
         std::error_code ec;
         std::filesystem::create_directories(a_.out, ec);
         if (ec) throw Error("cannot create output folder " + a_.out + ": " + ec.message());
@@ -310,10 +444,20 @@ int TrainCommand::run() {
         if (ec)
           throw Error("cannot remove the earlier " + a_.out + "/summary.json: " + ec.message());
         metrics = std::make_unique<MetricsWriter>(
-            (std::filesystem::path(a_.out) / "metrics.csv").string());
+            (std::filesystem::path(a_.out) / "metrics.csv").string(),
+            saved ? &saved->metrics : nullptr);
       }))
     return kExitError;
-  spmd.share_constants(data.train.workers(), smooth, optimum);
+  if (!store && !spmd.all_succeed([&] {
+        const std::string folder = !a_.checkpoint_dir.empty()
+                                       ? a_.checkpoint_dir
+                                       : (std::filesystem::path(a_.out) / "checkpoint").string();
+        store.emplace(folder, spmd.group());
+        store->start_fresh();
+      }))
+    return kExitError;
+  checkpointing.store = &*store;
+  if (saved) checkpointing.resume = &*saved;
   constants.smoothness = smooth.global;
   constants.worker_smoothness = smooth.worker;
   const ModelSpec& model = data.model;
@@ -333,9 +477,10 @@ int TrainCommand::run() {
 
   std::vector<RunResult> results;
   spmd.or_abort([&] {
-    results = a_.precision == "fp32"
-                  ? train_all<float>(spmd, data, algos, constants, base, metrics.get(), pool)
-                  : train_all<double>(spmd, data, algos, constants, base, metrics.get(), pool);
+    results = a_.precision == "fp32" ? train_all<float>(spmd, data, algos, constants, base,
+                                                        metrics.get(), pool, checkpointing)
+                                     : train_all<double>(spmd, data, algos, constants, base,
+                                                         metrics.get(), pool, checkpointing);
   });
   bool diverged = false, interrupted = false;
   for (const auto& r : results) {

@@ -37,6 +37,11 @@ bool scalar_text(const toml::node& node, std::string& out) {
 
 }  // namespace
 
+void set_option_values(CLI::Option& opt, const std::vector<std::string>& values) {
+  for (const auto& v : values) opt.add_result(v);
+  opt.run_callback();
+}
+
 void apply_config_file(CLI::App& app, const std::string& path) {
   toml::table table;
   try {
@@ -76,8 +81,7 @@ void apply_config_file(CLI::App& app, const std::string& path) {
     if (values.size() > 1 && opt->get_items_expected_max() <= 1)
       fail("'" + name + "' takes one value, not an array");
     try {
-      for (auto& v : values) opt->add_result(v);
-      opt->run_callback();
+      set_option_values(*opt, values);
     } catch (const CLI::Error& e) {
       fail("'" + name + "': " + e.what());
     }

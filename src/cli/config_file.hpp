@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 namespace lag::cli {
 
@@ -11,5 +12,9 @@ namespace lag::cli {
 // Throws lag::InputError "FILE:LINE:COL: ..." for a TOML syntax error, an unknown key, a value
 // of the wrong kind, or a value the option rejects.
 void apply_config_file(CLI::App& app, const std::string& path);
+
+// Gives `values` to `opt` as if they had been given on the command line. Throws CLI::Error when
+// the option rejects them.
+void set_option_values(CLI::Option& opt, const std::vector<std::string>& values);
 
 }  // namespace lag::cli

@@ -1,5 +1,9 @@
 #include "cli/train_outputs.hpp"
 
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -8,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/atomic_file.hpp"
 #include "lag/error.hpp"
 
 namespace lag::cli {
@@ -25,14 +30,53 @@ nlohmann::json number_or_null(double v) {
 
 }  // namespace
 
-MetricsWriter::MetricsWriter(const std::string& path) : path_(path) {
-  file_ = std::fopen(path.c_str(), "w");
-  if (!file_) throw Error(io_error("create", path));
-  std::fputs(
-      "algo,iter,loss,objective_error,grad_norm,uploads,bytes_up,bytes_down,control_bytes,"
-      "cum_uploads,cum_bytes_up,cum_bytes_down,cum_control_bytes,wall_seconds,test_loss,"
-      "test_accuracy,computes,physical_bytes_up,physical_bytes_down,senders\n",
-      file_);
+std::uint32_t crc_update(std::uint32_t crc, const char* data, std::size_t n) {
+  return static_cast<std::uint32_t>(crc32_z(crc, reinterpret_cast<const Bytef*>(data), n));
+}
+
+MetricsWriter::MetricsWriter(const std::string& path, const MetricsMark* resume) : path_(path) {
+  written_.crc = crc_update(0, nullptr, 0);
+  if (!resume) {
+    file_ = std::fopen(path.c_str(), "wb");
+    if (!file_) throw Error(io_error("create", path));
+    append(
+        "algo,iter,loss,objective_error,grad_norm,uploads,bytes_up,bytes_down,control_bytes,"
+        "cum_uploads,cum_bytes_up,cum_bytes_down,cum_control_bytes,wall_seconds,test_loss,"
+        "test_accuracy,computes,physical_bytes_up,physical_bytes_down,senders\n");
+    return;
+  }
+  file_ = std::fopen(path.c_str(), "r+b");
+  if (!file_) throw Error(io_error("open", path) + " (the run to resume wrote it)");
+  // The rows up to the checkpoint must be the ones it was written after.
+  char buffer[1 << 16];
+  std::uint64_t left = resume->bytes;
+  while (left > 0) {
+    const std::size_t n =
+        std::fread(buffer, 1, std::min<std::uint64_t>(left, sizeof buffer), file_);
+    if (n == 0) break;
+    written_.crc = crc_update(written_.crc, buffer, n);
+    left -= n;
+  }
+  if (left > 0 || written_.crc != resume->crc)
+    throw Error(path +
+                " is not the one the checkpoint was written with (it was changed, cut "
+                "or replaced since): cannot resume into it");
+  written_.bytes = resume->bytes;
+  if (::ftruncate(::fileno(file_), static_cast<off_t>(resume->bytes)) != 0 ||
+      std::fseek(file_, 0, SEEK_END) != 0)
+    throw Error(io_error("cut back", path));
+}
+
+void MetricsWriter::append(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), file_);
+  written_.bytes += text.size();
+  written_.crc = crc_update(written_.crc, text.data(), text.size());
+}
+
+MetricsMark MetricsWriter::mark() {
+  if (std::fflush(file_) != 0 || std::ferror(file_) || ::fsync(::fileno(file_)) != 0)
+    throw Error(io_error("write", path_));
+  return written_;
 }
 
 MetricsWriter::~MetricsWriter() {
@@ -61,15 +105,17 @@ void MetricsWriter::write(const char* algo, const IterationRow& r) {
   std::string senders(r.senders.size(), '0');
   for (std::size_t m = 0; m < r.senders.size(); ++m)
     if (r.senders[m]) senders[m] = '1';
-  std::fprintf(
-      file_,
-      "%s,%lld,%s,%s,%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.6f,%s,%s,%llu,%llu,%llu,%s\n",
-      algo, static_cast<long long>(r.iter), loss, gap, grad, static_cast<ull>(s.uploads),
+  char numbers[512];
+  std::snprintf(
+      numbers, sizeof numbers,
+      "%s,%lld,%s,%s,%s,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.6f,%s,%s,%llu,%llu,%llu,", algo,
+      static_cast<long long>(r.iter), loss, gap, grad, static_cast<ull>(s.uploads),
       static_cast<ull>(s.bytes_up), static_cast<ull>(s.bytes_down),
       static_cast<ull>(s.control_bytes), static_cast<ull>(c.uploads), static_cast<ull>(c.bytes_up),
       static_cast<ull>(c.bytes_down), static_cast<ull>(c.control_bytes), r.wall_seconds, test_loss,
       test_acc, static_cast<ull>(s.computes), static_cast<ull>(s.physical_bytes_up),
-      static_cast<ull>(s.physical_bytes_down), senders.c_str());
+      static_cast<ull>(s.physical_bytes_down));
+  append(numbers + senders + "\n");
   // A full disk shows once the buffer is written out: end the run then, not at the end.
   if (std::ferror(file_)) throw Error(io_error("write", path_));
 }
@@ -91,23 +137,8 @@ void write_weights(const std::string& path, const std::vector<double>& theta) {
 }
 
 void write_json(const std::string& path, const nlohmann::json& doc) {
-  // Written beside and renamed into place: a reader (or a crash) never sees half a document.
-  const std::string temporary = path + ".tmp";
-  std::FILE* f = std::fopen(temporary.c_str(), "w");
-  if (!f) throw Error(io_error("create", temporary));
-  const std::string text = doc.dump(2) + "\n";
-  std::fwrite(text.data(), 1, text.size(), f);
-  const bool failed = std::ferror(f) != 0 || std::fflush(f) != 0;
-  const std::string why = failed ? io_error("write", path) : "";
-  if (std::fclose(f) != 0 || failed) {
-    std::remove(temporary.c_str());
-    throw Error(failed ? why : io_error("write", path));
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string error = io_error("write", path);
-    std::remove(temporary.c_str());
-    throw Error(error);
-  }
+  // A reader (or a crash) never sees half a document.
+  write_file_atomically(path, doc.dump(2) + "\n", /*durable=*/true);
 }
 
 nlohmann::json run_json(const RunResult& r, const RunContext& c) {

@@ -1,6 +1,7 @@
 // What `lag train` writes: metrics.csv, summary.json, weights, and the comparison table.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -11,20 +12,34 @@
 
 namespace lag::cli {
 
+// How much of metrics.csv had been written, and the CRC-32 of those bytes: a checkpoint keeps
+// it, and the resumed run continues the file from there.
+struct MetricsMark {
+  std::uint64_t bytes = 0;
+  std::uint32_t crc = 0;
+};
+
 // metrics.csv, streamed: one row per iteration of every run, the algorithm in the first column.
 class MetricsWriter {
  public:
-  explicit MetricsWriter(const std::string& path);
+  // A new file (the header line); or, with `resume`, the existing file cut back to the mark
+  // after checking that its first bytes are the ones the mark describes (lag::Error otherwise:
+  // the file was changed or replaced since the checkpoint).
+  explicit MetricsWriter(const std::string& path, const MetricsMark* resume = nullptr);
   ~MetricsWriter();
   MetricsWriter(const MetricsWriter&) = delete;
   MetricsWriter& operator=(const MetricsWriter&) = delete;
   // Throws lag::Error as soon as a write fails (a full disk), so the run ends then.
   void write(const char* algo, const IterationRow& row);
   void close();  // throws lag::Error if anything failed to write
+  // Everything so far on the disk (fflush, fsync), and where that is. Throws lag::Error.
+  MetricsMark mark();
 
  private:
+  void append(const std::string& text);
   std::string path_;
   std::FILE* file_ = nullptr;
+  MetricsMark written_;
 };
 
 // theta, one value per line, 17 significant digits (exact round trip).

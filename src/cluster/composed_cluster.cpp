@@ -223,6 +223,32 @@ std::vector<T> ComposedCluster<T>::theta() const {
 }
 
 template <class T>
+ClusterState<T> ComposedCluster<T>::save_state() {
+  ClusterState<T> state;
+  server_->save(state);
+  workers_->save(state.g_hat);
+  return state;
+}
+
+template <class T>
+void ComposedCluster<T>::restore_state(const ClusterState<T>& state) {
+  // Sizes first: nothing is loaded from a state that is not this cluster's.
+  const std::size_t d = params_, M = static_cast<std::size_t>(workers_total_);
+  const bool root = server_rank();
+  const auto check = [](const char* what, std::size_t have, std::size_t want) {
+    if (have != want)
+      throw Error(std::string("the saved state's ") + what + " has " + std::to_string(have) +
+                  " values; this run needs " + std::to_string(want));
+  };
+  check("theta", state.theta.size(), d);
+  check("aggregate", state.aggregate.size(), root ? d : 0);
+  check("theta_hat", state.theta_hat.size(), root ? M * d : 0);
+  check("g_hat", state.g_hat.size(), workers_->count() * d);
+  server_->load(state);
+  workers_->load(state.g_hat);
+}
+
+template <class T>
 void ComposedCluster<T>::take_physical_bytes(std::uint64_t& up, std::uint64_t& down) {
   up = physical_up_;
   down = physical_down_;

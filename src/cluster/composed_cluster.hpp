@@ -58,6 +58,8 @@ class ComposedCluster : public Cluster<T> {
   double step(double step_size) override;
   // Rank 0: the server's theta; other ranks: their replica, current after every step.
   std::vector<T> theta() const override;
+  ClusterState<T> save_state() override;
+  void restore_state(const ClusterState<T>& state) override;
   void take_physical_bytes(std::uint64_t& up, std::uint64_t& down) override;
   bool agree(bool value) override { return wire_->root_decision(value); }
   void agree_max(double* values, int n) override {

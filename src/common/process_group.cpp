@@ -155,9 +155,11 @@ std::vector<double> OrderedSum::finish(Deliver where) {
   return std::move(total_);
 }
 
+void MessageReader::ends_early() const { throw Error(what_ + " ends early"); }
+
 void MessageReader::raw(void* p, std::size_t n) {
-  if (bytes_.size() - pos_ < n) throw Error("internal: a message between processes ends early");
-  std::memcpy(p, bytes_.data() + pos_, n);
+  if (bytes_.size() - pos_ < n) ends_early();
+  if (n > 0) std::memcpy(p, bytes_.data() + pos_, n);
   pos_ += n;
 }
 
@@ -174,7 +176,9 @@ double MessageReader::f64() {
 }
 
 std::string MessageReader::str() {
-  std::string s(size(), '\0');
+  const std::size_t n = size();
+  if (n > bytes_.size() - pos_) ends_early();  // before allocating what a bad length asks for
+  std::string s(n, '\0');
   raw(s.data(), s.size());
   return s;
 }

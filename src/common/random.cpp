@@ -5,7 +5,9 @@
 #include "lag/random.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -49,6 +51,28 @@ std::vector<std::size_t> Random::permutation(std::size_t n) {
     std::swap(p[i - 1], p[j]);
   }
   return p;
+}
+
+std::string Random::save() const {
+  std::ostringstream s;
+  s << engine_ << ' ' << (has_spare_ ? 1 : 0) << ' ' << std::hexfloat << spare_;
+  return s.str();
+}
+
+void Random::restore(const std::string& state) {
+  std::istringstream s(state);
+  std::mt19937_64 engine;
+  int spare_flag = -1;
+  std::string spare;
+  s >> engine >> spare_flag >> spare;
+  // std::hexfloat input is not reliable across standard libraries; strtod reads it everywhere.
+  char* end = nullptr;
+  const double value = spare.empty() ? 0.0 : std::strtod(spare.c_str(), &end);
+  if (s.fail() || (spare_flag != 0 && spare_flag != 1) || end != spare.c_str() + spare.size())
+    throw Error("a saved random generator state is malformed");
+  engine_ = engine;
+  has_spare_ = spare_flag == 1;
+  spare_ = value;
 }
 
 std::size_t Random::weighted(const std::vector<double>& weights) {

@@ -70,6 +70,13 @@ double StepHistory::sum() const {
   return s;
 }
 
+std::vector<double> StepHistory::recent() const {
+  std::vector<double> out;
+  for (std::size_t i = 0; i < count_; ++i)
+    out.push_back(ring_[(next_ + ring_.size() - count_ + i) % ring_.size()]);
+  return out;
+}
+
 double StepHistory::threshold(double xi, double alpha, int workers) const {
   const double m = static_cast<double>(workers);
   return xi / (static_cast<double>(depth_) * alpha * alpha * m * m) * sum();

@@ -80,6 +80,9 @@ class Planner {
     cluster.compute(selected);
   }
 
+  std::string save_random() const { return rng_.save(); }
+  void restore_random(const std::string& state) { rng_.restore(state); }
+
  private:
   Algorithm algo_;
   int workers_;
@@ -97,7 +100,8 @@ std::uint64_t count(const Flags& f) {
 
 template <class T>
 RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const TrainOptions& options,
-                const RowObserver& observer, const TestEvaluator& test) {
+                const RowObserver& observer, const TestEvaluator& test,
+                const Checkpoints<T>& checkpoints) {
   const int M = cluster.workers();
   validate(options, problem, M);
   const Algorithm algo = options.algorithm;
@@ -117,9 +121,49 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
   double initial_loss = 0;
   double train_seconds = 0, eval_seconds = 0;
 
-  std::int64_t next_interrupt_check = 0;
-  for (std::int64_t t = 0;; ++t) {  // t iterations done; the server holds theta^{t+1}
-    const auto t0 = Clock::now();
+  std::int64_t start = 0;
+  if (const RunState<T>* saved = checkpoints.resume) {
+    const EngineState& e = saved->engine;
+    if (e.iteration < 0 || e.recent_steps.size() > static_cast<std::size_t>(options.depth) ||
+        e.last_senders.size() != (e.iteration > 0 ? static_cast<std::size_t>(M) : 0))
+      throw Error("the saved run's state does not fit this run (depth or workers differ)");
+    cluster.restore_state(saved->cluster);
+    for (double s : e.recent_steps) history.push(s);
+    ledger.restore(e.total, e.last);
+    planner.restore_random(e.planner_random);
+    fire = e.last_senders;
+    initial_loss = e.initial_loss;
+    train_seconds = e.train_seconds;
+    eval_seconds = e.eval_seconds;
+    result.final_loss = e.final_loss;
+    result.objective_error = e.objective_error;
+    result.grad_norm = e.grad_norm;
+    result.test = e.test;
+    start = e.iteration;
+  }
+  const auto save_state = [&](std::int64_t t) {
+    RunState<T> s;
+    EngineState& e = s.engine;
+    e.iteration = t;
+    e.recent_steps = history.recent();
+    e.total = ledger.total();
+    e.last = ledger.last();
+    e.planner_random = planner.save_random();
+    if (t > 0) e.last_senders = fire;
+    e.initial_loss = initial_loss;
+    e.train_seconds = train_seconds;
+    e.eval_seconds = eval_seconds;
+    e.final_loss = result.final_loss;
+    e.objective_error = result.objective_error;
+    e.grad_norm = result.grad_norm;
+    e.test = result.test;
+    s.cluster = cluster.save_state();
+    checkpoints.save(s);
+  };
+
+  std::int64_t next_interrupt_check = start;
+  for (std::int64_t t = start;; ++t) {  // t iterations done; the server holds theta^{t+1}
+    auto t0 = Clock::now();
     const bool out_of_iters = t >= options.max_iters;
     const bool out_of_time =
         options.time_limit > 0 && cluster.agree(train_seconds >= options.time_limit);
@@ -138,6 +182,12 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
       next_interrupt_check = static_cast<std::int64_t>(ask[1]);
     }
     const bool ending = out_of_iters || out_of_time || interrupted;
+    if (checkpoints.save && (interrupted || (checkpoints.every > 0 && !ending && t > start &&
+                                             t % checkpoints.every == 0))) {
+      train_seconds += seconds_since(t0);
+      save_state(t);  // writing it is not training time
+      t0 = Clock::now();
+    }
     const std::int64_t k = t + 1;
     const double tau = history.threshold(result.xi, result.alpha, M);
 
@@ -236,8 +286,10 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
 }
 
 template RunResult train<float>(Cluster<float>&, const ProblemConstants&, const TrainOptions&,
-                                const RowObserver&, const TestEvaluator&);
+                                const RowObserver&, const TestEvaluator&,
+                                const Checkpoints<float>&);
 template RunResult train<double>(Cluster<double>&, const ProblemConstants&, const TrainOptions&,
-                                 const RowObserver&, const TestEvaluator&);
+                                 const RowObserver&, const TestEvaluator&,
+                                 const Checkpoints<double>&);
 
 }  // namespace lag

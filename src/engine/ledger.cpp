@@ -36,9 +36,9 @@ const Traffic& Ledger::record(std::uint64_t computes, std::uint64_t uploads,
   t.physical_bytes_up = physical_up;
   t.physical_bytes_down = physical_down;
   t.gd_equivalent_bytes_up = workers_ * vector_bytes_;
-  per_iteration_.push_back(t);
+  last_ = t;
   total_ += t;
-  return per_iteration_.back();
+  return last_;
 }
 
 double Traffic::bytes_saved_fraction() const {

@@ -56,6 +56,37 @@ void DeviceServer<T>::reset(const std::vector<double>& theta0) {
 }
 
 template <class T>
+void DeviceServer<T>::save(ClusterState<T>& state) {
+  context_.use();
+  const cudaStream_t s = context_.stream();
+  const auto copy = [&](std::vector<T>& out, const T* from, std::size_t n) {
+    out.resize(n);
+    LAG_CUDA(cudaMemcpyAsync(out.data(), from, n * sizeof(T), cudaMemcpyDeviceToHost, s));
+  };
+  copy(state.theta, theta_.get(), params_);
+  state.aggregate.clear();
+  state.theta_hat.clear();
+  if (aggregate_.get()) {
+    copy(state.aggregate, aggregate_.get(), params_);
+    copy(state.theta_hat, theta_hat_.get(), workers_ * params_);
+  }
+  LAG_CUDA(cudaStreamSynchronize(s));
+}
+
+template <class T>
+void DeviceServer<T>::load(const ClusterState<T>& state) {
+  context_.use();
+  const cudaStream_t s = context_.stream();
+  theta_.upload(state.theta.data(), params_, s);
+  if (aggregate_.get()) {
+    aggregate_.upload(state.aggregate.data(), params_, s);
+    theta_hat_.upload(state.theta_hat.data(), workers_ * params_, s);
+  }
+  // Pageable sources: wait, so that the caller's vectors may go away.
+  LAG_CUDA(cudaStreamSynchronize(s));
+}
+
+template <class T>
 void DeviceServer<T>::zero(T* v) {
   context_.use();
   LAG_CUDA(cudaMemsetAsync(v, 0, params_ * sizeof(T), context_.stream()));

@@ -24,6 +24,8 @@ class DeviceServer final : public Server<T> {
   T* running_sum() override { return running_sum_.get(); }
   void zero(T* v) override;
   void norm2(const T* v, double* out) override;
+  void save(ClusterState<T>& state) override;
+  void load(const ClusterState<T>& state) override;
 
   void begin_upload(bool replace) override;
   void add(const T* v) override;

@@ -34,6 +34,25 @@ void HostServer<T>::reset(const std::vector<double>& theta0) {
 }
 
 template <class T>
+void HostServer<T>::save(ClusterState<T>& state) {
+  state.theta = theta_;
+  state.aggregate = aggregate_;
+  state.theta_hat.clear();
+  for (const auto& t : theta_hat_)
+    state.theta_hat.insert(state.theta_hat.end(), t.begin(), t.end());
+}
+
+template <class T>
+void HostServer<T>::load(const ClusterState<T>& state) {
+  theta_ = state.theta;
+  aggregate_ = state.aggregate;
+  const std::size_t d = theta_.size();
+  for (std::size_t m = 0; m < theta_hat_.size(); ++m)
+    theta_hat_[m].assign(state.theta_hat.begin() + static_cast<std::ptrdiff_t>(m * d),
+                         state.theta_hat.begin() + static_cast<std::ptrdiff_t>((m + 1) * d));
+}
+
+template <class T>
 void HostServer<T>::zero(T* v) {
   std::fill(v, v + theta_.size(), T(0));
 }

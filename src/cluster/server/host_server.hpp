@@ -20,6 +20,8 @@ class HostServer final : public Server<T> {
   T* running_sum() override { return running_sum_.data(); }
   void zero(T* v) override;
   void norm2(const T* v, double* out) override;
+  void save(ClusterState<T>& state) override;
+  void load(const ClusterState<T>& state) override;
 
   void begin_upload(bool replace) override;
   void add(const T* v) override;

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "lag/cluster.hpp"
+
 namespace lag {
 
 template <class T>
@@ -28,6 +30,12 @@ class Server {
   virtual T* running_sum() = 0;       // one vector: the evaluation's running gradient sum
   virtual void zero(T* v) = 0;        // v = 0 (one vector)
   virtual void norm2(const T* v, double* out) = 0;  // *out = ||v||^2 (in the memory space)
+
+  // Checkpoints, between iterations: theta (and on rank 0 the aggregate and the M theta_hat)
+  // copied into `state`'s vectors, and back; the copies are complete on return. load() is given
+  // vectors of the sizes save() makes.
+  virtual void save(ClusterState<T>& state) = 0;
+  virtual void load(const ClusterState<T>& state) = 0;
 
   // Rank 0 only.
   // aggregate = 0 when `replace` (GD: the senders' full gradients replace it).

@@ -34,6 +34,21 @@ CpuWorkers<T>::CpuWorkers(std::vector<const Shard<T>*> shards, std::size_t featu
 }
 
 template <class T>
+void CpuWorkers<T>::save(std::vector<T>& g_hat) {
+  g_hat.clear();
+  for (const Worker& w : workers_) g_hat.insert(g_hat.end(), w.g_hat.begin(), w.g_hat.end());
+}
+
+template <class T>
+void CpuWorkers<T>::load(const std::vector<T>& g_hat) {
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    const auto first = g_hat.begin() + static_cast<std::ptrdiff_t>(i * params_);
+    std::copy(first, first + static_cast<std::ptrdiff_t>(params_), workers_[i].g_hat.begin());
+    workers_[i].fresh = false;
+  }
+}
+
+template <class T>
 void CpuWorkers<T>::reset() {
   for (Worker& w : workers_) {
     std::fill(w.g_hat.begin(), w.g_hat.end(), T(0));

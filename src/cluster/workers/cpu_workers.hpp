@@ -30,6 +30,8 @@ class CpuWorkers final : public Workers<T> {
   std::size_t params() const override { return params_; }
 
   void reset() override;
+  void save(std::vector<T>& g_hat) override;
+  void load(const std::vector<T>& g_hat) override;
   // Chunk-parallel, with a fixed-order chunk reduction.
   void compute(const Flags& selected, const T* theta) override;
   void compute_missing(const T* theta) override;

@@ -108,6 +108,27 @@ void CudaWorkers<T>::reset() {
 }
 
 template <class T>
+void CudaWorkers<T>::save(std::vector<T>& g_hat) {
+  context_.use();
+  g_hat.resize(workers_.size() * params_);
+  for (std::size_t i = 0; i < workers_.size(); ++i)
+    LAG_CUDA(cudaMemcpyAsync(g_hat.data() + i * params_, workers_[i].g_hat.get(),
+                             params_ * sizeof(T), cudaMemcpyDeviceToHost, context_.stream()));
+  LAG_CUDA(cudaStreamSynchronize(context_.stream()));
+}
+
+template <class T>
+void CudaWorkers<T>::load(const std::vector<T>& g_hat) {
+  context_.use();
+  // Into the same buffers (the graphs hold their pointers).
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i].g_hat.upload(g_hat.data() + i * params_, params_, context_.stream());
+    workers_[i].fresh = false;
+  }
+  LAG_CUDA(cudaStreamSynchronize(context_.stream()));
+}
+
+template <class T>
 void CudaWorkers<T>::mark_stale() {
   for (Worker& w : workers_) w.fresh = false;
 }

@@ -36,6 +36,8 @@ class CudaWorkers final : public Workers<T> {
   std::size_t count() const override { return workers_.size(); }
   std::size_t params() const override { return params_; }
   void reset() override;
+  void save(std::vector<T>& g_hat) override;
+  void load(const std::vector<T>& g_hat) override;
   void compute(const Flags& selected, const T* theta) override;
   void compute_missing(const T* theta) override;
   void mark_stale() override;

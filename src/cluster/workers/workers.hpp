@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "lag/cluster.hpp"
 
@@ -23,6 +24,10 @@ class Workers {
 
   // g_hat = 0 for every worker; nothing fresh.
   virtual void reset() = 0;
+  // Checkpoints, between iterations: every worker's g_hat_i, count() vectors one after another
+  // in worker order, copied to the host and back (complete on return).
+  virtual void save(std::vector<T>& g_hat) = 0;
+  virtual void load(const std::vector<T>& g_hat) = 0;
   // The workers with selected[i] != 0 compute, at `theta`: g_i, L_i(theta), delta_i and
   // ||delta_i||^2.
   virtual void compute(const Flags& selected, const T* theta) = 0;
