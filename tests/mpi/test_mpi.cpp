@@ -19,6 +19,7 @@
 #include <tuple>
 #include <vector>
 
+#include "../class_files.hpp"
 #include "../run_command.hpp"
 #include "../run_outputs.hpp"
 #include "../temp_dir_test.hpp"
@@ -38,6 +39,7 @@ using lag::test::mpirun;
 using lag::test::mpirun_command;
 using lag::test::read_json;
 using lag::test::read_text;
+using lag::test::write_class_files;
 
 // metrics.csv without the columns that may differ from the single-process run: the time, and the
 // physical bytes (none in one process).
@@ -51,33 +53,6 @@ std::vector<std::string> metrics_rows(const fs::path& p) {
     rows.push_back(joined);
   }
   return rows;
-}
-
-// One LIBSVM file per worker (shard-1.svm ...) of `rows` rows with class labels: worker m's
-// labels are 0 .. m (so K, the largest label + 1, is known only from the last file) and its
-// features 1 .. dim - workers + m + 1 (so the dimension is known only from the last file too).
-// Values printed exactly (17 digits).
-void write_class_files(const fs::path& dir, int workers, int rows, int dim, unsigned seed) {
-  fs::create_directories(dir);
-  std::uint64_t state = seed;
-  const auto next = [&] {  // a fixed LCG: the same files on every machine
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<double>(state >> 11) / 9007199254740992.0;
-  };
-  for (int m = 0; m < workers; ++m) {
-    std::ofstream out(dir / ("shard-" + std::to_string(m + 1) + ".svm"));
-    const int width = dim - workers + m + 1;
-    for (int i = 0; i < rows; ++i) {
-      const int label = static_cast<int>(next() * (m + 1));
-      out << label;
-      for (int j = 1; j <= width; ++j) {
-        char value[32];
-        std::snprintf(value, sizeof value, "%.17g", 2 * next() - 1 + 0.5 * (label == j % 4));
-        out << ' ' << j << ':' << value;
-      }
-      out << '\n';
-    }
-  }
 }
 
 // The part of each "lag: error: ..." line after the prefix (and the rank, under mpirun).
