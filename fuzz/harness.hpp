@@ -33,5 +33,8 @@ int fuzz_idx(const std::uint8_t* data, std::size_t size);
 int fuzz_idx_gzip(const std::uint8_t* data, std::size_t size);
 // TOML config file of `lag train` (apply_config_file): the input is the file's text.
 int fuzz_config(const std::uint8_t* data, std::size_t size);
+// Checkpoint files and their contents (harness_checkpoint.cpp): a flags byte (bit 0: the rest is
+// a whole file; clear: the rest is contents, given a valid header), then the bytes.
+int fuzz_checkpoint(const std::uint8_t* data, std::size_t size);
 
 }  // namespace lag::fuzz

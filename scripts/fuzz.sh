@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 build="${LAG_FUZZ_BUILD:-build-fuzz}"
 work="${2:-$build/campaign}"
-harnesses="${LAG_FUZZ_HARNESSES:-libsvm csv idx idx_gzip config}"
+harnesses="${LAG_FUZZ_HARNESSES:-libsvm csv idx idx_gzip config checkpoint}"
 
 cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLAG_BUILD_FUZZ=ON -DLAG_WITH_CUDA=OFF -DLAG_WITH_MPI=OFF -DLAG_BUILD_TESTS=OFF \

@@ -156,6 +156,32 @@ PY
   iter_json=$("$py" -c "import json,sys; d=json.loads(sys.argv[1]); d[sys.argv[2]]=json.loads(sys.argv[3]); print(json.dumps(d))" "$iter_json" "$variant" "$per")
 done
 
+say "== checkpoint and resume on the GPU"
+# The graphs run above, killed (SIGKILL) at its 4000th metrics row (LAG-WK's iteration 998) and
+# resumed from its checkpoint: the outputs must be the uninterrupted run's, bit for bit but the
+# time.
+LAG_TEST_KILL_AT_ROW=4000 timeout 120 "$bin/lag" train --backend cuda --cuda-graphs on \
+  --data "$work/data" --algo gd,lag-wk,lag-ps --max-iters 3000 --eval-every 1000000 \
+  --checkpoint-every 250 --quiet --out "$work/ck" > "$out/checkpoint.log" 2>&1
+timeout 120 "$bin/lag" train --resume "$work/ck/checkpoint" --quiet >> "$out/checkpoint.log" 2>&1
+checkpoint=$("$py" - "$work/run-cuda-graphs" "$work/ck" <<'PY'
+import csv, json, os, sys
+whole, cut = sys.argv[1:3]
+def rows(d):
+    with open(os.path.join(d, "metrics.csv")) as f:
+        return [{k: v for k, v in r.items() if k != "wall_seconds"} for r in csv.DictReader(f)]
+def same(name):
+    return open(os.path.join(whole, name), "rb").read() == open(os.path.join(cut, name), "rb").read()
+try:
+    ok = rows(whole) == rows(cut) and all(same(f"weights-{a}.txt") for a in ("gd", "lag-wk", "lag-ps"))
+    print("identical" if ok else "DIFFERENT")
+except Exception as e:
+    print(f"error: {e}")
+PY
+)
+say "checkpoint resume: $checkpoint"
+if [ "$checkpoint" != "identical" ]; then failed=$((failed + 1)); fi
+
 say "== MPI + NCCL over ranks"
 # mpirun -np 2 --backend cuda (both ranks on this GPU) against the single-process run, through
 # the Open MPI carried along; recorded in report.json, never fatal (scripts/gpu-check-mpi.sh).
@@ -222,7 +248,7 @@ for f in "$out"/nccl-*.log; do
 done
 rm -rf "$work"
 
-"$py" - "$out/report.json" "$passed" "$failed" "$skipped" "$torch_json" "$iter_json" "${bench_json[@]}" <<'PY'
+LAG_CHECKPOINT_RESUME="$checkpoint" "$py" - "$out/report.json" "$passed" "$failed" "$skipped" "$torch_json" "$iter_json" "${bench_json[@]}" <<'PY'
 import json, os, subprocess, sys
 path, p, f, s, torch, iters = sys.argv[1:7]
 try:
@@ -238,7 +264,8 @@ except Exception:
 json.dump({"device": name,
            "gpu_tests": {"passed": int(p), "failed": int(f), "skipped": int(s)},
            "fused_gradient": benches, "pytorch": json.loads(torch),
-           "paper_iteration": json.loads(iters), "mpi_ranks": mpi},
+           "paper_iteration": json.loads(iters), "mpi_ranks": mpi,
+           "checkpoint_resume": os.environ.get("LAG_CHECKPOINT_RESUME", "not run")},
           open(path, "w"), indent=2)
 PY
 # The GPU+MPI section's skips, or 1 if the whole section skipped (no Open MPI in the carry).

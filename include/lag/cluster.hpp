@@ -18,7 +18,7 @@ namespace lag {
 using Flags = std::vector<std::uint8_t>;  // one entry per worker, 0 or 1
 
 // The part of a run's state that a cluster holds on this process, in host memory: what a
-// checkpoint saves and a resumed run restores (docs/architecture.md §8). Fresh gradients and
+// checkpoint saves and a resumed run restores (docs/architecture.md §6). Fresh gradients and
 // deltas are not state: after a step no worker's result is at the new theta.
 template <class T>
 struct ClusterState {

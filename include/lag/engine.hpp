@@ -90,7 +90,7 @@ struct RunResult {
 using RowObserver = std::function<void(const IterationRow&)>;
 
 // A run's state between iterations, the same on every process of an MPI job: with the cluster's
-// state (ClusterState) it is everything the run continues from (docs/architecture.md §8).
+// state (ClusterState) it is everything the run continues from (docs/architecture.md §6).
 struct EngineState {
   std::int64_t iteration = 0;        // t: iterations done; the cluster holds theta^{t+1}
   std::vector<double> recent_steps;  // the step history's (StepHistory::recent)

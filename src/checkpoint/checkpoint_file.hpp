@@ -1,4 +1,4 @@
-// One checkpoint file (docs/architecture.md §8): a fixed header, then the contents.
+// One checkpoint file (docs/architecture.md §6): a fixed header, then the contents.
 //
 //   offset  bytes  field
 //   0       8      magic "LAGCKPT\0"

@@ -1,4 +1,4 @@
-// A folder of checkpoints that every process of a run writes together (docs/architecture.md §8).
+// A folder of checkpoints that every process of a run writes together (docs/architecture.md §6).
 //
 // Generation g is one file per process, FOLDER/checkpoint-g.rank-R, each holding what that
 // process alone has (its own workers' state); it becomes the one a resume reads once rank 0 has

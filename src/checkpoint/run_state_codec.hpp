@@ -1,4 +1,4 @@
-// The bytes of a run's state in a checkpoint (docs/architecture.md §8): the engine's state, a
+// The bytes of a run's state in a checkpoint (docs/architecture.md §6): the engine's state, a
 // cluster's (this process's part) and the results of finished runs, each read back exactly as
 // written (numbers as their bits). Readers throw lag::Error when the bytes end early.
 #pragma once

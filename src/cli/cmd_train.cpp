@@ -1,4 +1,6 @@
 // lag train: run one or more algorithms on the same data and account for every byte.
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -179,6 +181,12 @@ class TrainCommand final : public Command {
                           const std::optional<double>& optimum) const;
   TrainArgs a_;
   std::string config_, resume_;
+  // This process's checkpoints, for the closing line.
+  struct {
+    int written = 0;
+    double seconds = 0;
+    std::size_t bytes = 0;  // of the largest
+  } checkpoint_stats_;
   std::string backend_name_ = "auto", devices_, graphs_ = "on";
   BackendChoice backend_;
   CLI::App* app_ = nullptr;
@@ -235,6 +243,7 @@ std::vector<RunResult> TrainCommand::train_all(Spmd& spmd, const TrainingData& d
   // Every checkpoint: the fingerprint, the options, the finished runs and, during a run, its
   // state; rank 0's says how far metrics.csv had got.
   const auto save = [&](bool in_run, const std::function<std::string()>& run_state) {
+    const auto t0 = std::chrono::steady_clock::now();
     checkpoints.store->save([&] {
       TrainCheckpoint c;
       c.fingerprint = checkpoints.fingerprint;
@@ -243,8 +252,13 @@ std::vector<RunResult> TrainCommand::train_all(Spmd& spmd, const TrainingData& d
       if (metrics) c.metrics = metrics->mark();
       c.in_run = in_run;
       if (in_run) c.run_state = run_state();
-      return encode(c);
+      std::string contents = encode(c);
+      checkpoint_stats_.bytes = std::max(checkpoint_stats_.bytes, contents.size());
+      return contents;
     });
+    ++checkpoint_stats_.written;
+    checkpoint_stats_.seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   for (std::size_t i = results.size(); i < algos.size(); ++i) {
     TrainOptions o = base;
@@ -530,10 +544,18 @@ int TrainCommand::run() {
     print_comparison(std::cout, results);
     std::cout << "outputs: " << (out / "summary.json").string() << ", "
               << (out / "metrics.csv").string() << ", weights-*.txt\n";
+    if (checkpoint_stats_.written > 0)
+      std::printf("checkpoints: %d written to %s, up to %.2f MB each (rank 0), %.1f ms each\n",
+                  checkpoint_stats_.written, store->folder().c_str(),
+                  static_cast<double>(checkpoint_stats_.bytes) / 1e6,
+                  1e3 * checkpoint_stats_.seconds / checkpoint_stats_.written);
   }
   if (interrupted)
-    std::fprintf(stderr, "lag: interrupted by %s: the outputs hold the runs so far\n",
-                 InterruptGuard::signal() == SIGINT ? "SIGINT" : "SIGTERM");
+    std::fprintf(stderr,
+                 "lag: interrupted by %s: the outputs hold the runs so far; continue with: lag "
+                 "train --resume %s\n",
+                 InterruptGuard::signal() == SIGINT ? "SIGINT" : "SIGTERM",
+                 store->folder().c_str());
   return status;
 }
 

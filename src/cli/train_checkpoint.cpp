@@ -55,8 +55,10 @@ TrainCheckpoint decode(const std::string& contents, const std::string& where) {
   }
   for (std::size_t i = count(64); i > 0; --i) c.finished.push_back(get_run_result(in));
   c.metrics.bytes = in.u64();
-  c.metrics.crc = static_cast<std::uint32_t>(in.u64());
-  c.in_run = in.u64() != 0;
+  const std::uint64_t crc = in.u64(), in_run = in.u64();
+  if (crc > UINT32_MAX || in_run > 1) throw Error(where + " holds an impossible value");
+  c.metrics.crc = static_cast<std::uint32_t>(crc);
+  c.in_run = in_run == 1;
   c.run_state = in.str();
   if (!in.done()) throw Error(where + " has bytes after its contents");
   return c;

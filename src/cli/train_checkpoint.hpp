@@ -1,4 +1,4 @@
-// What `lag train` keeps in a checkpoint (docs/architecture.md §8), on top of the engine's and
+// What `lag train` keeps in a checkpoint (docs/architecture.md §6), on top of the engine's and
 // the cluster's state: the fingerprint of the run (what must not change for a resumed run to
 // continue it exactly), the options the user gave (a resume without them runs with these), the
 // results of the runs of the command that have finished, and where metrics.csv stood.

@@ -57,5 +57,6 @@ TEST(FuzzReplay, Csv) { replay("csv", lag::fuzz::fuzz_csv); }
 TEST(FuzzReplay, Idx) { replay("idx", lag::fuzz::fuzz_idx); }
 TEST(FuzzReplay, IdxGzip) { replay("idx_gzip", lag::fuzz::fuzz_idx_gzip); }
 TEST(FuzzReplay, Config) { replay("config", lag::fuzz::fuzz_config); }
+TEST(FuzzReplay, Checkpoint) { replay("checkpoint", lag::fuzz::fuzz_checkpoint); }
 
 }  // namespace
