@@ -66,12 +66,13 @@ TrainCheckpoint decode(const std::string& contents, const std::string& where) {
 
 void require_same(const Fingerprint& saved, const Fingerprint& now, const std::string& folder) {
   const std::string head = "the checkpoint in " + folder + " does not match this run: ";
-  for (const auto& [what, value] : now) {
-    const auto it = std::find_if(saved.begin(), saved.end(),
-                                 [&](const auto& item) { return item.first == what; });
+  for (const auto& item : now) {
+    const std::string& what = item.first;
+    const auto it =
+        std::find_if(saved.begin(), saved.end(), [&](const auto& s) { return s.first == what; });
     if (it == saved.end()) throw Error(head + "it does not record " + what);
-    if (it->second != value)
-      throw Error(head + what + " is " + it->second + " there and " + value + " here");
+    if (it->second != item.second)
+      throw Error(head + what + " is " + it->second + " there and " + item.second + " here");
   }
   if (saved.size() != now.size())
     throw Error(head + "it records " + std::to_string(saved.size()) + " settings, this run " +
