@@ -269,7 +269,9 @@ void BM_CpuCluster(benchmark::State& state) {
   const lag::Flags all{1};
   // One GD step so that theta is not zero (same work either way; just a realistic theta).
   cluster.compute(all);
-  cluster.upload(all, true);
+  lag::Round gd;
+  gd.upload = lag::Round::Upload::Gradient;
+  cluster.upload(all, gd);
   cluster.step(1e-7);
   const LoopTimer timer;
   for (auto _ : state) {

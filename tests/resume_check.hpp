@@ -18,8 +18,12 @@
 
 namespace lag::test {
 
-constexpr Algorithm kAllAlgorithms[] = {Algorithm::GD, Algorithm::LagWK, Algorithm::LagPS,
+// The paper's five (the GPU runs these), and with the compressed three, all.
+constexpr Algorithm kLagAlgorithms[] = {Algorithm::GD, Algorithm::LagWK, Algorithm::LagPS,
                                         Algorithm::CycIAG, Algorithm::NumIAG};
+constexpr Algorithm kAllAlgorithms[] = {Algorithm::GD,     Algorithm::LagWK,  Algorithm::LagPS,
+                                        Algorithm::CycIAG, Algorithm::NumIAG, Algorithm::Laq,
+                                        Algorithm::Ef21,   Algorithm::Clag};
 
 template <class V>
 inline bool same_bits(const V& a, const V& b) {

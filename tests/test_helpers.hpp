@@ -57,29 +57,32 @@ class CountingCluster final : public Cluster<T> {
   void reset(const std::vector<double>& theta0) override {
     inner_.reset(theta0);
     uploads.clear();
+    rounds.clear();
     computes.clear();
   }
   void compute(const Flags& s) override {
     computes.push_back(s);
     inner_.compute(s);
   }
-  void trigger(double tau, const Flags& s, Flags& f) override { inner_.trigger(tau, s, f); }
+  void trigger(const Round& r, const Flags& s, Flags& f) override { inner_.trigger(r, s, f); }
   void select_and_compute(double tau, const std::vector<double>& l, Flags& selected) override {
     inner_.select_and_compute(tau, l, selected);
     computes.push_back(selected);
   }
   Evaluation evaluate() override { return inner_.evaluate(); }
-  void upload(const Flags& senders, bool replace) override {
+  void upload(const Flags& senders, const Round& round) override {
     uploads.push_back(senders);
-    inner_.upload(senders, replace);
+    rounds.push_back(round);
+    inner_.upload(senders, round);
   }
   double step(double s) override { return inner_.step(s); }
   // Forwarded whole, so that a backend's own exchange (a CUDA graph) is what runs; the senders
   // it reports are recorded as that iteration's upload.
-  double exchange(bool use_trigger, double tau, const Flags& selected, bool replace,
-                  double step_size, Flags& fire) override {
-    const double change2 = inner_.exchange(use_trigger, tau, selected, replace, step_size, fire);
+  double exchange(const Round& round, const Flags& selected, double step_size,
+                  Flags& fire) override {
+    const double change2 = inner_.exchange(round, selected, step_size, fire);
     uploads.push_back(fire);
+    rounds.push_back(round);
     return change2;
   }
   bool agree(bool value) override { return inner_.agree(value); }
@@ -89,6 +92,7 @@ class CountingCluster final : public Cluster<T> {
   }
 
   std::vector<Flags> uploads;   // senders of each upload() or exchange() call, in order
+  std::vector<Round> rounds;    // ... and its round
   std::vector<Flags> computes;  // selected workers of each compute() call
 
  private:

@@ -1,4 +1,6 @@
-// The five algorithms and the LAG trigger rules (docs/architecture.md §2).
+// The algorithms and the LAG trigger rules (docs/architecture.md §2): the paper's five, and its
+// successors that also shrink what is uploaded, LAQ (quantized innovations) and EF21 and CLAG
+// (Top-k compressed innovations, CLAG lazily).
 #pragma once
 
 #include <cstddef>
@@ -9,14 +11,34 @@
 
 namespace lag {
 
-enum class Algorithm { GD, LagWK, LagPS, CycIAG, NumIAG };
+enum class Algorithm { GD, LagWK, LagPS, CycIAG, NumIAG, Laq, Ef21, Clag };
 
-Algorithm parse_algorithm(const std::string& name);  // gd, lag-wk, lag-ps, cyc-iag, num-iag
+// gd, lag-wk, lag-ps, cyc-iag, num-iag, laq, ef21, clag
+Algorithm parse_algorithm(const std::string& name);
 std::vector<Algorithm> parse_algorithm_list(const std::string& comma_list);
 const char* algorithm_name(Algorithm a);
 
-// The paper's reference xi: 1 for LAG-WK, 10 for LAG-PS (unused by the others).
+// The papers' reference xi: 1 for LAG-WK, 10 for LAG-PS, 0.8 for LAQ (unused by the others).
 double default_xi(Algorithm a);
+
+// Whether every worker computes in every iteration and decides itself whether to upload (LAG-WK,
+// LAQ, CLAG) or uploads always (GD, EF21).
+inline bool all_compute(Algorithm a) {
+  return a == Algorithm::GD || a == Algorithm::LagWK || a == Algorithm::Laq ||
+         a == Algorithm::Ef21 || a == Algorithm::Clag;
+}
+inline bool compresses(Algorithm a) {
+  return a == Algorithm::Laq || a == Algorithm::Ef21 || a == Algorithm::Clag;
+}
+
+// EF21's and CLAG's default step size, the one the nonconvex theory of Richtarik et al. (3PC,
+// ICML 2022) allows with Top-k, for the average objective f = (1/M) sum_m f_m with f_m our
+// worker losses L_m: with a = k/d,
+//   theta_c = 1 - sqrt(1 - a),  beta = (1 - a) / theta_c,  L~ = sqrt(mean_m L_m^2),
+//   gamma = 1 / (L_f + L~ sqrt(max(beta, zeta) / theta_c)),  L_f = L / M.
+// Our step is on the sum L = M f, so alpha = gamma / M. (k = d, zeta = 0: alpha = 1/L, GD's.)
+double compressed_step(double smoothness, const std::vector<double>& worker_smoothness,
+                       double k_over_d, double zeta);
 
 // The step size: `alpha` when one is given (> 0), else the paper's 1/L for smoothness L.
 inline double alpha_or_default(double alpha, double smoothness) {

@@ -7,6 +7,7 @@
 // same engine loop runs on CPU threads, GPUs, or ranks of an MPI job.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -17,6 +18,46 @@ namespace lag {
 
 using Flags = std::vector<std::uint8_t>;  // one entry per worker, 0 or 1
 
+// What the workers do in one iteration's exchange (the engine decides it per algorithm and
+// iteration; docs/architecture.md §2):
+//   trigger  None: every selected worker uploads. LagWk: ||delta_m||^2 > tau. Laq: the quantized
+//            innovation's ||v_m||^2 >= tau + 3 (eps_m + eps_hat_m), or the worker has not uploaded
+//            for max_skip iterations. Clag: ||delta_m||^2 > zeta ||g_m - g_prev_m||^2. A forced
+//            round (iteration 1) uploads every selected worker but keeps the rule's bookkeeping.
+//   upload   Delta: delta_m = g_m - g_hat_m (then g_hat_m = g_m). Gradient: g_m, replacing the
+//            aggregate (GD). Quantized: LAQ's codes and radius (then g_hat_m = Q_m, the worker's
+//            quantized gradient). TopK: the top_k largest coordinates of delta_m and their indices
+//            (then g_hat_m += that).
+struct Round {
+  enum class Trigger { None, LagWk, Laq, Clag };
+  enum class Upload { Delta, Gradient, Quantized, TopK };
+  Trigger trigger = Trigger::None;
+  Upload upload = Upload::Delta;
+  bool forced = false;        // every selected worker uploads; the rule's state still moves
+  double tau = 0.0;           // LagWk, Laq
+  int bits = 4;               // Quantized
+  std::int64_t max_skip = 0;  // Laq: 0 never forces an upload
+  std::size_t top_k = 0;      // TopK
+  double zeta = 0.0;          // Clag
+  // Bytes one worker's upload puts on the wire for d parameters of `value_bytes` each:
+  // Delta/Gradient d values; Quantized the radius and ceil(bits d / 8) bytes of codes; TopK
+  // top_k values and top_k 32-bit indices.
+  std::size_t payload_bytes(std::size_t d, std::size_t value_bytes) const {
+    switch (upload) {
+      case Upload::Quantized:
+        return value_bytes + (d * static_cast<std::size_t>(bits) + 7) / 8;
+      case Upload::TopK:
+        return top_k * (value_bytes + sizeof(std::uint32_t));
+      default:
+        return d * value_bytes;
+    }
+  }
+  // The largest payload of any round for d parameters (buffers are sized for it).
+  static std::size_t max_payload_bytes(std::size_t d, std::size_t value_bytes) {
+    return d * (value_bytes + sizeof(std::uint32_t)) + value_bytes + 2 * d;
+  }
+};
+
 // The part of a run's state that a cluster holds on this process, in host memory: what a
 // checkpoint saves and a resumed run restores (docs/architecture.md §6). Fresh gradients and
 // deltas are not state: after a step no worker's result is at the new theta.
@@ -26,6 +67,8 @@ struct ClusterState {
   std::vector<T> aggregate;  // rank 0: the aggregate gradient (empty elsewhere)
   std::vector<T> theta_hat;  // rank 0: theta_hat_m of every worker, M vectors (empty elsewhere)
   std::vector<T> g_hat;      // this process's workers' g_hat, one vector each, in worker order
+  std::vector<T> g_prev;     // ... and their last fresh gradients (CLAG's rule)
+  std::vector<double> worker_scalars;  // ... and per worker LAQ's eps_hat and skipped rounds
 };
 
 struct Evaluation {
@@ -47,8 +90,10 @@ class Cluster {
   // Selected workers receive theta^k and compute g_m = grad L_m(theta^k), L_m(theta^k) and
   // ||delta_m||^2 with delta_m = g_m - g_hat_m.
   virtual void compute(const Flags& selected) = 0;
-  // LAG-WK trigger, evaluated where the worker lives: fire[m] = selected[m] && wk_fires(...).
-  virtual void trigger(double tau, const Flags& selected, Flags& fire) = 0;
+  // The round's rule, evaluated where the worker lives (Round): fire[m] = selected[m] && the
+  // rule fires (for Trigger::None or a forced round, fire = selected). The workers also prepare
+  // what they would upload (LAQ's codes, Top-k's coordinates).
+  virtual void trigger(const Round& round, const Flags& selected, Flags& fire) = 0;
   // LAG-PS's half of plan and compute, in one call: the server applies the rule where
   // theta_hat_m lives, selected[m] = ps_fires(worker_smoothness[m], ||theta_hat_m - theta^k||^2,
   // tau), and the selected workers compute as compute(selected) does.
@@ -57,23 +102,19 @@ class Cluster {
   // Loss and true gradient norm at theta^k. Workers that computed at theta^k this round reuse
   // their results; the others compute for monitoring only (no state changes, not in the ledger).
   virtual Evaluation evaluate() = 0;
-  // Senders upload: aggregate += sum_m delta_m in worker order, or, with `replace` (GD: every
-  // worker sends its full gradient), aggregate = sum_m g_m. Then g_hat_m <- g_m and
-  // theta_hat_m <- theta^k for each sender.
-  virtual void upload(const Flags& senders, bool replace) = 0;
+  // Senders upload the round's payload (Round::Upload), which the server adds to the aggregate in
+  // worker order (with Upload::Gradient, GD: aggregate = sum_m g_m). Then each sender's g_hat_m
+  // moves as the payload says and theta_hat_m <- theta^k.
+  virtual void upload(const Flags& senders, const Round& round) = 0;
   // theta^{k+1} = theta^k - step * aggregate; returns ||theta^{k+1} - theta^k||^2.
   virtual double step(double step_size) = 0;
-  // The exchange half of an iteration, in one call: fire = the LAG-WK rule over `selected`
-  // when `use_trigger`, else `selected`; upload(fire, replace); returns step(step_size). A
-  // backend that can do all of it in one round trip (a CUDA graph on one GPU) overrides it; the
-  // results must be those of the three calls.
-  virtual double exchange(bool use_trigger, double tau, const Flags& selected, bool replace,
-                          double step_size, Flags& fire) {
-    if (use_trigger)
-      trigger(tau, selected, fire);
-    else
-      fire = selected;
-    upload(fire, replace);
+  // The exchange half of an iteration, in one call: trigger(round, selected, fire);
+  // upload(fire, round); returns step(step_size). A backend that can do all of it in one round
+  // trip (a CUDA graph on one GPU) overrides it; the results must be those of the three calls.
+  virtual double exchange(const Round& round, const Flags& selected, double step_size,
+                          Flags& fire) {
+    trigger(round, selected, fire);
+    upload(fire, round);
     return step(step_size);
   }
   // This process's part of the run's state (between iterations: after a step, before the next

@@ -28,6 +28,13 @@ struct TrainOptions {
   double time_limit = 0.0;        // seconds (0: none)
   std::int64_t eval_every = 1;    // evaluate loss every this many iterations (and at the end)
   std::uint64_t seed = 1;         // Num-IAG's draws
+  // LAQ: bits per coordinate, and the rounds a worker may skip before it must upload (0: any).
+  int bits = 4;
+  std::int64_t max_skip = 100;
+  // EF21 and CLAG: coordinates per upload (0: a tenth of the parameters, at least 1), and CLAG's
+  // zeta.
+  std::size_t top_k = 0;
+  double zeta = 1.0;
   // Asked about every kInterruptCheckSeconds of training: true ends the run after the current
   // iteration, with StopReason::Interrupted (SIGINT/SIGTERM in the CLI). Empty: never.
   std::function<bool()> interrupted;

@@ -1,12 +1,16 @@
 // The communication ledger: exact per-iteration counts of what moved (docs/architecture.md §3).
 //
 // Logical bytes follow the paper's model, every worker a node beside the server:
-//   uplink     uploads * d * sizeof(T)                 (a delta, or GD's full gradient)
+//   uplink     uploads * d * sizeof(T)                 (a delta, or GD's full gradient; LAQ:
+//                                                       sizeof(T) + ceil(b d / 8) per upload,
+//                                                       EF21 and CLAG k (sizeof(T) + 4) after
+//                                                       their first, full round)
 //   downlink   receivers * d * sizeof(T)               (theta^k to each worker that needs it:
 //                                                       all M for GD and LAG-WK, only the
 //                                                       selected ones for LAG-PS and the IAGs)
-//   control    LAG-WK: M * (sizeof(T) + 1)             (tau^k down with theta, one trigger
+//   control    LAG-WK, LAQ: M * (sizeof(T) + 1)        (tau^k down with theta, one trigger
 //                                                       flag byte up from every worker);
+//              CLAG: M                                 (the flags; its rule needs no tau)
 //              the others: 0 (the server decides; its request is the theta it sends)
 //   GD-equivalent uplink   M * d * sizeof(T)
 // Physical bytes are what actually crossed a device or network boundary; the in-process CPU
@@ -42,10 +46,11 @@ class Ledger {
  public:
   Ledger(Algorithm algo, int workers, std::size_t dim, std::size_t value_bytes);
 
-  // Record one iteration from the counts of who computed and who uploaded; physical bytes are
-  // the transport's own counts for that iteration.
-  const Traffic& record(std::uint64_t computes, std::uint64_t uploads, std::uint64_t physical_up,
-                        std::uint64_t physical_down);
+  // Record one iteration from the counts of who computed and who uploaded, each upload of
+  // `upload_bytes` (the round's payload: a vector, or LAQ's and Top-k's compressed ones);
+  // physical bytes are the transport's own counts for that iteration.
+  const Traffic& record(std::uint64_t computes, std::uint64_t uploads, std::uint64_t upload_bytes,
+                        std::uint64_t physical_up, std::uint64_t physical_down);
 
   const Traffic& total() const { return total_; }
   // Traffic of the last recorded iteration (all zero before the first).

@@ -74,6 +74,8 @@ void put_cluster_state(MessageWriter& out, const ClusterState<T>& s) {
   out.put_array(s.aggregate);
   out.put_array(s.theta_hat);
   out.put_array(s.g_hat);
+  out.put_array(s.g_prev);
+  out.put_array(s.worker_scalars);
 }
 
 template <class T>
@@ -87,6 +89,8 @@ ClusterState<T> get_cluster_state(MessageReader& in) {
   s.aggregate = in.array<T>();
   s.theta_hat = in.array<T>();
   s.g_hat = in.array<T>();
+  s.g_prev = in.array<T>();
+  s.worker_scalars = in.array<double>();
   return s;
 }
 

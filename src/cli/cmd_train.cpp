@@ -23,6 +23,7 @@
 #include "cli/train_outputs.hpp"
 #include "cluster/cpu_cluster.hpp"
 #include "common/test_signal.hpp"
+#include "compress/quantizer.hpp"
 #include "lag/build_info.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
@@ -57,6 +58,10 @@ struct TrainArgs {
   bool quiet = false;
   std::int64_t checkpoint_every = 0;
   std::string checkpoint_dir;  // empty: OUT/checkpoint
+  int bits = 4;
+  std::int64_t max_skip = 100;
+  std::string topk;  // "", a count, or a fraction of the parameters
+  double zeta = 1.0;
 };
 
 class TrainCommand final : public Command {
@@ -74,7 +79,27 @@ class TrainCommand final : public Command {
     add_data_options(*c, a_.data);
     c->add_option("--algo", a_.algos,
                   "Comma list of algorithms: gd, lag-wk (worker-side trigger), lag-ps "
-                  "(server-side trigger), cyc-iag, num-iag")
+                  "(server-side trigger), cyc-iag, num-iag, laq (lazy quantized uploads), ef21 "
+                  "(Top-k compressed uploads with error feedback), clag (EF21, lazily)")
+        ->capture_default_str()
+        ->group("Algorithm");
+    c->add_option("--bits", a_.bits, "laq: bits per coordinate of a quantized upload (1 to 16)")
+        ->check(CLI::Range(kMinQuantizerBits, kMaxQuantizerBits))
+        ->capture_default_str()
+        ->group("Algorithm");
+    c->add_option("--max-skip", a_.max_skip,
+                  "laq: a worker that skipped this many rounds in a row uploads (0: never forced)")
+        ->check(non_negative_number())
+        ->capture_default_str()
+        ->group("Algorithm");
+    c->add_option("--topk", a_.topk,
+                  "ef21, clag: coordinates per upload, a count (e.g. 5) or a fraction of the "
+                  "parameters (e.g. 0.05) (default: a tenth of them)")
+        ->group("Algorithm");
+    c->add_option("--zeta", a_.zeta,
+                  "clag: a worker uploads when its gradient moved from the server's copy by "
+                  "more than zeta times its own change since the previous round")
+        ->check(non_negative_number())
         ->capture_default_str()
         ->group("Algorithm");
     c->add_option("--precision", a_.precision, "Arithmetic of the workers and server: fp64 or fp32")
@@ -191,6 +216,30 @@ class TrainCommand final : public Command {
   BackendChoice backend_;
   CLI::App* app_ = nullptr;
 };
+
+// --topk: empty (the engine's default), a count, or a fraction of the d parameters (rounded up).
+std::size_t parse_top_k(const std::string& s, std::size_t d) {
+  if (s.empty()) return 0;
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const bool fraction = s.find_first_of(".eE") != std::string::npos;
+  if (used != s.size() || !std::isfinite(v) || !(v > 0) || (fraction && v > 1) ||
+      (!fraction && v != std::floor(v)))
+    throw Error(
+        "--topk must be a count of coordinates (e.g. 5) or a fraction of the parameters "
+        "in (0, 1] (e.g. 0.05), got '" +
+        s + "'");
+  const auto k = fraction ? static_cast<std::size_t>(std::ceil(v * static_cast<double>(d)))
+                          : static_cast<std::size_t>(v);
+  if (k > d)
+    throw Error("--topk " + s + " is more than the model's " + std::to_string(d) + " parameters");
+  return std::max<std::size_t>(k, 1);
+}
 
 std::optional<double> parse_optimum(const std::string& s) {
   if (s.empty() || s == "auto") return std::nullopt;
@@ -330,6 +379,10 @@ Fingerprint TrainCommand::fingerprint(Spmd& spmd, const TrainingData& data,
       {"--optimum", optimum ? number(*optimum) : "none"},
       {"--grad-tol", number(a_.grad_tol)},
       {"--seed", std::to_string(a_.data.seed)},
+      {"--bits", std::to_string(a_.bits)},
+      {"--max-skip", std::to_string(a_.max_skip)},
+      {"--topk", a_.topk.empty() ? "default" : a_.topk},
+      {"--zeta", number(a_.zeta)},
       {"--backend", backend_.cuda ? "cuda" : "cpu"},
   };
 }
@@ -388,6 +441,14 @@ int TrainCommand::run() {
         backend_ = spmd.mpi() ? spmd.choose_backend(backend_name_, devices_)
                               : choose_backend(backend_name_, devices_);
         backend_.graphs = graphs_ == "on";
+        if (backend_.cuda && std::any_of(algos.begin(), algos.end(), compresses)) {
+          // LAQ, EF21 and CLAG have no GPU path yet: auto falls back to the CPU.
+          if (backend_name_ == "cuda")
+            throw Error("laq, ef21 and clag run on the CPU backend so far: use --backend cpu");
+          backend_ =
+              spmd.mpi() ? spmd.choose_backend("cpu", devices_) : choose_backend("cpu", devices_);
+          backend_.description += " (laq, ef21 and clag have no GPU path yet)";
+        }
       }))
     return kExitError;
   spmd.agree_backend(backend_);
@@ -446,7 +507,9 @@ int TrainCommand::run() {
   spmd.share_constants(data.train.workers(), smooth, optimum);
   // A resumed run must be the run it continues; only then is anything in the output folder
   // touched.
+  std::size_t top_k = 0;
   if (!spmd.all_succeed([&] {
+        top_k = parse_top_k(a_.topk, parameter_count(data.model, data.train.dim));
         checkpointing.fingerprint = fingerprint(spmd, data, smooth, optimum);
         if (saved) require_same(saved->fingerprint, checkpointing.fingerprint, resume_);
         if (!speak) return;
@@ -486,6 +549,10 @@ int TrainCommand::run() {
   base.time_limit = a_.time_limit;
   base.eval_every = a_.eval_every;
   base.seed = a_.data.seed;
+  base.bits = a_.bits;
+  base.max_skip = a_.max_skip;
+  base.zeta = a_.zeta;
+  base.top_k = top_k;
   const InterruptGuard interrupt;
   base.interrupted = [] { return InterruptGuard::signal() != 0; };
 

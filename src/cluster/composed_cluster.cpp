@@ -25,9 +25,10 @@ ComposedCluster<T>::ComposedCluster(int workers, std::shared_ptr<void> context,
     throw Error("internal: the rank's workers are not its block");
   for (int m = 0; m < workers_total_; ++m) rank_of_.push_back(mpi::rank_of_worker(workers, R, m));
   // The largest messages: the first rank's packed uploads, and the step's theta and norm.
-  const std::size_t largest = std::max(
-      static_cast<std::size_t>(mpi::worker_block(workers, R, 0).count) * params_ * sizeof(T),
-      params_ * sizeof(T) + sizeof(double));
+  const std::size_t largest =
+      std::max(static_cast<std::size_t>(mpi::worker_block(workers, R, 0).count) *
+                   Round::max_payload_bytes(params_, sizeof(T)),
+               params_ * sizeof(T) + sizeof(double));
   if (R > 1 && largest > wire_->max_message())
     throw Error("a message of " + std::to_string(largest) + " bytes is too large for one " +
                 "message of this transport; use fewer workers per rank");
@@ -74,11 +75,16 @@ void ComposedCluster<T>::select_and_compute(double tau,
 }
 
 template <class T>
-void ComposedCluster<T>::trigger(double tau, const Flags& selected, Flags& fire) {
+void ComposedCluster<T>::trigger(const Round& round, const Flags& selected, Flags& fire) {
+  workers_->prepare(round, local(selected));
+  if (round.trigger == Round::Trigger::None || round.forced) {
+    fire = selected;  // known on every rank: nothing to agree
+    return;
+  }
   const auto M = static_cast<std::size_t>(workers_total_);
   const char* during = "the exchange of trigger flags";
   std::uint8_t* flags = server_->flags();
-  workers_->trigger(tau, local(selected), flags, static_cast<std::size_t>(block_.first), M);
+  workers_->trigger(round, local(selected), flags, static_cast<std::size_t>(block_.first), M);
   if (ranks() > 1) {
     wire_->max_bytes(flags, M, during);
     physical_up_ += others() * M;
@@ -90,9 +96,10 @@ void ComposedCluster<T>::trigger(double tau, const Flags& selected, Flags& fire)
 }
 
 template <class T>
-void ComposedCluster<T>::upload(const Flags& senders, bool replace) {
+void ComposedCluster<T>::upload(const Flags& senders, const Round& round) {
   const int R = ranks();
-  const std::size_t d = params_, vector_bytes = d * sizeof(T);
+  const bool replace = round.upload == Round::Upload::Gradient;
+  const std::size_t payload_bytes = round.payload_bytes(params_, sizeof(T));
   // How many senders each rank holds: known on every rank from the agreed flags.
   std::vector<std::size_t>& sending = sending_;
   sending.assign(static_cast<std::size_t>(R), 0);
@@ -103,17 +110,17 @@ void ComposedCluster<T>::upload(const Flags& senders, bool replace) {
       ++total;
     }
   if (total == 0 && !replace) return;  // nobody sends: nothing moves and nothing changes
-  for (int r = 1; r < R; ++r) physical_up_ += sending[static_cast<std::size_t>(r)] * vector_bytes;
+  for (int r = 1; r < R; ++r) physical_up_ += sending[static_cast<std::size_t>(r)] * payload_bytes;
   const Flags& mine = local(senders);
   const auto commit_senders = [&] {
     for (std::size_t i = 0; i < mine.size(); ++i)
-      if (mine[i]) workers_->commit(i);
+      if (mine[i]) workers_->commit(i, round);
   };
 
   if (!server_rank()) {
     const std::size_t n = sending[static_cast<std::size_t>(wire_->rank())];
     if (n == 0) return;
-    wire_->send(workers_->pack(mine, replace), n * vector_bytes, 0, "the upload to rank 0");
+    wire_->send(workers_->pack(mine, round), n * payload_bytes, 0, "the upload to rank 0");
     commit_senders();
     return;  // complete at the step's wait
   }
@@ -126,20 +133,20 @@ void ComposedCluster<T>::upload(const Flags& senders, bool replace) {
     wire_->group_begin(during);
     for (int r = 1; r < R; ++r) {
       const std::size_t n = sending[static_cast<std::size_t>(r)];
-      if (n > 0) wire_->recv(server_->inbox(r), n * vector_bytes, r, during);
+      if (n > 0) wire_->recv(server_->inbox(r), n * payload_bytes, r, during);
     }
     wire_->group_end(during);
   }
   // Rank 0's own senders first (the lowest worker indices), then rank by rank, each rank's
   // senders in worker order: global worker order.
   for (std::size_t i = 0; i < mine.size(); ++i)
-    if (mine[i]) server_->add(workers_->upload_vector(i, replace));
+    if (mine[i]) server_->add(workers_->upload_payload(i, round), round);
   commit_senders();
   if (remote) {
     wire_->fence(during, -1);
     for (int r = 1; r < R; ++r)
       for (std::size_t j = 0; j < sending[static_cast<std::size_t>(r)]; ++j)
-        server_->add(server_->inbox(r) + j * d);
+        server_->add(server_->inbox(r) + j * payload_bytes, round);
   }
   for (std::size_t m = 0; m < senders.size(); ++m)
     if (senders[m]) server_->sent(m);
@@ -226,7 +233,7 @@ template <class T>
 ClusterState<T> ComposedCluster<T>::save_state() {
   ClusterState<T> state;
   server_->save(state);
-  workers_->save(state.g_hat);
+  workers_->save(state);
   return state;
 }
 
@@ -243,9 +250,12 @@ void ComposedCluster<T>::restore_state(const ClusterState<T>& state) {
   check("theta", state.theta.size(), d);
   check("aggregate", state.aggregate.size(), root ? d : 0);
   check("theta_hat", state.theta_hat.size(), root ? M * d : 0);
-  check("g_hat", state.g_hat.size(), workers_->count() * d);
+  const std::size_t n = workers_->count();
+  check("g_hat", state.g_hat.size(), n * d);
+  if (!state.g_prev.empty()) check("g_prev", state.g_prev.size(), n * d);
+  check("worker scalars", state.worker_scalars.size(), 2 * n);
   server_->load(state);
-  workers_->load(state.g_hat);
+  workers_->load(state);
 }
 
 template <class T>

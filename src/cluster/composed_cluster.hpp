@@ -52,9 +52,9 @@ class ComposedCluster : public Cluster<T> {
   void compute(const Flags& selected) override;
   void select_and_compute(double tau, const std::vector<double>& worker_smoothness,
                           Flags& selected) override;
-  void trigger(double tau, const Flags& selected, Flags& fire) override;
+  void trigger(const Round& round, const Flags& selected, Flags& fire) override;
   Evaluation evaluate() override;
-  void upload(const Flags& senders, bool replace) override;
+  void upload(const Flags& senders, const Round& round) override;
   double step(double step_size) override;
   // Rank 0: the server's theta; other ranks: their replica, current after every step.
   std::vector<T> theta() const override;

@@ -99,10 +99,19 @@ cudaGraphExec_t CudaCluster<T>::exchange_graph(bool use_trigger, bool replace, d
 }
 
 template <class T>
-double CudaCluster<T>::exchange(bool use_trigger, double tau, const Flags& selected, bool replace,
-                                double step_size, Flags& fire) {
-  if (!mirror_.get())  // several ranks, or graphs off: the protocol's three steps
-    return Cluster<T>::exchange(use_trigger, tau, selected, replace, step_size, fire);
+double CudaCluster<T>::exchange(const Round& round, const Flags& selected, double step_size,
+                                Flags& fire) {
+  // The graph holds LAG's rounds: no rule (every selected worker uploads) or LAG-WK's, and
+  // deltas or GD's gradients.
+  const bool lag_round =
+      !round.forced &&
+      (round.trigger == Round::Trigger::None || round.trigger == Round::Trigger::LagWk) &&
+      (round.upload == Round::Upload::Delta || round.upload == Round::Upload::Gradient);
+  if (!mirror_.get() || !lag_round)  // several ranks, graphs off, other rounds: three steps
+    return Cluster<T>::exchange(round, selected, step_size, fire);
+  const bool use_trigger = round.trigger == Round::Trigger::LagWk;
+  const bool replace = round.upload == Round::Upload::Gradient;
+  const double tau = round.tau;
   const std::size_t M = selected.size();
   context_->use();
   const cudaGraphExec_t exec = exchange_graph(use_trigger, replace, step_size);

@@ -40,8 +40,8 @@ class CudaCluster final : public ComposedCluster<T> {
               bool graphs);
   ~CudaCluster() override;
 
-  double exchange(bool use_trigger, double tau, const Flags& selected, bool replace,
-                  double step_size, Flags& fire) override;
+  double exchange(const Round& round, const Flags& selected, double step_size,
+                  Flags& fire) override;
 
  private:
   struct Parts {

@@ -1,6 +1,7 @@
 #include "lag/algorithm.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "lag/error.hpp"
 
@@ -11,17 +12,17 @@ struct NamedAlgorithm {
   const char* name;
   Algorithm algo;
 };
-constexpr NamedAlgorithm kAlgorithms[] = {{"gd", Algorithm::GD},
-                                          {"lag-wk", Algorithm::LagWK},
-                                          {"lag-ps", Algorithm::LagPS},
-                                          {"cyc-iag", Algorithm::CycIAG},
-                                          {"num-iag", Algorithm::NumIAG}};
+constexpr NamedAlgorithm kAlgorithms[] = {
+    {"gd", Algorithm::GD},          {"lag-wk", Algorithm::LagWK},   {"lag-ps", Algorithm::LagPS},
+    {"cyc-iag", Algorithm::CycIAG}, {"num-iag", Algorithm::NumIAG}, {"laq", Algorithm::Laq},
+    {"ef21", Algorithm::Ef21},      {"clag", Algorithm::Clag}};
 }  // namespace
 
 Algorithm parse_algorithm(const std::string& name) {
   for (const auto& a : kAlgorithms)
     if (name == a.name) return a.algo;
-  throw Error("unknown algorithm '" + name + "' (expected gd, lag-wk, lag-ps, cyc-iag or num-iag)");
+  throw Error("unknown algorithm '" + name +
+              "' (expected gd, lag-wk, lag-ps, cyc-iag, num-iag, laq, ef21 or clag)");
 }
 
 std::vector<Algorithm> parse_algorithm_list(const std::string& comma_list) {
@@ -49,7 +50,25 @@ const char* algorithm_name(Algorithm a) {
   return "?";
 }
 
-double default_xi(Algorithm a) { return a == Algorithm::LagPS ? 10.0 : 1.0; }
+double default_xi(Algorithm a) {
+  if (a == Algorithm::LagPS) return 10.0;
+  if (a == Algorithm::Laq) return 0.8;
+  return 1.0;
+}
+
+double compressed_step(double smoothness, const std::vector<double>& worker_smoothness,
+                       double k_over_d, double zeta) {
+  const auto M = static_cast<double>(worker_smoothness.size());
+  if (!(smoothness > 0) || worker_smoothness.empty() || !(k_over_d > 0) || k_over_d > 1)
+    throw Error("internal: compressed_step needs L > 0, workers and 0 < k/d <= 1");
+  double mean_square = 0;
+  for (double l : worker_smoothness) mean_square += l * l;
+  const double l_tilde = std::sqrt(mean_square / M);
+  const double theta_c = 1.0 - std::sqrt(1.0 - k_over_d);
+  const double beta = (1.0 - k_over_d) / theta_c;
+  const double gamma = 1.0 / (smoothness / M + l_tilde * std::sqrt(std::max(beta, zeta) / theta_c));
+  return gamma / M;
+}
 
 StepHistory::StepHistory(int depth) : depth_(depth) {
   if (depth < 1) throw Error("--depth (D) must be at least 1, got " + std::to_string(depth));

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "compress/quantizer.hpp"
 #include "lag/error.hpp"
 #include "lag/random.hpp"
 
@@ -55,6 +56,57 @@ void validate(const TrainOptions& o, const ProblemConstants& p, int workers) {
   if (o.grad_tol < 0) throw Error("--grad-tol must be >= 0");
   if (o.time_limit < 0) throw Error("--time-limit must be >= 0");
   if (!std::isnan(o.xi) && !(o.xi >= 0)) throw Error("--xi must be >= 0");
+  if (o.bits < kMinQuantizerBits || o.bits > kMaxQuantizerBits)
+    throw Error("--bits must be between " + std::to_string(kMinQuantizerBits) + " and " +
+                std::to_string(kMaxQuantizerBits));
+  if (o.max_skip < 0) throw Error("--max-skip must be >= 0");
+  if (!(o.zeta >= 0) || !std::isfinite(o.zeta)) throw Error("--zeta must be >= 0");
+}
+
+// EF21's and CLAG's k: the option, or a tenth of the parameters (at least 1).
+std::size_t top_k_for(const TrainOptions& o, std::size_t d) {
+  const std::size_t k = o.top_k > 0 ? o.top_k : std::max<std::size_t>(1, d / 10);
+  if (k > d)
+    throw Error("--topk " + std::to_string(k) + " is more than the model's " + std::to_string(d) +
+                " parameters");
+  return k;
+}
+
+// What the workers do in iteration k's exchange (Round). Iteration 1 is a full round for every
+// algorithm: LAQ's and CLAG's are forced (their rules' bookkeeping still starts), and EF21 and
+// CLAG send their full gradients, so that their g_m start as the exact ones (EF21's usual start).
+Round round_for(Algorithm algo, std::int64_t k, double tau, const TrainOptions& o,
+                std::size_t top_k) {
+  Round r;
+  r.tau = tau;
+  r.bits = o.bits;
+  r.max_skip = o.max_skip;
+  r.top_k = top_k;
+  r.zeta = o.zeta;
+  switch (algo) {
+    case Algorithm::GD:
+      r.upload = Round::Upload::Gradient;
+      break;
+    case Algorithm::LagWK:
+      if (k > 1) r.trigger = Round::Trigger::LagWk;
+      break;
+    case Algorithm::Laq:
+      r.trigger = Round::Trigger::Laq;
+      r.upload = Round::Upload::Quantized;
+      r.forced = k == 1;
+      break;
+    case Algorithm::Ef21:
+      if (k > 1) r.upload = Round::Upload::TopK;
+      break;
+    case Algorithm::Clag:
+      r.trigger = Round::Trigger::Clag;
+      r.forced = k == 1;
+      if (k > 1) r.upload = Round::Upload::TopK;
+      break;
+    default:  // LAG-PS and the IAGs: the planner selected who uploads
+      break;
+  }
+  return r;
 }
 
 // Which workers compute in iteration k (1-based), and their computing. Iteration 1 is a full
@@ -71,7 +123,7 @@ class Planner {
       cluster.select_and_compute(tau, smoothness_, selected);
       return;
     }
-    if (k == 1 || algo_ == Algorithm::GD || algo_ == Algorithm::LagWK)
+    if (k == 1 || all_compute(algo_))
       std::fill(selected.begin(), selected.end(), 1);
     else if (algo_ == Algorithm::CycIAG)
       selected[static_cast<std::size_t>((k - 2) % workers_)] = 1;
@@ -109,7 +161,17 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
 
   RunResult result;
   result.algorithm = algo;
-  result.alpha = alpha_or_default(options.alpha, problem.smoothness);
+  const std::size_t top_k =
+      algo == Algorithm::Ef21 || algo == Algorithm::Clag ? top_k_for(options, cluster.dim()) : 0;
+  if (algo == Algorithm::Ef21 || algo == Algorithm::Clag)
+    result.alpha =
+        options.alpha > 0
+            ? options.alpha
+            : compressed_step(problem.smoothness, problem.worker_smoothness,
+                              static_cast<double>(top_k) / static_cast<double>(cluster.dim()),
+                              algo == Algorithm::Clag ? options.zeta : 0.0);
+  else
+    result.alpha = alpha_or_default(options.alpha, problem.smoothness);
   result.xi = std::isnan(options.xi) ? default_xi(algo) : options.xi;
   const double step_size = iag ? result.alpha / M : result.alpha;
 
@@ -255,12 +317,13 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
 
     // 3. Exchange: trigger, upload, step, record.
     const auto x0 = Clock::now();
-    const double change2 = cluster.exchange(algo == Algorithm::LagWK && k > 1, tau, selected,
-                                            algo == Algorithm::GD, step_size, fire);
+    const Round round = round_for(algo, k, tau, options, top_k);
+    const double change2 = cluster.exchange(round, selected, step_size, fire);
     history.push(change2);
     std::uint64_t phys_up = 0, phys_down = 0;
     cluster.take_physical_bytes(phys_up, phys_down);
-    ledger.record(count(selected), count(fire), phys_up, phys_down);
+    ledger.record(count(selected), count(fire), round.payload_bytes(cluster.dim(), sizeof(T)),
+                  phys_up, phys_down);
     train_seconds += seconds_since(x0);
     if (!std::isfinite(change2)) {
       // Caught at the next evaluation when there is one; without, say so now.

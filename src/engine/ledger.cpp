@@ -22,17 +22,20 @@ Ledger::Ledger(Algorithm algo, int workers, std::size_t dim, std::size_t value_b
       value_bytes_(value_bytes) {}
 
 const Traffic& Ledger::record(std::uint64_t computes, std::uint64_t uploads,
-                              std::uint64_t physical_up, std::uint64_t physical_down) {
+                              std::uint64_t upload_bytes, std::uint64_t physical_up,
+                              std::uint64_t physical_down) {
   Traffic t;
   t.computes = computes;
   t.uploads = uploads;
   // GD and LAG-WK broadcast theta to every worker (LAG-WK workers must all compute to decide);
   // under LAG-PS and the IAGs the server sends theta only to the workers it asks.
-  const bool broadcast = algo_ == Algorithm::GD || algo_ == Algorithm::LagWK;
-  t.receivers = broadcast ? workers_ : computes;
-  t.bytes_up = uploads * vector_bytes_;
+  t.receivers = all_compute(algo_) ? workers_ : computes;
+  t.bytes_up = uploads * upload_bytes;
   t.bytes_down = t.receivers * vector_bytes_;
-  t.control_bytes = algo_ == Algorithm::LagWK ? workers_ * (value_bytes_ + 1) : 0;
+  if (algo_ == Algorithm::LagWK || algo_ == Algorithm::Laq)
+    t.control_bytes = workers_ * (value_bytes_ + 1);
+  else if (algo_ == Algorithm::Clag)
+    t.control_bytes = workers_;
   t.physical_bytes_up = physical_up;
   t.physical_bytes_down = physical_down;
   t.gd_equivalent_bytes_up = workers_ * vector_bytes_;

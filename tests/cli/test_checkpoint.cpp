@@ -76,6 +76,16 @@ TEST_F(Checkpoint, LinearFp64AndFp32ResumeBitForBit) {
   }
 }
 
+// LAQ, EF21 and CLAG keep more state per worker (LAQ's error and skip count, CLAG's previous
+// gradient): killed in each of them, resumed to the same bits.
+TEST_F(Checkpoint, CompressedAlgorithmsResumeBitForBit) {
+  ASSERT_EQ(run_lag("gen paper-linear --workers 4 --dim 12 --out " + path("data")).status, 0);
+  expect_kills_resume_exactly("--data " + path("data") +
+                                  " --algo laq,ef21,clag --bits 3 --max-skip 5 --topk 3"
+                                  " --zeta 2 --max-iters 60 --eval-every 7 --checkpoint-every 9",
+                              {30, 75, 140});
+}
+
 TEST_F(Checkpoint, LogisticFp64AndFp32ResumeBitForBit) {
   ASSERT_EQ(
       run_lag("gen hetero --model logistic --workers 4 --dim 8 --rows 40 --out " + path("data"))

@@ -21,6 +21,20 @@
 namespace lag {
 namespace {
 
+// Rounds of LAG's kinds: deltas, GD's gradients, and the LAG-WK rule at a threshold.
+const Round kDelta{};
+Round gradient_round() {
+  Round r;
+  r.upload = Round::Upload::Gradient;
+  return r;
+}
+Round wk_round(double tau) {
+  Round r;
+  r.trigger = Round::Trigger::LagWk;
+  r.tau = tau;
+  return r;
+}
+
 // ---- the host server ------------------------------------------------------------------------
 
 TEST(HostServer, StepIsThetaMinusStepTimesAggregateAndReportsTheChange) {
@@ -28,8 +42,8 @@ TEST(HostServer, StepIsThetaMinusStepTimesAggregateAndReportsTheChange) {
   s.reset({1.0, -2.0, 0.5});
   s.begin_upload(false);
   const double a[3] = {4.0, 0.0, -8.0}, b[3] = {0.0, 2.0, 0.0};
-  s.add(a);
-  s.add(b);
+  s.add(a, kDelta);
+  s.add(b, kDelta);
   s.step(0.25);
   EXPECT_EQ(s.theta()[0], 0.0);   // 1 - 0.25 * 4
   EXPECT_EQ(s.theta()[1], -2.5);  // -2 - 0.25 * 2
@@ -51,16 +65,16 @@ TEST(HostServer, AddsInTheOrderGiven) {
   s.reset({0.0});
   const double big = 1e16, one = 1.0, minus = -1e16;
   s.begin_upload(false);
-  s.add(&big);
-  s.add(&one);
-  s.add(&minus);
+  s.add(&big, kDelta);
+  s.add(&one, kDelta);
+  s.add(&minus, kDelta);
   s.step(-1.0);  // theta = aggregate
   EXPECT_EQ(s.theta()[0], (big + one) + minus);
   s.reset({0.0});
   s.begin_upload(false);
-  s.add(&big);
-  s.add(&minus);
-  s.add(&one);
+  s.add(&big, kDelta);
+  s.add(&minus, kDelta);
+  s.add(&one, kDelta);
   s.step(-1.0);
   EXPECT_EQ(s.theta()[0], (big + minus) + one);
   EXPECT_NE((big + one) + minus, (big + minus) + one);  // the test can tell the orders apart
@@ -72,7 +86,7 @@ TEST(HostServer, PsSelectAppliesTheRuleToTheStaleDistances) {
   s.sent(1);  // theta_hat_1 = (0, 0)
   s.begin_upload(false);
   const double g[2] = {-3.0, -4.0};
-  s.add(g);
+  s.add(g, kDelta);
   s.step(1.0);  // theta = (3, 4): workers 0 and 2 are 25 away (their theta_hat is the start)
   s.sent(2);    // theta_hat_2 = (3, 4): distance 0
   std::uint8_t selected[3] = {9, 9, 9};
@@ -93,8 +107,8 @@ TEST(HostServer, OnlyRankZeroHoldsTheServersState) {
   EXPECT_EQ(other.theta()[3], 4.0);  // the replica
   HostServer<double> server(4, 6, 0, 3);
   // Room for each other rank's block: ranks 1 and 2 hold 2 workers each.
-  server.inbox(1)[2 * 4 - 1] = 1.0;
-  server.inbox(2)[2 * 4 - 1] = 1.0;
+  server.inbox(1)[2 * Round::max_payload_bytes(4, sizeof(double)) - 1] = 1;
+  server.inbox(2)[2 * Round::max_payload_bytes(4, sizeof(double)) - 1] = 1;
 }
 
 // ---- the CPU workers --------------------------------------------------------------------------
@@ -117,7 +131,7 @@ TEST(CpuWorkers, TriggerSetsOnlyItsOwnFlagsAndClearsTheRest) {
   ASSERT_GT(norms[0], 0.0);
   std::vector<std::uint8_t> flags(8, 7);
   const double tau = norms[1];  // worker 1 sits exactly at the threshold: it does not fire
-  w.trigger(tau, {1, 1, 0}, flags.data(), 2, flags.size());
+  w.trigger(wk_round(tau), {1, 1, 0}, flags.data(), 2, flags.size());
   const std::vector<std::uint8_t> expected = {
       0, 0, static_cast<std::uint8_t>(norms[0] > tau), 0, 0, 0, 0, 0};
   EXPECT_EQ(flags, expected);
@@ -130,10 +144,10 @@ TEST(CpuWorkers, PackPutsTheSendersVectorsInWorkerOrder) {
   w.reset();
   const std::vector<double> theta(2, 0.25);
   w.compute({1, 1, 1}, theta.data());
-  const double* packed = w.pack({1, 0, 1}, true);
+  const auto* packed = static_cast<const double*>(w.pack({1, 0, 1}, gradient_round()));
   EXPECT_EQ(std::vector<double>(packed, packed + 2), w.g(0));
   EXPECT_EQ(std::vector<double>(packed + 2, packed + 4), w.g(2));
-  packed = w.pack({0, 1, 0}, false);
+  packed = static_cast<const double*>(w.pack({0, 1, 0}, kDelta));
   EXPECT_EQ(std::vector<double>(packed, packed + 2), w.delta(1));
 }
 
@@ -235,7 +249,7 @@ TEST(Protocol, RankZeroReceivesExactlyFromTheRanksThatSendAndAddsInWorkerOrder) 
   // Rank 1's packed uploads (workers 2 and 3), chosen so that the order of additions shows.
   job.wire->payload[1] = {1e16, 1.0, -3.0, -1e16, 2.0, 0.5};
   job.wire->ops.clear();
-  job.cluster->upload(senders, /*replace=*/true);
+  job.cluster->upload(senders, gradient_round());
   ASSERT_EQ(job.wire->ops.size(), 1u);  // one receive, from rank 1; nothing from rank 2
   EXPECT_EQ(job.wire->ops[0].kind, "recv");
   EXPECT_EQ(job.wire->ops[0].peer, 1);
@@ -263,7 +277,7 @@ TEST(Protocol, ARankSendsOneMessageOfItsSendersOrNothing) {
   Job one(1);
   one.cluster->compute(all);
   one.wire->ops.clear();
-  one.cluster->upload({1, 0, 1, 1, 0, 0}, /*replace=*/true);
+  one.cluster->upload({1, 0, 1, 1, 0, 0}, gradient_round());
   ASSERT_EQ(one.wire->ops.size(), 1u);
   EXPECT_EQ(one.wire->ops[0].kind, "send");
   EXPECT_EQ(one.wire->ops[0].peer, 0);
@@ -276,7 +290,7 @@ TEST(Protocol, ARankSendsOneMessageOfItsSendersOrNothing) {
   Job two(2);  // no senders among workers 4 and 5: no message at all
   two.cluster->compute(all);
   two.wire->ops.clear();
-  two.cluster->upload({1, 0, 1, 1, 0, 0}, /*replace=*/true);
+  two.cluster->upload({1, 0, 1, 1, 0, 0}, gradient_round());
   EXPECT_TRUE(two.wire->ops.empty());
   two.cluster->take_physical_bytes(up, down);
   EXPECT_EQ(up, 2 * kVector);
@@ -288,7 +302,7 @@ TEST(Protocol, FlagsAreAgreedByOneMaximumAndCountedForEveryOtherRank) {
   job.wire->other_flags = {1, 0, 0, 0, 0, 1};  // rank 0 fires worker 0, rank 2 worker 5
   job.wire->ops.clear();
   Flags fire;
-  job.cluster->trigger(0.0, Flags(6, 1), fire);  // tau 0: this rank's workers 2 and 3 fire
+  job.cluster->trigger(wk_round(0.0), Flags(6, 1), fire);  // tau 0: this rank's 2 and 3 fire
   const Flags expected = {1, 0, 1, 1, 0, 1};
   EXPECT_EQ(fire, expected);
   ASSERT_EQ(job.wire->ops.size(), 1u);
@@ -363,7 +377,7 @@ TEST(Protocol, OneRankMovesNothing) {
   c.reset({});
   Flags fire;
   c.compute(Flags(3, 1));
-  c.exchange(true, 0.0, Flags(3, 1), false, 0.1, fire);
+  c.exchange(wk_round(0.0), Flags(3, 1), 0.1, fire);
   c.evaluate();
   EXPECT_TRUE(wire->ops.empty());
   std::uint64_t up = 1, down = 1;

@@ -64,7 +64,7 @@ TEST(ResumeState, AClusterRefusesAStateOfOtherSizes) {
 // A state saved in fp64 is not read as fp32.
 TEST(ResumeState, TheCodecRefusesAnotherPrecision) {
   MessageWriter out;
-  put_cluster_state(out, ClusterState<double>{{1.0, 2.0}, {}, {}, {}});
+  put_cluster_state(out, ClusterState<double>{{1.0, 2.0}, {}, {}, {}, {}, {}});
   MessageReader in(out.bytes(), "the saved state");
   try {
     get_cluster_state<float>(in);

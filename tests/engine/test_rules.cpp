@@ -131,8 +131,9 @@ class ScriptedCluster final : public Cluster<double> {
   std::size_t dim() const override { return 1; }
   void reset(const std::vector<double>&) override {}
   void compute(const Flags& selected) override { computes.push_back(selected); }
-  void trigger(double tau, const Flags& selected, Flags& fire) override {
-    trigger_taus.push_back(tau);
+  // The thresholds of the rounds that ask a rule (not those that upload every selected worker).
+  void trigger(const Round& round, const Flags& selected, Flags& fire) override {
+    if (round.trigger != Round::Trigger::None && !round.forced) trigger_taus.push_back(round.tau);
     fire = selected;
   }
   void select_and_compute(double tau, const std::vector<double>&, Flags& selected) override {
@@ -141,7 +142,7 @@ class ScriptedCluster final : public Cluster<double> {
     computes.push_back(selected);
   }
   Evaluation evaluate() override { return {1.0, 1.0}; }
-  void upload(const Flags&, bool) override {}
+  void upload(const Flags&, const Round&) override {}
   // The k-th step norm is 1 + (k mod 7): varied, exact, and never zero.
   double step(double step_size) override {
     step_sizes.push_back(step_size);

@@ -20,7 +20,7 @@ TEST_P(CudaResume, EveryAlgorithmContinuesBitForBitWithGraphsOnAndOff) {
   LAG_REQUIRE_GPU();
   const test::Problem p = test::problem(GetParam());
   for (bool graphs : {true, false})
-    for (Algorithm a : test::kAllAlgorithms) {
+    for (Algorithm a : test::kLagAlgorithms) {
       SCOPED_TRACE(std::string(algorithm_name(a)) + (graphs ? " graphs on" : " graphs off"));
       const auto on_gpu = [&](const auto& data, const ModelSpec& model) {
         using T = typename std::decay_t<decltype(data.shards[0].x)>::value_type;

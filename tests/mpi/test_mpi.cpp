@@ -162,6 +162,44 @@ TEST_P(MpiRanks, SoftmaxAndMlpPerWorkerFilesMatchTheSingleProcessRunBitForBit) {
   }
 }
 
+// LAQ, EF21 and CLAG: the ranks' packed payloads (codes and radius; Top-k values and indices)
+// cross MPI, rank 0 decodes and adds them in worker order: the single process's bits. Rank 0's
+// physical bytes up are the other ranks' uploads times the payload, as the ledger counts them.
+TEST_P(MpiRanks, CompressedAlgorithmsMatchTheSingleProcessRunBitForBit) {
+  const int R = GetParam();
+  ASSERT_EQ(lag("gen paper-linear --workers 4 --dim 20 --out " + path("data")).status, 0);
+  for (const std::string precision : {"fp64", "fp32"}) {
+    const std::string args = "train --data " + path("data") +
+                             " --algo laq,ef21,clag --bits 3 --topk 4 --zeta 2 --max-iters 80 "
+                             "--precision " +
+                             precision + " --optimum auto --quiet --out ";
+    const Result single = lag(args + path(precision + "-single"));
+    ASSERT_EQ(single.status, 0) << single.output;
+    const Result multi = mpirun(R, args + path(precision + "-multi"));
+    ASSERT_EQ(multi.status, 0) << multi.output;
+    expect_identical(precision + "-single", precision + "-multi", R);
+    // Every upload of a worker off rank 0 crossed as its payload.
+    const std::size_t value = precision == "fp64" ? 8 : 4;
+    for (const auto& row : lag::test::metrics_table(path(precision + "-multi/metrics.csv"))) {
+      if (row.at("iter") == "0") continue;
+      const std::string& senders = row.at("senders");
+      std::uint64_t remote = 0;
+      for (int m = 0; m < 4; ++m)
+        if (senders[m] == '1' && lag::mpi::rank_of_worker(4, R, m) != 0) ++remote;
+      const std::string algo = row.at("algo");
+      const bool first = row.at("iter") == "1";
+      const std::uint64_t each = algo == "laq" ? value + (20 * 3 + 7) / 8
+                                 : first       ? 20 * value
+                                               : 4 * (value + 4);
+      // LAQ's and CLAG's rules are agreed by a maximum over the flags after the first round.
+      const std::uint64_t flags =
+          algo == "ef21" || first ? 0 : static_cast<std::uint64_t>(R - 1) * 4;
+      EXPECT_EQ(std::stoull(row.at("physical_bytes_up")), remote * each + flags)
+          << algo << " iteration " << row.at("iter");
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(R, MpiRanks, ::testing::Values(1, 2, 4));
 
 // Logistic over per-worker files with labels 0/1 (mapped to -1/+1 on every rank), L* by Newton's

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cuda/check.hpp"
+#include "lag/error.hpp"
 #include "mpi/worker_blocks.hpp"
 #include "reduce.cuh"
 #include "trigger.cuh"
@@ -31,8 +32,9 @@ DeviceServer<T>::DeviceServer(std::size_t params, int workers, int rank, int ran
   theta_hat_ = cuda::DeviceBuffer<T>(dev, M * d);
   inbox_.resize(static_cast<std::size_t>(ranks));
   for (int r = 1; r < ranks; ++r)
-    inbox_[static_cast<std::size_t>(r)] = cuda::DeviceBuffer<T>(
-        dev, static_cast<std::size_t>(mpi::worker_block(workers, ranks, r).count) * d);
+    inbox_[static_cast<std::size_t>(r)] = cuda::DeviceBuffer<std::uint8_t>(
+        dev, static_cast<std::size_t>(mpi::worker_block(workers, ranks, r).count) *
+                 Round::max_payload_bytes(d, sizeof(T)));
   rows_workspace_ = cuda::DeviceBuffer<double>(dev, M * cuda::reduce_workspace_doubles());
   host_smoothness_ = cuda::PinnedBuffer<double>(M);
 }
@@ -105,9 +107,12 @@ void DeviceServer<T>::begin_upload(bool replace) {
 }
 
 template <class T>
-void DeviceServer<T>::add(const T* v) {
+void DeviceServer<T>::add(const void* payload, const Round& round) {
+  if (round.upload != Round::Upload::Delta && round.upload != Round::Upload::Gradient)
+    throw Error("laq, ef21 and clag run on the CPU backend so far (--backend cpu)");
   context_.use();
-  LAG_CUDA(cuda::axpy<T>(T(1), v, aggregate_.get(), params_, context_.stream()));
+  LAG_CUDA(cuda::axpy<T>(T(1), static_cast<const T*>(payload), aggregate_.get(), params_,
+                         context_.stream()));
 }
 
 template <class T>

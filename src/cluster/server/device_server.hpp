@@ -28,8 +28,9 @@ class DeviceServer final : public Server<T> {
   void load(const ClusterState<T>& state) override;
 
   void begin_upload(bool replace) override;
-  void add(const T* v) override;
-  T* inbox(int rank) override { return inbox_[static_cast<std::size_t>(rank)].get(); }
+  // LAG's payloads only (vectors); a compressed one throws lag::Error (CPU only so far).
+  void add(const void* payload, const Round& round) override;
+  std::uint8_t* inbox(int rank) override { return inbox_[static_cast<std::size_t>(rank)].get(); }
   void sent(std::size_t m) override;
   void step(double step_size) override;
   void ps_select(double tau, const std::vector<double>& worker_smoothness,
@@ -51,7 +52,7 @@ class DeviceServer final : public Server<T> {
   cuda::PinnedBuffer<T> host_theta_;
   // Rank 0 only.
   cuda::DeviceBuffer<T> aggregate_, theta_hat_;  // theta_hat_: M vectors
-  std::vector<cuda::DeviceBuffer<T>> inbox_;
+  std::vector<cuda::DeviceBuffer<std::uint8_t>> inbox_;
   cuda::DeviceBuffer<double> rows_workspace_;  // the stale distances' reduction
   cuda::PinnedBuffer<double> host_smoothness_;
   std::vector<double> smoothness_on_device_;

@@ -1,7 +1,11 @@
 #include "cluster/server/host_server.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <string>
 
+#include "compress/quantizer.hpp"
+#include "lag/error.hpp"
 #include "lag/trigger_rules.hpp"
 #include "model/gradient.hpp"
 #include "mpi/worker_blocks.hpp"
@@ -19,7 +23,8 @@ HostServer<T>::HostServer(std::size_t params, int workers, int rank, int ranks)
   inbox_.resize(static_cast<std::size_t>(ranks));
   for (int r = 1; r < ranks; ++r)
     inbox_[static_cast<std::size_t>(r)].resize(
-        static_cast<std::size_t>(mpi::worker_block(workers, ranks, r).count) * params);
+        static_cast<std::size_t>(mpi::worker_block(workers, ranks, r).count) *
+        Round::max_payload_bytes(params, sizeof(T)));
 }
 
 template <class T>
@@ -68,8 +73,40 @@ void HostServer<T>::begin_upload(bool replace) {
 }
 
 template <class T>
-void HostServer<T>::add(const T* v) {
-  for (std::size_t j = 0; j < aggregate_.size(); ++j) aggregate_[j] += v[j];
+void HostServer<T>::add(const void* payload, const Round& round) {
+  const std::size_t d = aggregate_.size();
+  const auto* bytes = static_cast<const std::uint8_t*>(payload);
+  switch (round.upload) {
+    case Round::Upload::Delta:
+    case Round::Upload::Gradient: {
+      const T* v = static_cast<const T*>(payload);
+      for (std::size_t j = 0; j < d; ++j) aggregate_[j] += v[j];
+      break;
+    }
+    case Round::Upload::Quantized: {
+      T radius;
+      std::memcpy(&radius, bytes, sizeof radius);
+      decoded_.resize(d);
+      decode_innovation(bytes + sizeof(T), radius, d, round.bits, decoded_.data());
+      for (std::size_t j = 0; j < d; ++j) aggregate_[j] += decoded_[j];
+      break;
+    }
+    case Round::Upload::TopK: {
+      // Values, then indices; a payload in the inbox need not be aligned for either.
+      const std::size_t k = round.top_k;
+      for (std::size_t j = 0; j < k; ++j) {
+        T value;
+        std::uint32_t index;
+        std::memcpy(&value, bytes + j * sizeof(T), sizeof value);
+        std::memcpy(&index, bytes + k * sizeof(T) + j * sizeof index, sizeof index);
+        if (index >= d)
+          throw Error("internal: a Top-k upload names coordinate " + std::to_string(index) +
+                      " of " + std::to_string(d));
+        aggregate_[index] += value;
+      }
+      break;
+    }
+  }
 }
 
 template <class T>

@@ -24,8 +24,8 @@ class HostServer final : public Server<T> {
   void load(const ClusterState<T>& state) override;
 
   void begin_upload(bool replace) override;
-  void add(const T* v) override;
-  T* inbox(int rank) override { return inbox_[static_cast<std::size_t>(rank)].data(); }
+  void add(const void* payload, const Round& round) override;
+  std::uint8_t* inbox(int rank) override { return inbox_[static_cast<std::size_t>(rank)].data(); }
   void sent(std::size_t m) override { theta_hat_[m] = theta_; }
   void step(double step_size) override;
   void ps_select(double tau, const std::vector<double>& worker_smoothness,
@@ -37,7 +37,9 @@ class HostServer final : public Server<T> {
   std::vector<std::uint8_t> flags_;
   // Rank 0 only.
   std::vector<T> aggregate_;
-  std::vector<std::vector<T>> theta_hat_, inbox_;
+  std::vector<std::vector<T>> theta_hat_;
+  std::vector<std::vector<std::uint8_t>> inbox_;
+  std::vector<T> decoded_;  // a quantized upload's innovation
 };
 
 }  // namespace lag

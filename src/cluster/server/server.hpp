@@ -40,10 +40,11 @@ class Server {
   // Rank 0 only.
   // aggregate = 0 when `replace` (GD: the senders' full gradients replace it).
   virtual void begin_upload(bool replace) = 0;
-  // aggregate += v.
-  virtual void add(const T* v) = 0;
-  // Where rank r's packed uploads are received (room for all of its workers' vectors).
-  virtual T* inbox(int rank) = 0;
+  // aggregate += what one upload's payload (Round::Upload) stands for.
+  virtual void add(const void* payload, const Round& round) = 0;
+  // Where rank r's packed uploads are received (room for the largest payloads of all of its
+  // workers, Round::max_payload_bytes each).
+  virtual std::uint8_t* inbox(int rank) = 0;
   // theta_hat_m <- theta^k (worker m uploaded at theta^k).
   virtual void sent(std::size_t m) = 0;
   // theta^{k+1} = theta^k - step_size * aggregate; scalars()[kChange2] = ||theta^{k+1} -

@@ -1,8 +1,11 @@
 #include "cluster/workers/cpu_workers.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
+#include "compress/quantizer.hpp"
+#include "compress/top_k.hpp"
 #include "lag/trigger_rules.hpp"
 #include "model/gradient.hpp"
 
@@ -34,17 +37,39 @@ CpuWorkers<T>::CpuWorkers(std::vector<const Shard<T>*> shards, std::size_t featu
 }
 
 template <class T>
-void CpuWorkers<T>::save(std::vector<T>& g_hat) {
-  g_hat.clear();
-  for (const Worker& w : workers_) g_hat.insert(g_hat.end(), w.g_hat.begin(), w.g_hat.end());
+void CpuWorkers<T>::save(ClusterState<T>& state) {
+  state.g_hat.clear();
+  state.g_prev.clear();
+  state.worker_scalars.clear();
+  const bool clag = std::any_of(workers_.begin(), workers_.end(),
+                                [](const Worker& w) { return !w.g_prev.empty(); });
+  for (const Worker& w : workers_) {
+    state.g_hat.insert(state.g_hat.end(), w.g_hat.begin(), w.g_hat.end());
+    if (clag) {
+      if (w.g_prev.empty())
+        state.g_prev.insert(state.g_prev.end(), params_, T(0));
+      else
+        state.g_prev.insert(state.g_prev.end(), w.g_prev.begin(), w.g_prev.end());
+    }
+    state.worker_scalars.push_back(w.eps_hat);
+    state.worker_scalars.push_back(static_cast<double>(w.skipped));
+  }
 }
 
 template <class T>
-void CpuWorkers<T>::load(const std::vector<T>& g_hat) {
+void CpuWorkers<T>::load(const ClusterState<T>& state) {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
-    const auto first = g_hat.begin() + static_cast<std::ptrdiff_t>(i * params_);
-    std::copy(first, first + static_cast<std::ptrdiff_t>(params_), workers_[i].g_hat.begin());
-    workers_[i].fresh = false;
+    Worker& w = workers_[i];
+    const auto at = static_cast<std::ptrdiff_t>(i * params_),
+               n = static_cast<std::ptrdiff_t>(params_);
+    std::copy(state.g_hat.begin() + at, state.g_hat.begin() + at + n, w.g_hat.begin());
+    if (state.g_prev.empty())
+      w.g_prev.clear();
+    else
+      w.g_prev.assign(state.g_prev.begin() + at, state.g_prev.begin() + at + n);
+    w.eps_hat = state.worker_scalars[2 * i];
+    w.skipped = static_cast<std::int64_t>(state.worker_scalars[2 * i + 1]);
+    w.fresh = false;
   }
 }
 
@@ -52,6 +77,9 @@ template <class T>
 void CpuWorkers<T>::reset() {
   for (Worker& w : workers_) {
     std::fill(w.g_hat.begin(), w.g_hat.end(), T(0));
+    w.g_prev.clear();
+    w.eps_hat = 0;
+    w.skipped = 0;
     w.fresh = false;
   }
 }
@@ -136,24 +164,116 @@ void CpuWorkers<T>::compute_missing(const T* theta) {
 }
 
 template <class T>
-void CpuWorkers<T>::trigger(double tau, const Flags& selected, std::uint8_t* flags,
-                            std::size_t first, std::size_t total) {
-  std::fill(flags, flags + total, std::uint8_t{0});
-  for (std::size_t i = 0; i < workers_.size(); ++i)
-    flags[first + i] = selected[i] && wk_fires(workers_[i].delta_norm2, tau) ? 1 : 0;
+void CpuWorkers<T>::prepare(const Round& round, const Flags& selected) {
+  const std::size_t d = params_;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (!selected[i]) continue;
+    Worker& w = workers_[i];
+    if (round.trigger == Round::Trigger::Clag) {
+      // ||g - g_prev||^2 against the gradient of the previous round (none at the first: 0).
+      double change2 = 0;
+      if (!w.g_prev.empty())
+        for (std::size_t j = 0; j < d; ++j) {
+          const double c = static_cast<double>(w.g[j]) - static_cast<double>(w.g_prev[j]);
+          change2 += c * c;
+        }
+      w.prev_change2 = change2;
+      w.g_prev = w.g;
+    }
+    if (round.upload == Round::Upload::Quantized) {
+      w.q.resize(d);
+      w.v.resize(d);
+      w.payload.resize(round.payload_bytes(d, sizeof(T)));
+      const Quantized r = quantize(w.g.data(), w.g_hat.data(), d, round.bits,
+                                   w.payload.data() + sizeof(T), w.v.data(), w.q.data());
+      const T radius = static_cast<T>(r.radius);
+      std::memcpy(w.payload.data(), &radius, sizeof radius);
+      w.eps = r.error2;
+      w.innovation2 = r.innovation2;
+    } else if (round.upload == Round::Upload::TopK) {
+      const std::size_t k = round.top_k;
+      w.top.resize(k);
+      top_k(w.delta.data(), d, k, w.top.data(), top_scratch_);
+      w.payload.resize(round.payload_bytes(d, sizeof(T)));
+      T* values = reinterpret_cast<T*>(w.payload.data());
+      for (std::size_t j = 0; j < k; ++j) values[j] = w.delta[w.top[j]];
+      std::memcpy(w.payload.data() + k * sizeof(T), w.top.data(), k * sizeof(std::uint32_t));
+    }
+  }
 }
 
 template <class T>
-const T* CpuWorkers<T>::pack(const Flags& senders, bool replace) {
-  outbox_.resize(workers_.size() * params_);
+void CpuWorkers<T>::trigger(const Round& round, const Flags& selected, std::uint8_t* flags,
+                            std::size_t first, std::size_t total) {
+  std::fill(flags, flags + total, std::uint8_t{0});
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (!selected[i]) continue;
+    Worker& w = workers_[i];
+    bool fire = false;
+    switch (round.trigger) {
+      case Round::Trigger::None:
+        fire = true;
+        break;
+      case Round::Trigger::LagWk:
+        fire = wk_fires(w.delta_norm2, round.tau);
+        break;
+      case Round::Trigger::Laq:
+        fire = laq_fires(w.innovation2, round.tau, w.eps, w.eps_hat) ||
+               (round.max_skip > 0 && w.skipped >= round.max_skip);
+        if (!fire) ++w.skipped;
+        break;
+      case Round::Trigger::Clag:
+        fire = clag_fires(w.delta_norm2, round.zeta, w.prev_change2);
+        break;
+    }
+    flags[first + i] = fire ? 1 : 0;
+  }
+}
+
+template <class T>
+const void* CpuWorkers<T>::upload_payload(std::size_t i, const Round& round) const {
+  const Worker& w = workers_[i];
+  switch (round.upload) {
+    case Round::Upload::Gradient:
+      return w.g.data();
+    case Round::Upload::Delta:
+      return w.delta.data();
+    default:
+      return w.payload.data();
+  }
+}
+
+template <class T>
+const void* CpuWorkers<T>::pack(const Flags& senders, const Round& round) {
+  const std::size_t bytes = round.payload_bytes(params_, sizeof(T));
+  outbox_.resize(workers_.size() * bytes);
   std::size_t packed = 0;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (!senders[i]) continue;
-    const T* v = upload_vector(i, replace);
-    std::copy(v, v + params_, outbox_.begin() + static_cast<std::ptrdiff_t>(packed * params_));
+    std::memcpy(outbox_.data() + packed * bytes, upload_payload(i, round), bytes);
     ++packed;
   }
   return outbox_.data();
+}
+
+template <class T>
+void CpuWorkers<T>::commit(std::size_t i, const Round& round) {
+  Worker& w = workers_[i];
+  switch (round.upload) {
+    case Round::Upload::Delta:
+    case Round::Upload::Gradient:
+      std::swap(w.g_hat, w.g);
+      break;
+    case Round::Upload::Quantized:
+      std::swap(w.g_hat, w.q);  // g_hat is LAQ's q_hat
+      w.eps_hat = w.eps;
+      break;
+    case Round::Upload::TopK:
+      // g_hat + the sent coordinates of delta, as the server adds them.
+      for (std::uint32_t j : w.top) w.g_hat[j] += w.delta[j];
+      break;
+  }
+  w.skipped = 0;
 }
 
 template <class T>

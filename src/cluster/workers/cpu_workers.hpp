@@ -30,20 +30,19 @@ class CpuWorkers final : public Workers<T> {
   std::size_t params() const override { return params_; }
 
   void reset() override;
-  void save(std::vector<T>& g_hat) override;
-  void load(const std::vector<T>& g_hat) override;
+  void save(ClusterState<T>& state) override;
+  void load(const ClusterState<T>& state) override;
   // Chunk-parallel, with a fixed-order chunk reduction.
   void compute(const Flags& selected, const T* theta) override;
   void compute_missing(const T* theta) override;
   void mark_stale() override;
-  void trigger(double tau, const Flags& selected, std::uint8_t* flags, std::size_t first,
+  void prepare(const Round& round, const Flags& selected) override;
+  void trigger(const Round& round, const Flags& selected, std::uint8_t* flags, std::size_t first,
                std::size_t total) override;
-  const T* upload_vector(std::size_t i, bool replace) const override {
-    return replace ? workers_[i].g.data() : workers_[i].delta.data();
-  }
-  const T* pack(const Flags& senders, bool replace) override;
-  // A swap: g becomes scratch.
-  void commit(std::size_t i) override { std::swap(workers_[i].g_hat, workers_[i].g); }
+  const void* upload_payload(std::size_t i, const Round& round) const override;
+  const void* pack(const Flags& senders, const Round& round) override;
+  // Delta and Gradient: a swap (g becomes scratch); Quantized: a swap with Q; TopK: an addition.
+  void commit(std::size_t i, const Round& round) override;
   void add_gradients(T* sum) override;
   std::size_t loss_record_size() const override { return 1; }
   const double* loss_record(std::size_t i) const override { return &workers_[i].loss; }
@@ -63,6 +62,15 @@ class CpuWorkers final : public Workers<T> {
     double loss = 0;
     double delta_norm2 = 0;
     bool fresh = false;  // g and loss are at the current theta
+    // Compressed rounds (sized when first used). LAQ: Q and its innovation v, the error eps of
+    // this round's quantization, eps_hat of the last upload's, rounds skipped since. CLAG: the
+    // previous fresh gradient and ||g - g_prev||^2. The payload: LAQ's radius and codes, or
+    // Top-k's values and indices.
+    std::vector<T> q, v, g_prev;
+    std::vector<std::uint8_t> payload;
+    std::vector<std::uint32_t> top;
+    double eps = 0, eps_hat = 0, innovation2 = 0, prev_change2 = 0;
+    std::int64_t skipped = 0;
   };
 
   ModelSpec model_;
@@ -73,7 +81,8 @@ class CpuWorkers final : public Workers<T> {
   std::vector<Worker> workers_;
   std::vector<T> partials_;  // one vector per chunk (used by workers with > 1 chunk)
   std::vector<double> partial_loss_;
-  std::vector<T> outbox_;  // pack()'s message
+  std::vector<std::uint8_t> outbox_;  // pack()'s message
+  std::vector<std::uint32_t> top_scratch_;
   std::vector<int> which_;
 
   void compute_listed(const std::vector<int>& which, const T* theta);

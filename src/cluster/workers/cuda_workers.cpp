@@ -5,6 +5,7 @@
 #include "cuda/check.hpp"
 #include "cuda/stream_capture.hpp"
 #include "fused_gradient.cuh"
+#include "lag/error.hpp"
 #include "reduce.cuh"
 #include "trigger.cuh"
 #include "vector_ops.cuh"
@@ -107,9 +108,27 @@ void CudaWorkers<T>::reset() {
   }
 }
 
+namespace {
+
+void require_lag_round(const Round& round) {
+  if (round.upload == Round::Upload::Quantized || round.upload == Round::Upload::TopK ||
+      round.trigger == Round::Trigger::Laq || round.trigger == Round::Trigger::Clag)
+    throw Error("laq, ef21 and clag run on the CPU backend so far (--backend cpu)");
+}
+
+}  // namespace
+
 template <class T>
-void CudaWorkers<T>::save(std::vector<T>& g_hat) {
+void CudaWorkers<T>::prepare(const Round& round, const Flags&) {
+  require_lag_round(round);
+}
+
+template <class T>
+void CudaWorkers<T>::save(ClusterState<T>& state) {
   context_.use();
+  std::vector<T>& g_hat = state.g_hat;
+  state.g_prev.clear();
+  state.worker_scalars.assign(2 * workers_.size(), 0.0);
   g_hat.resize(workers_.size() * params_);
   for (std::size_t i = 0; i < workers_.size(); ++i)
     LAG_CUDA(cudaMemcpyAsync(g_hat.data() + i * params_, workers_[i].g_hat.get(),
@@ -118,8 +137,9 @@ void CudaWorkers<T>::save(std::vector<T>& g_hat) {
 }
 
 template <class T>
-void CudaWorkers<T>::load(const std::vector<T>& g_hat) {
+void CudaWorkers<T>::load(const ClusterState<T>& state) {
   context_.use();
+  const std::vector<T>& g_hat = state.g_hat;
   // Into the same buffers (the graphs hold their pointers).
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     workers_[i].g_hat.upload(g_hat.data() + i * params_, params_, context_.stream());
@@ -228,8 +248,10 @@ void CudaWorkers<T>::compute_missing(const T* theta) {
 }
 
 template <class T>
-void CudaWorkers<T>::trigger(double tau, const Flags& selected, std::uint8_t* flags,
+void CudaWorkers<T>::trigger(const Round& round, const Flags& selected, std::uint8_t* flags,
                              std::size_t first, std::size_t total) {
+  require_lag_round(round);
+  const double tau = round.tau;
   context_.use();
   const cudaStream_t s = context_.stream();
   const std::size_t n = workers_.size();
@@ -242,7 +264,11 @@ void CudaWorkers<T>::trigger(double tau, const Flags& selected, std::uint8_t* fl
 }
 
 template <class T>
-const T* CudaWorkers<T>::pack(const Flags& senders, bool replace) {
+const void* CudaWorkers<T>::pack(const Flags& senders, const Round& round) {
+  require_lag_round(round);
+  const auto vector = [&](std::size_t i) {
+    return static_cast<const T*>(upload_payload(i, round));
+  };
   context_.use();
   std::size_t n = 0;
   for (std::uint8_t f : senders) n += f != 0;
@@ -251,16 +277,15 @@ const T* CudaWorkers<T>::pack(const Flags& senders, bool replace) {
   std::size_t packed = 0;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (!senders[i]) continue;
-    if (n == 1) return upload_vector(i, replace);  // a lone sender's vector goes as it is
-    copy_device(outbox_.get() + packed * params_, upload_vector(i, replace), params_,
-                context_.stream());
+    if (n == 1) return vector(i);  // a lone sender's vector goes as it is
+    copy_device(outbox_.get() + packed * params_, vector(i), params_, context_.stream());
     ++packed;
   }
   return outbox_.get();
 }
 
 template <class T>
-void CudaWorkers<T>::commit(std::size_t i) {
+void CudaWorkers<T>::commit(std::size_t i, const Round&) {
   context_.use();
   Worker& w = workers_[i];
   if (graphs_)

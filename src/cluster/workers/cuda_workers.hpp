@@ -36,18 +36,22 @@ class CudaWorkers final : public Workers<T> {
   std::size_t count() const override { return workers_.size(); }
   std::size_t params() const override { return params_; }
   void reset() override;
-  void save(std::vector<T>& g_hat) override;
-  void load(const std::vector<T>& g_hat) override;
+  // The GPU runs LAG's rounds only (Round::Upload Delta and Gradient, the LAG-WK rule), whose
+  // only worker state is g_hat.
+  void save(ClusterState<T>& state) override;
+  void load(const ClusterState<T>& state) override;
   void compute(const Flags& selected, const T* theta) override;
   void compute_missing(const T* theta) override;
   void mark_stale() override;
-  void trigger(double tau, const Flags& selected, std::uint8_t* flags, std::size_t first,
+  // Throws lag::Error for the compressed algorithms' rounds (LAQ, EF21, CLAG: CPU only so far).
+  void prepare(const Round& round, const Flags& selected) override;
+  void trigger(const Round& round, const Flags& selected, std::uint8_t* flags, std::size_t first,
                std::size_t total) override;
-  const T* upload_vector(std::size_t i, bool replace) const override {
-    return replace ? workers_[i].g.get() : workers_[i].delta.get();
+  const void* upload_payload(std::size_t i, const Round& round) const override {
+    return round.upload == Round::Upload::Gradient ? workers_[i].g.get() : workers_[i].delta.get();
   }
-  const T* pack(const Flags& senders, bool replace) override;
-  void commit(std::size_t i) override;
+  const void* pack(const Flags& senders, const Round& round) override;
+  void commit(std::size_t i, const Round& round) override;
   void add_gradients(T* sum) override;
   std::size_t loss_record_size() const override { return 2; }
   const double* loss_record(std::size_t i) const override { return workers_[i].loss_parts.get(); }

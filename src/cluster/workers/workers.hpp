@@ -24,10 +24,11 @@ class Workers {
 
   // g_hat = 0 for every worker; nothing fresh.
   virtual void reset() = 0;
-  // Checkpoints, between iterations: every worker's g_hat_i, count() vectors one after another
-  // in worker order, copied to the host and back (complete on return).
-  virtual void save(std::vector<T>& g_hat) = 0;
-  virtual void load(const std::vector<T>& g_hat) = 0;
+  // Checkpoints, between iterations: the workers' state (ClusterState's g_hat, g_prev and
+  // worker_scalars, count() entries each in worker order) copied to the host and back (complete
+  // on return).
+  virtual void save(ClusterState<T>& state) = 0;
+  virtual void load(const ClusterState<T>& state) = 0;
   // The workers with selected[i] != 0 compute, at `theta`: g_i, L_i(theta), delta_i and
   // ||delta_i||^2.
   virtual void compute(const Flags& selected, const T* theta) = 0;
@@ -36,19 +37,23 @@ class Workers {
   virtual void compute_missing(const T* theta) = 0;
   // After a step: no result is at the new theta.
   virtual void mark_stale() = 0;
-  // LAG-WK: flags[first + i] = selected[i] && wk_fires(||delta_i||^2, tau); the other of the
-  // `total` bytes at `flags` are set to 0, so that an element-wise maximum over the ranks leaves
-  // every flag as its owner set it.
-  virtual void trigger(double tau, const Flags& selected, std::uint8_t* flags, std::size_t first,
-                       std::size_t total) = 0;
-  // What worker i uploads: g_i (GD's full gradient, `replace`) or delta_i.
-  virtual const T* upload_vector(std::size_t i, bool replace) const = 0;
-  // The upload vectors of the workers with senders[i] != 0, one after another in worker order:
-  // one message for the rank. (Not their sum: the server adds them one by one in worker order,
-  // so that the sum is the single-process sum bit for bit.)
-  virtual const T* pack(const Flags& senders, bool replace) = 0;
-  // g_hat_i <- g_i, ordered after every use of the worker's vectors posted so far.
-  virtual void commit(std::size_t i) = 0;
+  // The selected workers prepare the round (Round): LAQ quantizes, Top-k selects, CLAG measures
+  // ||g_i - g_prev_i||^2 and keeps g_i as g_prev_i. Nothing for LAG's rounds.
+  virtual void prepare(const Round& round, const Flags& selected) = 0;
+  // The round's rule (after prepare): flags[first + i] = selected[i] && the rule fires; the other
+  // of the `total` bytes at `flags` are set to 0, so that an element-wise maximum over the ranks
+  // leaves every flag as its owner set it. LAQ counts the rounds each worker skips.
+  virtual void trigger(const Round& round, const Flags& selected, std::uint8_t* flags,
+                       std::size_t first, std::size_t total) = 0;
+  // What worker i uploads in the round: round.payload_bytes(params(), sizeof(T)) bytes.
+  virtual const void* upload_payload(std::size_t i, const Round& round) const = 0;
+  // The payloads of the workers with senders[i] != 0, one after another in worker order: one
+  // message for the rank. (Not their sum: the server adds them one by one in worker order, so
+  // that the sum is the single-process sum bit for bit.)
+  virtual const void* pack(const Flags& senders, const Round& round) = 0;
+  // Worker i uploaded: g_hat_i moves as the round's payload says (Round), ordered after every use
+  // of the worker's vectors posted so far.
+  virtual void commit(std::size_t i, const Round& round) = 0;
   // sum += g_i for every worker, in worker order (the evaluation's full gradient).
   virtual void add_gradients(T* sum) = 0;
   // Worker i's loss as a record of loss_record_size() doubles in the memory space, and the loss
