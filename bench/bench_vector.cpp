@@ -3,6 +3,9 @@
 //   Distance2   ||a - b||^2                   (LAG-PS's ||theta_hat_m - theta^k||^2)
 //   DeltaNorm   delta = g - g_hat; ||delta||^2 (what a LAG-WK worker does before its trigger,
 //                                              written as in CpuWorkers::compute)
+//   Quantize    LAQ's 4-bit quantizer (src/compress/quantizer.hpp): g and q_hat read; codes,
+//               the innovation v and Q written (GB/s counts 4n*s + n/2 bytes)
+//   TopK        the k = n/10 largest magnitudes of a vector (src/compress/top_k.hpp): n*s read
 // against the read bandwidth at the same size and precision, measured in the same run before the
 // suite (a 16-lane sum over a vector of the same bytes, median of 5).
 //
@@ -23,6 +26,8 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "compress/quantizer.hpp"
+#include "compress/top_k.hpp"
 #include "model/gradient.hpp"
 
 namespace {
@@ -150,6 +155,35 @@ void BM_DeltaNorm(benchmark::State& state) {
   set_counters<T>(state, timer, n, static_cast<double>(3 * n * sizeof(T)));
 }
 
+template <class T>
+void BM_Quantize(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  Vectors<T>& v = vectors<T>(n);
+  std::vector<T> innovation(n), q(n);
+  std::vector<std::uint8_t> codes(lag::packed_code_bytes(n, 4));
+  const LoopTimer timer;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        lag::quantize(v.a.data(), v.b.data(), n, 4, codes.data(), innovation.data(), q.data()));
+    benchmark::ClobberMemory();
+  }
+  set_counters<T>(state, timer, n, static_cast<double>(4 * n * sizeof(T) + codes.size()));
+}
+
+template <class T>
+void BM_TopK(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const Vectors<T>& v = vectors<T>(n);
+  std::vector<std::uint32_t> indices(n / 10);
+  std::vector<T> scratch;
+  const LoopTimer timer;
+  for (auto _ : state) {
+    lag::top_k(v.a.data(), n, indices.size(), indices.data(), scratch);
+    benchmark::ClobberMemory();
+  }
+  set_counters<T>(state, timer, n, static_cast<double>(n * sizeof(T)));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,6 +220,10 @@ int main(int argc, char** argv) {
   add("Norm2<float>", BM_Norm2<float>);
   add("Distance2<float>", BM_Distance2<float>);
   add("DeltaNorm<float>", BM_DeltaNorm<float>);
+  add("Quantize<double>", BM_Quantize<double>);
+  add("Quantize<float>", BM_Quantize<float>);
+  add("TopK<double>", BM_TopK<double>);
+  add("TopK<float>", BM_TopK<float>);
 
   // --benchmark_format=json prints JSON instead of the table; --benchmark_out=FILE writes JSON
   // to FILE beside it.

@@ -16,7 +16,7 @@
 #            test images at the end (softmax has no closed-form optimum to measure eps against)
 set -euo pipefail
 . "$(dirname "$0")/report-env.sh"
-algos=gd,lag-wk,lag-ps,cyc-iag,num-iag
+algos=gd,lag-wk,lag-ps,cyc-iag,num-iag,laq,ef21,clag
 index="$out/runs.tsv"
 printf 'dir\texperiment\tmodel\tdata\tsplit\tworkers\tspread\n' > "$index"
 start=$SECONDS

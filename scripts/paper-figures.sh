@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The three experiments of the LAG paper (Chen, Giannakis, Sun, Yin, NeurIPS 2018), all five
-# algorithms to the objective error 1e-8, and per experiment a PNG of objective error against
-# iterations and against cumulative uploads (log scale): OUTDIR/{linear,logistic,fashion-pairs}.png.
+# The three experiments of the LAG paper (Chen, Giannakis, Sun, Yin, NeurIPS 2018), its five
+# algorithms and LAQ, EF21 and CLAG to the objective error 1e-8, and per experiment a PNG of
+# objective error against iterations, cumulative uploads and cumulative uplink bytes (log
+# scale): OUTDIR/{linear,logistic,fashion-pairs}.png.
 #
 #   scripts/paper-figures.sh OUTDIR      (10-45 s on 2 cores; LAG=path/to/lag to override)
 #
@@ -20,14 +21,15 @@ set -euo pipefail
 mkdir -p "$out/data"
 start=$SECONDS
 
-# train NAME ARGS...: all five algorithms to 1e-8 into $out/NAME, the comparison table to stdout
+# train NAME ARGS...: all eight algorithms to 1e-8 into $out/NAME, the comparison table to stdout
 # and $out/NAME.txt; a diverged run (status 3) is a result, not a failure.
 train() {
   local name=$1
   shift
   echo "== $name [$((SECONDS - start))s]"
   local status=0
-  "$lag" train --algo gd,lag-wk,lag-ps,cyc-iag,num-iag --target-gap 1e-8 --max-iters 20000 \
+  "$lag" train --algo gd,lag-wk,lag-ps,cyc-iag,num-iag,laq,ef21,clag --target-gap 1e-8 \
+    --max-iters 20000 \
     --threads 1 --out "$out/$name" "$@" > "$out/$name.txt" 2>&1 || status=$?
   cat "$out/$name.txt"
   if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then exit "$status"; fi

@@ -17,9 +17,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
-ALGOS = ["gd", "lag-wk", "lag-ps", "cyc-iag", "num-iag"]
+ALGOS = ["gd", "lag-wk", "lag-ps", "cyc-iag", "num-iag", "laq", "ef21", "clag"]
 STYLE = {"gd": ("black", "o"), "lag-wk": ("tab:red", "s"), "lag-ps": ("tab:blue", "^"),
-         "cyc-iag": ("tab:green", "v"), "num-iag": ("tab:purple", "D")}
+         "cyc-iag": ("tab:green", "v"), "num-iag": ("tab:purple", "D"),
+         "laq": ("tab:orange", "P"), "ef21": ("tab:brown", "X"), "clag": ("tab:cyan", "*")}
 
 
 def sweep_panel(ax, rows, title):

@@ -42,6 +42,12 @@ struct Traffic {
   double bytes_saved_fraction() const;
 };
 
+// Mean bits per upload (0 without uploads): the payload's size, whole or compressed.
+inline double bits_per_upload(const Traffic& t) {
+  return t.uploads == 0 ? 0.0
+                        : 8.0 * static_cast<double>(t.bytes_up) / static_cast<double>(t.uploads);
+}
+
 class Ledger {
  public:
   Ledger(Algorithm algo, int workers, std::size_t dim, std::size_t value_bytes);

@@ -171,6 +171,7 @@ nlohmann::json run_json(const RunResult& r, const RunContext& c) {
   }
   j["stop_reason"] = stop_reason_name(r.stop_reason);
   if (!r.message.empty()) j["message"] = r.message;
+  j["bits_per_upload"] = bits_per_upload(r.total);
   j["wall_seconds"] = r.wall_seconds;
   j["eval_seconds"] = r.eval_seconds;
   j["alpha"] = r.alpha;
@@ -182,28 +183,34 @@ nlohmann::json run_json(const RunResult& r, const RunContext& c) {
 }
 
 void print_comparison(std::ostream& out, const std::vector<RunResult>& runs) {
-  const RunResult* gd = nullptr;
-  for (const auto& r : runs)
+  const RunResult *gd = nullptr, *wk = nullptr;
+  for (const auto& r : runs) {
     if (r.algorithm == Algorithm::GD) gd = &r;
+    if (r.algorithm == Algorithm::LagWK) wk = &r;
+  }
   const bool accuracy = !runs.empty() && !std::isnan(runs.front().test.accuracy);
+  // This run's uplink bytes against another's ("-" without it).
+  const auto bytes_against = [](const RunResult& r, const RunResult* base) {
+    std::ostringstream s;
+    if (base && base->total.bytes_up > 0)
+      s << std::fixed << std::setprecision(3)
+        << static_cast<double>(r.total.bytes_up) / static_cast<double>(base->total.bytes_up);
+    else
+      s << "-";
+    return s.str();
+  };
   out << std::left << std::setw(9) << "algo" << std::right << std::setw(8) << "iters"
-      << std::setw(10) << "uploads" << std::setw(10) << "vs GD" << std::setw(12) << "MB up"
-      << std::setw(10) << "saved" << std::setw(12) << "obj.error" << std::setw(12) << "stop"
-      << std::setw(10) << "time s" << (accuracy ? "  test acc" : "") << "\n";
+      << std::setw(10) << "uploads" << std::setw(9) << "bits/up" << std::setw(12) << "MB up"
+      << std::setw(8) << "vs GD" << std::setw(8) << "vs WK" << std::setw(9) << "saved"
+      << std::setw(12) << "obj.error" << std::setw(12) << "stop" << std::setw(10) << "time s"
+      << (accuracy ? "  test acc" : "") << "\n";
   for (const auto& r : runs) {
     out << std::left << std::setw(9) << algorithm_name(r.algorithm) << std::right << std::setw(8)
-        << r.iterations << std::setw(10) << r.total.uploads;
-    if (gd && gd->total.uploads > 0) {
-      std::ostringstream ratio;
-      ratio << std::fixed << std::setprecision(3)
-            << static_cast<double>(r.total.uploads) / static_cast<double>(gd->total.uploads);
-      out << std::setw(10) << ratio.str();
-    } else {
-      out << std::setw(10) << "-";
-    }
-    out << std::setw(12) << std::fixed << std::setprecision(3)
-        << static_cast<double>(r.total.bytes_up) / 1e6 << std::setw(9) << std::setprecision(1)
-        << 100.0 * r.total.bytes_saved_fraction() << "%";
+        << r.iterations << std::setw(10) << r.total.uploads << std::setw(9)
+        << static_cast<unsigned long long>(bits_per_upload(r.total)) << std::setw(12) << std::fixed
+        << std::setprecision(3) << static_cast<double>(r.total.bytes_up) / 1e6 << std::setw(8)
+        << bytes_against(r, gd) << std::setw(8) << bytes_against(r, wk) << std::setw(8)
+        << std::setprecision(1) << 100.0 * r.total.bytes_saved_fraction() << "%";
     std::ostringstream err;
     if (std::isnan(r.objective_error))
       err << "-";
@@ -215,8 +222,8 @@ void print_comparison(std::ostream& out, const std::vector<RunResult>& runs) {
     out << "\n";
     out.unsetf(std::ios::floatfield);
   }
-  out << "(vs GD: uploads relative to the GD run; saved: uplink bytes saved against the "
-         "GD-equivalent M*d*sizeof(T) per iteration)\n";
+  out << "(bits/up: mean bits per upload; vs GD, vs WK: uplink bytes against the GD and LAG-WK "
+         "runs; saved: against the GD-equivalent M*d*sizeof(T) per iteration)\n";
 }
 
 }  // namespace lag::cli

@@ -16,9 +16,11 @@ inline std::size_t top_k_bytes(std::size_t k, std::size_t value_bytes) {
 
 // The indices of the k largest |v_i| (0 < k <= d), in increasing index order: among equal
 // magnitudes the lower index wins, and a NaN counts as larger than everything (a diverging run
-// still sends deterministic bytes). `scratch` is reused between calls. O(d) on average.
+// still sends deterministic bytes). `scratch` is reused between calls. O(d) on average: the k-th
+// largest magnitude is found by selection on a copy of the magnitudes, then one pass in index
+// order takes everything above it and the first of those equal to it.
 template <class T>
 void top_k(const T* v, std::size_t d, std::size_t k, std::uint32_t* indices,
-           std::vector<std::uint32_t>& scratch);
+           std::vector<T>& scratch);
 
 }  // namespace lag

@@ -129,7 +129,7 @@ std::vector<std::uint32_t> top_k_by_sorting(const std::vector<T>& v, std::size_t
 
 TEST(TopK, MatchesSortingWithTiesBrokenByIndex) {
   Random rng(3);
-  std::vector<std::uint32_t> scratch;
+  std::vector<double> scratch;
   for (std::size_t d : {1u, 2u, 9u, 64u, 257u}) {
     std::vector<double> v(d);
     // Few distinct magnitudes, both signs: many ties.
@@ -144,7 +144,8 @@ TEST(TopK, MatchesSortingWithTiesBrokenByIndex) {
 
 TEST(TopK, NanCountsAsLargest) {
   const std::vector<float> v = {1.0f, NAN, -3.0f, 3.0f, 0.0f};
-  std::vector<std::uint32_t> got(2), scratch;
+  std::vector<std::uint32_t> got(2);
+  std::vector<float> scratch;
   top_k(v.data(), v.size(), 2, got.data(), scratch);
   EXPECT_EQ(got, (std::vector<std::uint32_t>{1, 2}));
 }

@@ -82,7 +82,7 @@ class CpuWorkers final : public Workers<T> {
   std::vector<T> partials_;  // one vector per chunk (used by workers with > 1 chunk)
   std::vector<double> partial_loss_;
   std::vector<std::uint8_t> outbox_;  // pack()'s message
-  std::vector<std::uint32_t> top_scratch_;
+  std::vector<T> top_scratch_;
   std::vector<int> which_;
 
   void compute_listed(const std::vector<int>& which, const T* theta);
