@@ -441,13 +441,15 @@ int TrainCommand::run() {
         backend_ = spmd.mpi() ? spmd.choose_backend(backend_name_, devices_)
                               : choose_backend(backend_name_, devices_);
         backend_.graphs = graphs_ == "on";
-        if (backend_.cuda && std::any_of(algos.begin(), algos.end(), compresses)) {
-          // LAQ, EF21 and CLAG have no GPU path yet: auto falls back to the CPU.
-          if (backend_name_ == "cuda")
-            throw Error("laq, ef21 and clag run on the CPU backend so far: use --backend cpu");
+        if (backend_.cuda && backend_name_ == "auto" &&
+            std::any_of(algos.begin(), algos.end(), compresses)) {
+          // The GPU path of LAQ, EF21 and CLAG has not run on a device yet: auto keeps them on
+          // the CPU until it has; --backend cuda runs them there.
           backend_ =
               spmd.mpi() ? spmd.choose_backend("cpu", devices_) : choose_backend("cpu", devices_);
-          backend_.description += " (laq, ef21 and clag have no GPU path yet)";
+          backend_.description +=
+              " (auto: laq, ef21 and clag stay on the CPU until their GPU "
+              "path is verified; --backend cuda runs it)";
         }
       }))
     return kExitError;

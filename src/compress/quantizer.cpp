@@ -59,10 +59,10 @@ void decode_innovation(const std::uint8_t* codes, T radius, std::size_t d, int b
   const T delta = radius / levels;
   const T two_delta = delta + delta;
   BitReader in(codes);
-  for (std::size_t i = 0; i < d; ++i) {
-    const T step = two_delta * static_cast<T>(in.get(bits));
-    v[i] = step - radius;
-  }
+  // One explicit fused multiply-add, as the device's decoder (kernels/compress.cu) computes it:
+  // no compiler choice of contraction can make the two differ.
+  for (std::size_t i = 0; i < d; ++i)
+    v[i] = std::fma(two_delta, static_cast<T>(in.get(bits)), -radius);
 }
 
 template <class T>

@@ -5,7 +5,7 @@
 //
 //   Delta = R / (2^b - 1)
 //   j_i   = floor((g_i - q_hat_i + R + Delta) / (2 Delta)), clamped to 0 .. 2^b - 1
-//   v_i   = 2 Delta j_i - R                  (the innovation: what the server adds)
+//   v_i   = fma(2 Delta, j_i, -R)            (the innovation: what the server adds)
 //   Q_i   = q_hat_i + v_i                    (the new quantized gradient the worker keeps)
 //
 // so |Q_i - g_i| <= Delta (up to rounding). Both sides get v from one function

@@ -123,6 +123,39 @@ void expect_equivalent(const Dataset<double>& data64, const ModelSpec& model, in
   }
 }
 
+// LAQ, EF21 and CLAG on the device (quantizer, Top-k, rules: kernels/compress.cuh) decide as the
+// CPU does: the same senders and payload bytes for 40 iterations (their sums of squares are
+// device reductions, so a decision at a rounding-level margin could differ later), and theta
+// then within 1e-9. fp64 and fp32, graphs on (the compressed rounds run outside the graph).
+TEST(CudaEquivalence, PaperLinearCompressedAlgorithmsDecideAsTheCpu) {
+  LAG_REQUIRE_GPU();
+  const Dataset<double> data64 = make_paper_linear(PaperLinearSpec{});
+  const Smoothness sm = smoothness_constants(data64, ModelSpec{});
+  const ProblemConstants c{sm.global, sm.worker, {}};
+  ThreadPool pool(2);
+  for (Algorithm a : {Algorithm::Laq, Algorithm::Ef21, Algorithm::Clag}) {
+    SCOPED_TRACE(algorithm_name(a));
+    CpuCluster<double> cpu(data64, ModelSpec{}, pool);
+    CudaCluster<double> gpu(data64, ModelSpec{}, visible_cuda_devices().front());
+    const Outcome x = run(cpu, c, a, 40);
+    const Outcome y = run(gpu, c, a, 40);
+    ASSERT_EQ(x.uploads.size(), y.uploads.size());
+    for (std::size_t i = 0; i < x.uploads.size(); ++i)
+      EXPECT_EQ(x.uploads[i], y.uploads[i]) << "iteration " << i + 1;
+    for (std::size_t t = 0; t < x.ledger.size(); ++t)
+      EXPECT_EQ(x.ledger[t].bytes_up, y.ledger[t].bytes_up) << "row " << t;
+    EXPECT_LE(test::relative_distance(y.result.theta, x.result.theta), 1e-9);
+    const Dataset<float> data32 = convert_precision<float>(data64);
+    CpuCluster<float> cpu32(data32, ModelSpec{}, pool);
+    CudaCluster<float> gpu32(data32, ModelSpec{}, visible_cuda_devices().front());
+    const Outcome x32 = run(cpu32, c, a, 20);
+    const Outcome y32 = run(gpu32, c, a, 20);
+    for (std::size_t i = 0; i < x32.uploads.size(); ++i)
+      EXPECT_EQ(x32.uploads[i], y32.uploads[i]) << "fp32 iteration " << i + 1;
+    EXPECT_LE(test::relative_distance(y32.result.theta, x32.result.theta), 1e-4);
+  }
+}
+
 TEST(CudaEquivalence, PaperLinearFp64AllAlgorithmsOneDevice) {
   LAG_REQUIRE_GPU();
   const std::vector<int> devices = visible_cuda_devices();

@@ -1,6 +1,7 @@
 // Checkpoints on the GPU: a CudaCluster run continued from its saved state (theta, the aggregate
-// and every theta_hat_m of the DeviceServer, every worker's g_hat from CudaWorkers, copied to the
-// host and back) is the run that never stopped, bit for bit: every algorithm, fp64 and fp32,
+// and every theta_hat_m of the DeviceServer, every worker's g_hat from CudaWorkers, LAQ's errors
+// and skips and CLAG's previous gradients, copied to the host and back) is the run that never
+// stopped, bit for bit: every algorithm (LAQ, EF21 and CLAG included), fp64 and fp32,
 // linear and softmax (batched and shared-scratch workers), with CUDA graphs on (the state goes
 // back into the buffers the graphs hold) and off. Skips without a GPU.
 #include <gtest/gtest.h>
@@ -20,7 +21,7 @@ TEST_P(CudaResume, EveryAlgorithmContinuesBitForBitWithGraphsOnAndOff) {
   LAG_REQUIRE_GPU();
   const test::Problem p = test::problem(GetParam());
   for (bool graphs : {true, false})
-    for (Algorithm a : test::kLagAlgorithms) {
+    for (Algorithm a : test::kAllAlgorithms) {
       SCOPED_TRACE(std::string(algorithm_name(a)) + (graphs ? " graphs on" : " graphs off"));
       const auto on_gpu = [&](const auto& data, const ModelSpec& model) {
         using T = typename std::decay_t<decltype(data.shards[0].x)>::value_type;

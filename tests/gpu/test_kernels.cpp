@@ -13,6 +13,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "compress.cuh"
+#include "compress/quantizer.hpp"
+#include "compress/top_k.hpp"
 #include "exchange.cuh"
 #include "fused_gradient.cuh"
 #include "gpu_probe.hpp"
@@ -842,6 +845,111 @@ TEST(VectorOps, SelfTest) {
   LAG_REQUIRE_GPU();
   std::string why;
   EXPECT_TRUE(lag::cuda::axpy_self_test(0, &why)) << why;
+}
+
+// ---- LAQ's quantizer and Top-k on the device, against the CPU's (src/compress/) -------------
+
+// The device quantizer writes the CPU's payload byte for byte (radius and codes), the same v and
+// q, the same radius, and errors within a reduction's rounding; the server's decoding on the
+// device adds the same v.
+template <class T>
+void expect_device_quantizer_matches(int bits, std::size_t d, std::uint64_t seed) {
+  SCOPED_TRACE("bits " + std::to_string(bits) + ", d " + std::to_string(d));
+  Rng rng(seed);
+  std::vector<T> g(d), q_hat(d);
+  for (std::size_t i = 0; i < d; ++i) {
+    g[i] = static_cast<T>(rng.uniform() * 2 - 1);
+    q_hat[i] = static_cast<T>(rng.uniform() - 0.5);
+  }
+  const std::size_t payload_bytes = sizeof(T) + lag::packed_code_bytes(d, bits);
+  std::vector<std::uint8_t> cpu_payload(payload_bytes);
+  std::vector<T> cpu_v(d), cpu_q(d);
+  const lag::Quantized r = lag::quantize(
+      g.data(), q_hat.data(), d, bits, cpu_payload.data() + sizeof(T), cpu_v.data(), cpu_q.data());
+  const T radius = static_cast<T>(r.radius);
+  std::memcpy(cpu_payload.data(), &radius, sizeof radius);
+
+  Dev<T> dg(g), dq_hat(q_hat), dv(d), dq(d);
+  Dev<std::uint8_t> payload(payload_bytes + 8);
+  Dev<double> scalars(3),
+      workspace(lag::cuda::quantize_workspace_doubles(d) + lag::cuda::reduce_workspace_doubles());
+  finish(lag::cuda::quantize<T>(dg.get(), dq_hat.get(), d, bits, payload.get(), dv.get(), dq.get(),
+                                scalars.get(), workspace.get(), nullptr),
+         "quantize");
+  std::vector<std::uint8_t> gpu_payload = payload.download();
+  gpu_payload.resize(payload_bytes);
+  EXPECT_EQ(gpu_payload, cpu_payload);
+  EXPECT_EQ(dv.download(), cpu_v);
+  EXPECT_EQ(dq.download(), cpu_q);
+  const std::vector<double> s = scalars.download();
+  EXPECT_EQ(s[0], r.radius);
+  EXPECT_NEAR(s[1], r.error2, 1e-12 * (1 + r.error2));
+  EXPECT_NEAR(s[2], r.innovation2, 1e-12 * (1 + r.innovation2));
+
+  // The server's side: aggregate += v, from the payload at an odd address.
+  std::vector<std::uint8_t> shifted(1, 0xAB);
+  shifted.insert(shifted.end(), cpu_payload.begin(), cpu_payload.end());
+  Dev<std::uint8_t> inbox(shifted);
+  std::vector<T> base(d);
+  for (auto& x : base) x = static_cast<T>(rng.uniform());
+  Dev<T> aggregate(base);
+  finish(lag::cuda::add_quantized<T>(inbox.get() + 1, d, bits, aggregate.get(), nullptr),
+         "add_quantized");
+  std::vector<T> expected = base;
+  for (std::size_t i = 0; i < d; ++i) expected[i] += cpu_v[i];
+  EXPECT_EQ(aggregate.download(), expected);
+}
+
+TEST(Compress, DeviceQuantizerWritesTheCpusPayload) {
+  LAG_REQUIRE_GPU();
+  for (int bits : {1, 2, 3, 4, 5, 8, 13, 16})
+    for (std::size_t d : {1u, 7u, 33u, 1000u, 70001u}) {
+      expect_device_quantizer_matches<double>(bits, d, 10 + bits);
+      expect_device_quantizer_matches<float>(bits, d, 20 + bits);
+    }
+}
+
+// Top-k on the device picks the CPU's coordinates (ties to the lower index, NaN largest) and
+// writes the same payload; the server's and the worker's additions are the CPU's.
+template <class T>
+void expect_device_top_k_matches(std::size_t d, std::size_t k, std::uint64_t seed) {
+  SCOPED_TRACE("d " + std::to_string(d) + ", k " + std::to_string(k));
+  Rng rng(seed);
+  std::vector<T> v(d);
+  for (auto& x : v)  // few magnitudes, both signs: many ties
+    x = static_cast<T>(static_cast<int>(rng.uniform() * 7) - 3);
+  if (d > 3) v[d / 2] = std::numeric_limits<T>::quiet_NaN();
+  std::vector<std::uint32_t> idx(k);
+  std::vector<T> scratch;
+  lag::top_k(v.data(), d, k, idx.data(), scratch);
+  std::vector<std::uint8_t> cpu_payload(k * (sizeof(T) + 4));
+  for (std::size_t j = 0; j < k; ++j)
+    std::memcpy(cpu_payload.data() + j * sizeof(T), &v[idx[j]], sizeof(T));
+  std::memcpy(cpu_payload.data() + k * sizeof(T), idx.data(), k * 4);
+
+  std::size_t temp_bytes = 0;
+  check(lag::cuda::top_k_temp_bytes<T>(d, &temp_bytes), "top_k_temp_bytes");
+  Dev<unsigned char> temp(temp_bytes);
+  Dev<T> dv(v);
+  Dev<std::uint8_t> payload(cpu_payload.size());
+  finish(lag::cuda::top_k<T>(dv.get(), d, k, payload.get(), temp.get(), temp_bytes, nullptr),
+         "top_k");
+  const std::vector<std::uint8_t> gpu_payload = payload.download();
+  ASSERT_EQ(gpu_payload.size(), cpu_payload.size());
+  // Compare the indices, then the values bit for bit (NaN included).
+  EXPECT_EQ(
+      std::memcmp(gpu_payload.data() + k * sizeof(T), cpu_payload.data() + k * sizeof(T), k * 4),
+      0);
+  EXPECT_EQ(std::memcmp(gpu_payload.data(), cpu_payload.data(), k * sizeof(T)), 0);
+}
+
+TEST(Compress, DeviceTopKPicksTheCpusCoordinates) {
+  LAG_REQUIRE_GPU();
+  for (std::size_t d : {1u, 9u, 64u, 7850u, 100003u})
+    for (std::size_t k : {std::size_t{1}, (d + 9) / 10, d}) {
+      expect_device_top_k_matches<double>(d, k, d + k);
+      expect_device_top_k_matches<float>(d, k, d + 2 * k);
+    }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "compress.cuh"
 #include "cuda/check.hpp"
 #include "lag/error.hpp"
 #include "mpi/worker_blocks.hpp"
@@ -108,11 +109,19 @@ void DeviceServer<T>::begin_upload(bool replace) {
 
 template <class T>
 void DeviceServer<T>::add(const void* payload, const Round& round) {
-  if (round.upload != Round::Upload::Delta && round.upload != Round::Upload::Gradient)
-    throw Error("laq, ef21 and clag run on the CPU backend so far (--backend cpu)");
   context_.use();
-  LAG_CUDA(cuda::axpy<T>(T(1), static_cast<const T*>(payload), aggregate_.get(), params_,
-                         context_.stream()));
+  const cudaStream_t s = context_.stream();
+  const auto* bytes = static_cast<const std::uint8_t*>(payload);
+  switch (round.upload) {
+    case Round::Upload::Quantized:
+      LAG_CUDA(cuda::add_quantized<T>(bytes, params_, round.bits, aggregate_.get(), s));
+      break;
+    case Round::Upload::TopK:
+      LAG_CUDA(cuda::add_top_k<T>(bytes, round.top_k, aggregate_.get(), s));
+      break;
+    default:
+      LAG_CUDA(cuda::axpy<T>(T(1), static_cast<const T*>(payload), aggregate_.get(), params_, s));
+  }
 }
 
 template <class T>

@@ -28,7 +28,6 @@ class DeviceServer final : public Server<T> {
   void load(const ClusterState<T>& state) override;
 
   void begin_upload(bool replace) override;
-  // LAG's payloads only (vectors); a compressed one throws lag::Error (CPU only so far).
   void add(const void* payload, const Round& round) override;
   std::uint8_t* inbox(int rank) override { return inbox_[static_cast<std::size_t>(rank)].get(); }
   void sent(std::size_t m) override;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "compress.cuh"
 #include "cuda/check.hpp"
 #include "cuda/stream_capture.hpp"
 #include "fused_gradient.cuh"
@@ -105,47 +106,140 @@ void CudaWorkers<T>::reset() {
   for (Worker& w : workers_) {
     w.g_hat.zero(context_.stream());
     w.fresh = false;
+    w.has_prev = false;
+  }
+  if (stats_.get()) {
+    eps_hat_.zero(context_.stream());
+    skipped_.zero(context_.stream());
   }
 }
 
 namespace {
 
-void require_lag_round(const Round& round) {
-  if (round.upload == Round::Upload::Quantized || round.upload == Round::Upload::TopK ||
-      round.trigger == Round::Trigger::Laq || round.trigger == Round::Trigger::Clag)
-    throw Error("laq, ef21 and clag run on the CPU backend so far (--backend cpu)");
+bool lag_round(const Round& round) {
+  return round.upload != Round::Upload::Quantized && round.upload != Round::Upload::TopK &&
+         round.trigger != Round::Trigger::Laq && round.trigger != Round::Trigger::Clag;
 }
 
 }  // namespace
 
 template <class T>
-void CudaWorkers<T>::prepare(const Round& round, const Flags&) {
-  require_lag_round(round);
+void CudaWorkers<T>::ensure_compression() {
+  if (stats_.get()) return;
+  const int dev = context_.device();
+  const std::size_t n = workers_.size(), d = params_;
+  for (Worker& w : workers_) {
+    w.q = cuda::DeviceBuffer<T>(dev, d);
+    w.v = cuda::DeviceBuffer<T>(dev, d);
+    w.g_prev = cuda::DeviceBuffer<T>(dev, d);
+    // The quantizer ORs whole 32-bit words of codes: a few spare bytes past the payload.
+    w.payload = cuda::DeviceBuffer<std::uint8_t>(dev, Round::max_payload_bytes(d, sizeof(T)) + 8);
+  }
+  stats_ = cuda::DeviceBuffer<double>(dev, 4 * n);
+  eps_hat_ = cuda::DeviceBuffer<double>(dev, n);
+  skipped_ = cuda::DeviceBuffer<long long>(dev, n);
+  compress_workspace_ = cuda::DeviceBuffer<double>(
+      dev, cuda::quantize_workspace_doubles(d) + cuda::reduce_workspace_doubles());
+  LAG_CUDA(cuda::top_k_temp_bytes<T>(d, &top_temp_bytes_));
+  top_temp_ = cuda::DeviceBuffer<unsigned char>(dev, top_temp_bytes_);
+  const cudaStream_t s = context_.stream();
+  stats_.zero(s);
+  eps_hat_.zero(s);
+  skipped_.zero(s);
+}
+
+template <class T>
+void CudaWorkers<T>::prepare(const Round& round, const Flags& selected) {
+  if (lag_round(round)) return;
+  context_.use();
+  ensure_compression();
+  const cudaStream_t s = context_.stream();
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (!selected[i]) continue;
+    Worker& w = workers_[i];
+    double* stats = stats_.get() + 4 * i;
+    if (round.trigger == Round::Trigger::Clag) {
+      // ||g - g_prev||^2 against the previous round's gradient (none at the first: 0).
+      if (w.has_prev)
+        LAG_CUDA(cuda::distance2<T>(w.g.get(), w.g_prev.get(), params_, stats + 3,
+                                    compress_workspace_.get(), s));
+      else
+        LAG_CUDA(cudaMemsetAsync(stats + 3, 0, sizeof(double), s));
+      copy_device(w.g_prev.get(), w.g.get(), params_, s);
+      w.has_prev = true;
+    }
+    if (round.upload == Round::Upload::Quantized)
+      LAG_CUDA(cuda::quantize<T>(w.g.get(), w.g_hat.get(), params_, round.bits, w.payload.get(),
+                                 w.v.get(), w.q.get(), stats, compress_workspace_.get(), s));
+    else if (round.upload == Round::Upload::TopK)
+      LAG_CUDA(cuda::top_k<T>(w.delta.get(), params_, round.top_k, w.payload.get(), top_temp_.get(),
+                              top_temp_bytes_, s));
+  }
 }
 
 template <class T>
 void CudaWorkers<T>::save(ClusterState<T>& state) {
   context_.use();
-  std::vector<T>& g_hat = state.g_hat;
+  const cudaStream_t s = context_.stream();
+  const std::size_t n = workers_.size(), d = params_;
+  state.g_hat.resize(n * d);
   state.g_prev.clear();
-  state.worker_scalars.assign(2 * workers_.size(), 0.0);
-  g_hat.resize(workers_.size() * params_);
-  for (std::size_t i = 0; i < workers_.size(); ++i)
-    LAG_CUDA(cudaMemcpyAsync(g_hat.data() + i * params_, workers_[i].g_hat.get(),
-                             params_ * sizeof(T), cudaMemcpyDeviceToHost, context_.stream()));
-  LAG_CUDA(cudaStreamSynchronize(context_.stream()));
+  state.worker_scalars.assign(2 * n, 0.0);
+  const bool prev =
+      std::any_of(workers_.begin(), workers_.end(), [](const Worker& w) { return w.has_prev; });
+  if (prev) state.g_prev.assign(n * d, T(0));
+  for (std::size_t i = 0; i < n; ++i) {
+    LAG_CUDA(cudaMemcpyAsync(state.g_hat.data() + i * d, workers_[i].g_hat.get(), d * sizeof(T),
+                             cudaMemcpyDeviceToHost, s));
+    if (workers_[i].has_prev)
+      LAG_CUDA(cudaMemcpyAsync(state.g_prev.data() + i * d, workers_[i].g_prev.get(), d * sizeof(T),
+                               cudaMemcpyDeviceToHost, s));
+  }
+  std::vector<double> eps_hat(n, 0.0);
+  std::vector<long long> skipped(n, 0);
+  if (stats_.get()) {
+    LAG_CUDA(cudaMemcpyAsync(eps_hat.data(), eps_hat_.get(), n * sizeof(double),
+                             cudaMemcpyDeviceToHost, s));
+    LAG_CUDA(cudaMemcpyAsync(skipped.data(), skipped_.get(), n * sizeof(long long),
+                             cudaMemcpyDeviceToHost, s));
+  }
+  LAG_CUDA(cudaStreamSynchronize(s));
+  for (std::size_t i = 0; i < n; ++i) {
+    state.worker_scalars[2 * i] = eps_hat[i];
+    state.worker_scalars[2 * i + 1] = static_cast<double>(skipped[i]);
+  }
 }
 
 template <class T>
 void CudaWorkers<T>::load(const ClusterState<T>& state) {
   context_.use();
-  const std::vector<T>& g_hat = state.g_hat;
+  const cudaStream_t s = context_.stream();
+  const std::size_t n = workers_.size(), d = params_;
   // Into the same buffers (the graphs hold their pointers).
-  for (std::size_t i = 0; i < workers_.size(); ++i) {
-    workers_[i].g_hat.upload(g_hat.data() + i * params_, params_, context_.stream());
+  for (std::size_t i = 0; i < n; ++i) {
+    workers_[i].g_hat.upload(state.g_hat.data() + i * d, d, s);
     workers_[i].fresh = false;
+    workers_[i].has_prev = false;
   }
-  LAG_CUDA(cudaStreamSynchronize(context_.stream()));
+  std::vector<double> eps_hat(n);
+  std::vector<long long> skipped(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    eps_hat[i] = state.worker_scalars[2 * i];
+    skipped[i] = static_cast<long long>(state.worker_scalars[2 * i + 1]);
+  }
+  const bool any_scalar =
+      std::any_of(eps_hat.begin(), eps_hat.end(), [](double e) { return e != 0; }) ||
+      std::any_of(skipped.begin(), skipped.end(), [](long long k) { return k != 0; });
+  if (!state.g_prev.empty() || any_scalar) {
+    ensure_compression();
+    for (std::size_t i = 0; i < n && !state.g_prev.empty(); ++i) {
+      workers_[i].g_prev.upload(state.g_prev.data() + i * d, d, s);
+      workers_[i].has_prev = true;
+    }
+    eps_hat_.upload(eps_hat.data(), n, s);
+    skipped_.upload(skipped.data(), n, s);
+  }
+  LAG_CUDA(cudaStreamSynchronize(s));  // pageable sources: the vectors above may go away
 }
 
 template <class T>
@@ -250,8 +344,6 @@ void CudaWorkers<T>::compute_missing(const T* theta) {
 template <class T>
 void CudaWorkers<T>::trigger(const Round& round, const Flags& selected, std::uint8_t* flags,
                              std::size_t first, std::size_t total) {
-  require_lag_round(round);
-  const double tau = round.tau;
   context_.use();
   const cudaStream_t s = context_.stream();
   const std::size_t n = workers_.size();
@@ -259,39 +351,74 @@ void CudaWorkers<T>::trigger(const Round& round, const Flags& selected, std::uin
   std::copy(selected.begin(), selected.end(), host_selected_.get());
   selected_.upload(host_selected_.get(), n, s);
   LAG_CUDA(cudaMemsetAsync(flags, 0, total, s));
-  LAG_CUDA(
-      cuda::wk_trigger(norms_.get(), selected_.get(), tau, static_cast<int>(n), flags + first, s));
+  if (round.trigger == Round::Trigger::Laq || round.trigger == Round::Trigger::Clag) {
+    ensure_compression();
+    LAG_CUDA(cuda::compressed_trigger(round.trigger == Round::Trigger::Laq ? 0 : 1, stats_.get(),
+                                      norms_.get(), eps_hat_.get(), skipped_.get(), selected_.get(),
+                                      round.tau, round.zeta, round.max_skip, static_cast<int>(n),
+                                      flags + first, s));
+    return;
+  }
+  LAG_CUDA(cuda::wk_trigger(norms_.get(), selected_.get(), round.tau, static_cast<int>(n),
+                            flags + first, s));
+}
+
+template <class T>
+const void* CudaWorkers<T>::upload_payload(std::size_t i, const Round& round) const {
+  const Worker& w = workers_[i];
+  switch (round.upload) {
+    case Round::Upload::Gradient:
+      return w.g.get();
+    case Round::Upload::Delta:
+      return w.delta.get();
+    default:
+      return w.payload.get();
+  }
 }
 
 template <class T>
 const void* CudaWorkers<T>::pack(const Flags& senders, const Round& round) {
-  require_lag_round(round);
-  const auto vector = [&](std::size_t i) {
-    return static_cast<const T*>(upload_payload(i, round));
-  };
   context_.use();
+  const std::size_t bytes = round.payload_bytes(params_, sizeof(T));
   std::size_t n = 0;
   for (std::uint8_t f : senders) n += f != 0;
-  if (n > 1 && outbox_.size() < workers_.size() * params_)  // only ranks other than 0 need one
-    outbox_ = cuda::DeviceBuffer<T>(context_.device(), workers_.size() * params_);
+  // Only ranks other than 0 pack; a lone sender's payload goes as it is.
+  if (n > 1 && outbox_.size() < workers_.size() * bytes)
+    outbox_ = cuda::DeviceBuffer<std::uint8_t>(context_.device(), workers_.size() * bytes);
   std::size_t packed = 0;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (!senders[i]) continue;
-    if (n == 1) return vector(i);  // a lone sender's vector goes as it is
-    copy_device(outbox_.get() + packed * params_, vector(i), params_, context_.stream());
+    if (n == 1) return upload_payload(i, round);
+    LAG_CUDA(cudaMemcpyAsync(outbox_.get() + packed * bytes, upload_payload(i, round), bytes,
+                             cudaMemcpyDeviceToDevice, context_.stream()));
     ++packed;
   }
   return outbox_.get();
 }
 
 template <class T>
-void CudaWorkers<T>::commit(std::size_t i, const Round&) {
+void CudaWorkers<T>::commit(std::size_t i, const Round& round) {
   context_.use();
+  const cudaStream_t s = context_.stream();
   Worker& w = workers_[i];
-  if (graphs_)
-    copy_device(w.g_hat.get(), w.g.get(), params_, context_.stream());
-  else
-    w.g_hat.swap(w.g);
+  switch (round.upload) {
+    case Round::Upload::Delta:
+    case Round::Upload::Gradient:
+      if (graphs_)
+        copy_device(w.g_hat.get(), w.g.get(), params_, s);
+      else
+        w.g_hat.swap(w.g);
+      break;
+    case Round::Upload::Quantized:
+      copy_device(w.g_hat.get(), w.q.get(), params_, s);  // g_hat is LAQ's q_hat
+      copy_device(eps_hat_.get() + i, stats_.get() + 4 * i + 1, 1, s);
+      break;
+    case Round::Upload::TopK:
+      LAG_CUDA(
+          cuda::commit_top_k<T>(w.payload.get(), round.top_k, w.delta.get(), w.g_hat.get(), s));
+      break;
+  }
+  if (stats_.get()) LAG_CUDA(cudaMemsetAsync(skipped_.get() + i, 0, sizeof(long long), s));
 }
 
 template <class T>

@@ -36,20 +36,17 @@ class CudaWorkers final : public Workers<T> {
   std::size_t count() const override { return workers_.size(); }
   std::size_t params() const override { return params_; }
   void reset() override;
-  // The GPU runs LAG's rounds only (Round::Upload Delta and Gradient, the LAG-WK rule), whose
-  // only worker state is g_hat.
   void save(ClusterState<T>& state) override;
   void load(const ClusterState<T>& state) override;
   void compute(const Flags& selected, const T* theta) override;
   void compute_missing(const T* theta) override;
   void mark_stale() override;
-  // Throws lag::Error for the compressed algorithms' rounds (LAQ, EF21, CLAG: CPU only so far).
+  // LAQ quantizes and Top-k selects on the device (kernels/compress.cuh), one worker after
+  // another; the rules run on the device too.
   void prepare(const Round& round, const Flags& selected) override;
   void trigger(const Round& round, const Flags& selected, std::uint8_t* flags, std::size_t first,
                std::size_t total) override;
-  const void* upload_payload(std::size_t i, const Round& round) const override {
-    return round.upload == Round::Upload::Gradient ? workers_[i].g.get() : workers_[i].delta.get();
-  }
+  const void* upload_payload(std::size_t i, const Round& round) const override;
   const void* pack(const Flags& senders, const Round& round) override;
   void commit(std::size_t i, const Round& round) override;
   void add_gradients(T* sum) override;
@@ -72,7 +69,14 @@ class CudaWorkers final : public Workers<T> {
     std::unique_ptr<cuda::DeviceLoss<T>> loss;
     cuda::DeviceBuffer<double> workspace;
     bool fresh = false;
+    // Compressed rounds (allocated at first use): LAQ's Q and innovation v, CLAG's previous
+    // gradient, the payload (LAQ's radius and codes, or Top-k's values and indices).
+    cuda::DeviceBuffer<T> q, v, g_prev;
+    cuda::DeviceBuffer<std::uint8_t> payload;
+    bool has_prev = false;
   };
+
+  void ensure_compression();
 
   bool batched() const;
   // Gradient and delta of the listed workers; with `run_if` (batched only), worker i's jobs run
@@ -93,7 +97,13 @@ class CudaWorkers final : public Workers<T> {
   cuda::DeviceBuffer<std::uint8_t> selected_;  // trigger's input
   cuda::PinnedBuffer<std::uint8_t> host_selected_;
   cuda::PinnedBuffer<std::uint8_t> run_flags_;  // mapped: the flagged graph's selection
-  cuda::DeviceBuffer<T> outbox_;                // pack()'s message
+  cuda::DeviceBuffer<std::uint8_t> outbox_;     // pack()'s message
+  // Compressed rounds: per worker [R, eps, ||v||^2, ||g - g_prev||^2], LAQ's eps_hat and
+  // skipped rounds, and the kernels' scratch.
+  cuda::DeviceBuffer<double> stats_, eps_hat_, compress_workspace_;
+  cuda::DeviceBuffer<long long> skipped_;
+  cuda::DeviceBuffer<unsigned char> top_temp_;
+  std::size_t top_temp_bytes_ = 0;
   cuda::DeviceBuffer<const T*> g_table_, delta_table_;
   cuda::DeviceBuffer<T*> g_hat_table_;
   const T* graph_theta_ = nullptr;  // the theta the graphs were captured with
