@@ -379,6 +379,7 @@ Fingerprint TrainCommand::fingerprint(Spmd& spmd, const TrainingData& data,
       {"--optimum", optimum ? number(*optimum) : "none"},
       {"--grad-tol", number(a_.grad_tol)},
       {"--seed", std::to_string(a_.data.seed)},
+      {"--standardize", a_.data.standardize ? "on" : "off"},
       {"--bits", std::to_string(a_.bits)},
       {"--max-skip", std::to_string(a_.max_skip)},
       {"--topk", a_.topk.empty() ? "default" : a_.topk},
@@ -601,11 +602,21 @@ int TrainCommand::run() {
   std::vector<std::string> sources;
   for (const auto& s : train_set.shards) sources.push_back(s.source);
   summary["shards"] = sources;
+  summary["standardized"] = data.standardization.has_value();
   summary["runs"] = nlohmann::json::array();
   for (const auto& r : results) {
     summary["runs"].push_back(run_json(r, ctx));
     write_weights((out / (std::string("weights-") + algorithm_name(r.algorithm) + ".txt")).string(),
                   r.theta);
+  }
+  if (data.standardization) {
+    // A prediction maps a row's features with these before applying the weights.
+    nlohmann::json st;
+    st["features"] = data.standardization->mean.size();
+    st["mean"] = data.standardization->mean;
+    st["scale"] = data.standardization->scale;
+    st["rule"] = "x_j <- (x_j - mean_j) / scale_j for the first `features` columns";
+    write_json((out / "standardization.json").string(), st);
   }
   write_json((out / "summary.json").string(), summary);
   if (!a_.quiet) {

@@ -60,6 +60,11 @@ void add_data_options(CLI::App& app, DataOptions& o) {
   app.add_option("--dim", o.dim,
                  "Number of features (default: inferred; LIBSVM indices above it are errors)")
       ->group("Data");
+  app.add_flag("--standardize", o.standardize,
+               "Standardise each feature to mean 0 and standard deviation 1 with the training "
+               "rows' statistics (all workers together; applied to the test rows too, and "
+               "written to OUT/standardization.json)")
+      ->group("Data");
   app.add_flag("--bias", o.bias, "Append a constant 1 feature to every row (an intercept)")
       ->group("Data");
   app.add_option("--limit", o.limit, "IDX: use only the first N training images (0: all)")
@@ -295,6 +300,16 @@ TrainingData load_training_data(const DataOptions& o, ProcessGroup& group) {
     agree(group, [&] { prepare_test_labels(out); });
   }
   for (const std::size_t n : rows) out.rows += n;
+  if (d.standardize) {
+    // The features, not the bias column appended after them. Every process computes the same
+    // statistics (collective) and maps its own workers' rows; rank 0 also the test rows.
+    const Standardization s = standardization_of(data, data.dim - (d.bias ? 1 : 0), group);
+    const WorkerRange own = own_workers(group, data.workers());
+    for (int m = own.first; m < own.end; ++m)
+      standardize(data.shards[static_cast<std::size_t>(m)], s);
+    if (out.test) standardize(*out.test, s);
+    out.standardization = s;
+  }
   out.train = std::move(data);
   return out;
 }

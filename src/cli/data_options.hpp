@@ -10,6 +10,7 @@
 #include "lag/dataset.hpp"
 #include "lag/model.hpp"
 #include "lag/process_group.hpp"
+#include "lag/standardize.hpp"
 
 namespace lag::cli {
 
@@ -25,6 +26,7 @@ struct DataOptions {
   std::size_t label_col = 1;
   std::size_t dim = 0;
   bool bias = false;
+  bool standardize = false;
   std::size_t limit = 0;  // IDX: keep the first `limit` training images
   int workers = 0;        // 0: one per file
   std::string partition = "contiguous";
@@ -46,10 +48,11 @@ struct TrainingData {
   // One shard per worker. Spread over processes, only this process's workers' shards hold rows
   // (the others are empty: see Dataset).
   Dataset<double> train;
-  std::size_t rows = 0;               // over all workers
-  std::optional<Shard<double>> test;  // held-out rows, when given (on rank 0 only)
-  ModelSpec model;                    // with classes known
-  std::vector<std::string> notices;   // e.g. label mapping
+  std::size_t rows = 0;                            // over all workers
+  std::optional<Shard<double>> test;               // held-out rows, when given (on rank 0 only)
+  ModelSpec model;                                 // with classes known
+  std::optional<Standardization> standardization;  // with --standardize: applied to train and test
+  std::vector<std::string> notices;                // e.g. label mapping
 };
 
 // Load, check labels, partition. Throws lag::Error (lag::InputError for bad files) before

@@ -394,6 +394,7 @@ TEST_F(Cli, TestLossAndAccuracyMatchTheSavedWeights) {
       {"softmax", "--precision fp32", "train.csv", "test.csv", test_rows},
       {"mlp", "--hidden 4", "train.csv", "test.csv", test_rows},
       {"logistic", "--lambda 0.01", "train01.csv", "test01.csv", test01_rows},
+      {"softmax", "--standardize", "train.csv", "test.csv", test_rows},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.model + " " + c.flags);
@@ -416,7 +417,26 @@ TEST_F(Cli, TestLossAndAccuracyMatchTheSavedWeights) {
       ASSERT_EQ(r["iterations"], 31) << algo;
       const std::vector<double> theta = lag::test::read_numbers(out + "/weights-" + algo + ".txt");
       ASSERT_EQ(theta.size(), s["parameters"].get<std::size_t>()) << algo;
-      const Metrics m = reference_metrics(c.model, theta, c.test_rows, classes, 4);
+      // --standardize: the statistics are the training rows' columns' (computed here), and
+      // the weights apply to test rows mapped with them.
+      std::vector<std::vector<double>> mapped = c.test_rows;
+      if (c.flags == "--standardize") {
+        const auto st = read_json(out + "/standardization.json");
+        const std::size_t features = st["features"].get<std::size_t>();
+        ASSERT_EQ(features, train_rows.front().size() - 1);
+        for (std::size_t j = 0; j < features; ++j) {
+          double sum = 0, squares = 0;
+          for (const auto& row : train_rows) sum += row[j + 1];
+          const double mean = sum / static_cast<double>(train_rows.size());
+          for (const auto& row : train_rows) squares += (row[j + 1] - mean) * (row[j + 1] - mean);
+          const double sd = std::sqrt(squares / static_cast<double>(train_rows.size()));
+          EXPECT_NEAR(st["mean"][j].get<double>(), mean, 1e-12 * (1 + std::fabs(mean)));
+          EXPECT_NEAR(st["scale"][j].get<double>(), sd, 1e-12 * sd);
+          for (auto& row : mapped)
+            row[j + 1] = (row[j + 1] - st["mean"][j].get<double>()) / st["scale"][j].get<double>();
+        }
+      }
+      const Metrics m = reference_metrics(c.model, theta, mapped, classes, 4);
       const double rows = static_cast<double>(test_rows.size());
       // Both sums are fp64 over 52 terms of size ~1, in different orders: ~1e-15 apart.
       EXPECT_NEAR(r["test_loss"].get<double>(), m.loss, 1e-12 * m.loss) << algo;

@@ -162,6 +162,30 @@ TEST_P(MpiRanks, SoftmaxAndMlpPerWorkerFilesMatchTheSingleProcessRunBitForBit) {
   }
 }
 
+// --standardize: the statistics are sums over every worker's rows added in worker order across
+// the ranks, so the mapped rows, every iterate and the statistics written have the single
+// process's bits; per-worker files and one file split by rank 0.
+TEST_P(MpiRanks, StandardizedRunsMatchTheSingleProcessRunBitForBit) {
+  const int R = GetParam();
+  write_class_files(path("data"), 4, 30, 7, 5);
+  ASSERT_EQ(lag("gen hetero --workers 1 --rows 120 --dim 6 --out " + path("one")).status, 0);
+  struct Case {
+    std::string name, args;
+  };
+  for (const Case& c : {Case{"files", "--data " + path("data") + " --model softmax"},
+                        Case{"split", "--data " + path("one") + " --workers 4 --partition iid"}}) {
+    const std::string args =
+        "train " + c.args + " --standardize --bias --algo gd,lag-wk --max-iters 40 --quiet --out ";
+    const Result single = lag(args + path(c.name + "-single"));
+    ASSERT_EQ(single.status, 0) << single.output;
+    const Result multi = mpirun(R, args + path(c.name + "-multi"));
+    ASSERT_EQ(multi.status, 0) << multi.output;
+    expect_identical(c.name + "-single", c.name + "-multi", R);
+    EXPECT_EQ(read_text(path(c.name + "-single/standardization.json")),
+              read_text(path(c.name + "-multi/standardization.json")));
+  }
+}
+
 // LAQ, EF21 and CLAG: the ranks' packed payloads (codes and radius; Top-k values and indices)
 // cross MPI, rank 0 decodes and adds them in worker order: the single process's bits. Rank 0's
 // physical bytes up are the other ranks' uploads times the payload, as the ledger counts them.
