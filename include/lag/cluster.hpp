@@ -52,9 +52,10 @@ struct Round {
         return d * value_bytes;
     }
   }
-  // The largest payload of any round for d parameters (buffers are sized for it).
-  static std::size_t max_payload_bytes(std::size_t d, std::size_t value_bytes) {
-    return d * (value_bytes + sizeof(std::uint32_t)) + value_bytes + 2 * d;
+  // The largest compressed payload for d parameters (LAQ at 16 bits, or Top-k with k = d).
+  static std::size_t largest_compressed_bytes(std::size_t d, std::size_t value_bytes) {
+    const std::size_t quantized = value_bytes + 2 * d, top = d * (value_bytes + 4);
+    return quantized > top ? quantized : top;
   }
 };
 

@@ -38,7 +38,11 @@ struct Traffic {
   Traffic& operator+=(const Traffic& o);
   // Bytes saved against GD: gd_equivalent_bytes_up - bytes_up, and that as a fraction of the
   // GD-equivalent, 1 - bytes_up / gd_equivalent_bytes_up (0 when nothing was due).
-  std::uint64_t bytes_saved() const { return gd_equivalent_bytes_up - bytes_up; }
+  // Negative when the uploads cost more than GD's would have (a Top-k upload of k values and
+  // indices outweighs a dense vector once k is large).
+  std::int64_t bytes_saved() const {
+    return static_cast<std::int64_t>(gd_equivalent_bytes_up) - static_cast<std::int64_t>(bytes_up);
+  }
   double bytes_saved_fraction() const;
 };
 

@@ -1,5 +1,6 @@
 #include "checkpoint/checkpoint_store.hpp"
 
+#include <charconv>
 #include <filesystem>
 #include <sstream>
 
@@ -23,16 +24,21 @@ void CheckpointStore::remove_own_files(std::uint64_t below) {
   std::error_code ec;
   if (!fs::is_directory(folder_, ec)) return;
   const std::string suffix = ".rank-" + std::to_string(group_.rank());
-  for (const auto& entry : fs::directory_iterator(folder_, ec)) {
-    std::string name = entry.path().filename().string();
+  fs::directory_iterator it(folder_, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
     const bool temporary = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0;
     if (temporary) name.resize(name.size() - 4);
-    if (name.rfind("checkpoint-", 0) != 0 || name.size() <= suffix.size() ||
+    if (name.rfind("checkpoint-", 0) != 0 || name.size() <= 11 + suffix.size() ||
         name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
       continue;
-    const std::string digits = name.substr(11, name.size() - 11 - suffix.size());
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (temporary || std::stoull(digits) < below) fs::remove(entry.path(), ec);
+    const char* first = name.data() + 11;
+    const char* last = name.data() + name.size() - suffix.size();
+    std::uint64_t generation = 0;
+    const auto parsed = std::from_chars(first, last, generation);
+    if (parsed.ec != std::errc() || parsed.ptr != last) continue;  // not one of ours
+    std::error_code removed;
+    if (temporary || generation < below) fs::remove(it->path(), removed);
   }
   if (ec) throw Error("cannot clear old checkpoints in " + folder_ + ": " + ec.message());
 }
@@ -92,7 +98,7 @@ void CheckpointStore::save(const std::function<std::string()>& contents) {
   generation_ = next;
   try {
     remove_own_files(next);
-  } catch (const Error&) {
+  } catch (const std::exception&) {
     // Left-over files of older generations are harmless (LATEST names the current one); the
     // next save or a fresh start tries again.
   }

@@ -234,10 +234,10 @@ std::size_t parse_top_k(const std::string& s, std::size_t d) {
         "--topk must be a count of coordinates (e.g. 5) or a fraction of the parameters "
         "in (0, 1] (e.g. 0.05), got '" +
         s + "'");
+  if (!fraction && v > static_cast<double>(d))  // before the conversion, which v might not fit
+    throw Error("--topk " + s + " is more than the model's " + std::to_string(d) + " parameters");
   const auto k = fraction ? static_cast<std::size_t>(std::ceil(v * static_cast<double>(d)))
                           : static_cast<std::size_t>(v);
-  if (k > d)
-    throw Error("--topk " + s + " is more than the model's " + std::to_string(d) + " parameters");
   return std::max<std::size_t>(k, 1);
 }
 

@@ -25,10 +25,9 @@ ComposedCluster<T>::ComposedCluster(int workers, std::shared_ptr<void> context,
     throw Error("internal: the rank's workers are not its block");
   for (int m = 0; m < workers_total_; ++m) rank_of_.push_back(mpi::rank_of_worker(workers, R, m));
   // The largest messages: the first rank's packed uploads, and the step's theta and norm.
-  const std::size_t largest =
-      std::max(static_cast<std::size_t>(mpi::worker_block(workers, R, 0).count) *
-                   Round::max_payload_bytes(params_, sizeof(T)),
-               params_ * sizeof(T) + sizeof(double));
+  const std::size_t largest = std::max(
+      static_cast<std::size_t>(mpi::worker_block(workers, R, 0).count) * params_ * sizeof(T),
+      params_ * sizeof(T) + sizeof(double));
   if (R > 1 && largest > wire_->max_message())
     throw Error("a message of " + std::to_string(largest) + " bytes is too large for one " +
                 "message of this transport; use fewer workers per rank");
@@ -110,6 +109,14 @@ void ComposedCluster<T>::upload(const Flags& senders, const Round& round) {
       ++total;
     }
   if (total == 0 && !replace) return;  // nobody sends: nothing moves and nothing changes
+  // A compressed payload can outweigh a vector (Top-k with k near d): the constructor's check
+  // covered vectors.
+  for (int r = 1; r < R; ++r)
+    if (sending[static_cast<std::size_t>(r)] * payload_bytes > wire_->max_message())
+      throw Error("rank " + std::to_string(r) + "'s uploads of " +
+                  std::to_string(sending[static_cast<std::size_t>(r)] * payload_bytes) +
+                  " bytes are too large for one message of this transport; use a smaller --topk "
+                  "or fewer workers per rank");
   for (int r = 1; r < R; ++r) physical_up_ += sending[static_cast<std::size_t>(r)] * payload_bytes;
   const Flags& mine = local(senders);
   const auto commit_senders = [&] {
@@ -133,7 +140,7 @@ void ComposedCluster<T>::upload(const Flags& senders, const Round& round) {
     wire_->group_begin(during);
     for (int r = 1; r < R; ++r) {
       const std::size_t n = sending[static_cast<std::size_t>(r)];
-      if (n > 0) wire_->recv(server_->inbox(r), n * payload_bytes, r, during);
+      if (n > 0) wire_->recv(server_->inbox(r, n * payload_bytes), n * payload_bytes, r, during);
     }
     wire_->group_end(during);
   }
@@ -146,7 +153,7 @@ void ComposedCluster<T>::upload(const Flags& senders, const Round& round) {
     wire_->fence(during, -1);
     for (int r = 1; r < R; ++r)
       for (std::size_t j = 0; j < sending[static_cast<std::size_t>(r)]; ++j)
-        server_->add(server_->inbox(r) + j * payload_bytes, round);
+        server_->add(server_->inbox(r, 0) + j * payload_bytes, round);
   }
   for (std::size_t m = 0; m < senders.size(); ++m)
     if (senders[m]) server_->sent(m);
@@ -254,6 +261,15 @@ void ComposedCluster<T>::restore_state(const ClusterState<T>& state) {
   check("g_hat", state.g_hat.size(), n * d);
   if (!state.g_prev.empty()) check("g_prev", state.g_prev.size(), n * d);
   check("worker scalars", state.worker_scalars.size(), 2 * n);
+  for (std::size_t i = 0; i < n; ++i) {
+    // LAQ's last quantization error and the rounds skipped (an integer count).
+    const double eps_hat = state.worker_scalars[2 * i], skipped = state.worker_scalars[2 * i + 1];
+    if (!(eps_hat >= 0) || !std::isfinite(eps_hat) || !(skipped >= 0) || skipped > 0x1p53 ||
+        skipped != std::floor(skipped))
+      throw Error("the saved state of worker " +
+                  std::to_string(block_.first + static_cast<int>(i)) +
+                  " is damaged (its quantization error or skip count is impossible)");
+  }
   server_->load(state);
   workers_->load(state);
 }

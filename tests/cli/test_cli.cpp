@@ -448,6 +448,27 @@ TEST_F(Cli, TestLossAndAccuracyMatchTheSavedWeights) {
   }
 }
 
+// --topk: a count or a fraction, never more than the parameters (even one too large for any
+// integer type), and the compressed algorithms' other options within their ranges.
+TEST_F(Cli, CompressionOptionsOutOfRangeAreErrors) {
+  ASSERT_EQ(lag("gen paper-linear --workers 3 --dim 8 --out " + path("data")).status, 0);
+  const std::string train =
+      "train --data " + path("data") + " --algo ef21 --quiet --out " + path("out") + " ";
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : {Case{"--topk 100000000000000000000", "more than the model's 8 parameters"},
+                        Case{"--topk 9", "more than the model's 8 parameters"},
+                        Case{"--topk 1.5", "a fraction of the parameters in (0, 1]"},
+                        Case{"--topk 0", "a count of coordinates"}, Case{"--topk x", "got 'x'"},
+                        Case{"--bits 17", "--bits"}, Case{"--zeta -1", "--zeta"}}) {
+    const Result t = lag(train + c.args);
+    // 1 for a lag error; the option parser's own code for a value its range check rejects.
+    EXPECT_NE(t.status, 0) << c.args << "\n" << t.output;
+    EXPECT_NE(t.output.find(c.message), std::string::npos) << c.args << "\n" << t.output;
+  }
+}
+
 TEST_F(Cli, IdxImagesWithoutLabelsIsAnError) {
   write_idx_set(path("train-images.idx"), path("train-labels.idx"), 9, 1);
   Result t =

@@ -107,8 +107,10 @@ TEST(HostServer, OnlyRankZeroHoldsTheServersState) {
   EXPECT_EQ(other.theta()[3], 4.0);  // the replica
   HostServer<double> server(4, 6, 0, 3);
   // Room for each other rank's block: ranks 1 and 2 hold 2 workers each.
-  server.inbox(1)[2 * Round::max_payload_bytes(4, sizeof(double)) - 1] = 1;
-  server.inbox(2)[2 * Round::max_payload_bytes(4, sizeof(double)) - 1] = 1;
+  server.inbox(1, 0)[2 * 4 * sizeof(double) - 1] = 1;
+  server.inbox(2, 0)[2 * 4 * sizeof(double) - 1] = 1;
+  // Grown for larger payloads.
+  server.inbox(1, 1000)[999] = 1;
 }
 
 // ---- the CPU workers --------------------------------------------------------------------------

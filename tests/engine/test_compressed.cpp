@@ -246,6 +246,35 @@ TEST(Compressed, ClagMatchesTheReferenceLoop) {
   expect_matches_reference(Algorithm::Clag, s);
 }
 
+// At iteration 2 every CLAG worker's innovation is exactly its gradient's change (iteration 1 set
+// g_m and g_prev to the same gradient), so with zeta = 1 the strict rule never fires there: the
+// two norms are formed alike, and equal vectors compare equal rather than by rounding.
+TEST(Compressed, ClagWithZetaOneNeverFiresAtTheSecondIteration) {
+  const Problem p = small_problem();
+  ThreadPool pool(2);
+  for (bool fp32 : {false, true}) {
+    std::vector<Flags> uploads;
+    const auto run = [&](auto& cluster) {
+      test::CountingCluster<std::decay_t<decltype(cluster.theta()[0])>> counting(cluster);
+      Settings s;
+      s.zeta = 1.0;
+      train(counting, p.constants, options_for(Algorithm::Clag, s, 3));
+      uploads = counting.uploads;
+    };
+    if (fp32) {
+      const Dataset<float> data = convert_precision<float>(p.data);
+      CpuCluster<float> cluster(data, ModelSpec{}, pool);
+      run(cluster);
+    } else {
+      CpuCluster<double> cluster(p.data, ModelSpec{}, pool);
+      run(cluster);
+    }
+    ASSERT_EQ(uploads.size(), 3u);
+    EXPECT_EQ(test::count_flags(uploads[0]), 3u);  // the full first round
+    EXPECT_EQ(test::count_flags(uploads[1]), 0u) << (fp32 ? "fp32" : "fp64");
+  }
+}
+
 // The three reach an objective error of 1e-8 on `lag gen paper-linear`.
 TEST(Compressed, EachReachesTheOptimumOnThePapersLinearProblem) {
   const Dataset<double> data = make_paper_linear(PaperLinearSpec{});

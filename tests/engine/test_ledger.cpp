@@ -93,6 +93,16 @@ void expect_exact(Algorithm a) {
                    1.0 - static_cast<double>(sum.bytes_up) / static_cast<double>(iters * M * vec));
 }
 
+// Uploads that cost more than GD's (Top-k with k near d sends indices too) save a negative
+// number of bytes, not 2^64 minus a little.
+TEST(Ledger, BytesSavedCanBeNegative) {
+  Ledger ledger(Algorithm::Ef21, 2, 10, sizeof(float));
+  ledger.record(2, 2, 9 * (sizeof(float) + 4), 0, 0);  // k = 9 of d = 10: 72 bytes each
+  EXPECT_EQ(ledger.total().gd_equivalent_bytes_up, 2u * 10u * 4u);
+  EXPECT_EQ(ledger.total().bytes_saved(), 80 - 144);
+  EXPECT_DOUBLE_EQ(ledger.total().bytes_saved_fraction(), 1.0 - 144.0 / 80.0);
+}
+
 TEST(Ledger, GdExactFp64) { expect_exact<double>(Algorithm::GD); }
 TEST(Ledger, LagWkExactFp64) { expect_exact<double>(Algorithm::LagWK); }
 TEST(Ledger, LagPsExactFp64) { expect_exact<double>(Algorithm::LagPS); }

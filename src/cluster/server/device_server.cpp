@@ -34,8 +34,7 @@ DeviceServer<T>::DeviceServer(std::size_t params, int workers, int rank, int ran
   inbox_.resize(static_cast<std::size_t>(ranks));
   for (int r = 1; r < ranks; ++r)
     inbox_[static_cast<std::size_t>(r)] = cuda::DeviceBuffer<std::uint8_t>(
-        dev, static_cast<std::size_t>(mpi::worker_block(workers, ranks, r).count) *
-                 Round::max_payload_bytes(d, sizeof(T)));
+        dev, static_cast<std::size_t>(mpi::worker_block(workers, ranks, r).count) * d * sizeof(T));
   rows_workspace_ = cuda::DeviceBuffer<double>(dev, M * cuda::reduce_workspace_doubles());
   host_smoothness_ = cuda::PinnedBuffer<double>(M);
 }
@@ -105,6 +104,17 @@ template <class T>
 void DeviceServer<T>::begin_upload(bool replace) {
   context_.use();
   if (replace) aggregate_.zero(context_.stream());
+}
+
+template <class T>
+std::uint8_t* DeviceServer<T>::inbox(int rank, std::size_t bytes) {
+  auto& box = inbox_[static_cast<std::size_t>(rank)];
+  if (box.size() < bytes) {
+    // Only between rounds (several ranks: no exchange graph holds the old buffer).
+    LAG_CUDA(cudaStreamSynchronize(context_.stream()));
+    box = cuda::DeviceBuffer<std::uint8_t>(context_.device(), bytes);
+  }
+  return box.get();
 }
 
 template <class T>

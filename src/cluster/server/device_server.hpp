@@ -29,7 +29,7 @@ class DeviceServer final : public Server<T> {
 
   void begin_upload(bool replace) override;
   void add(const void* payload, const Round& round) override;
-  std::uint8_t* inbox(int rank) override { return inbox_[static_cast<std::size_t>(rank)].get(); }
+  std::uint8_t* inbox(int rank, std::size_t bytes) override;
   void sent(std::size_t m) override;
   void step(double step_size) override;
   void ps_select(double tau, const std::vector<double>& worker_smoothness,

@@ -23,8 +23,7 @@ HostServer<T>::HostServer(std::size_t params, int workers, int rank, int ranks)
   inbox_.resize(static_cast<std::size_t>(ranks));
   for (int r = 1; r < ranks; ++r)
     inbox_[static_cast<std::size_t>(r)].resize(
-        static_cast<std::size_t>(mpi::worker_block(workers, ranks, r).count) *
-        Round::max_payload_bytes(params, sizeof(T)));
+        static_cast<std::size_t>(mpi::worker_block(workers, ranks, r).count) * params * sizeof(T));
 }
 
 template <class T>

@@ -25,7 +25,11 @@ class HostServer final : public Server<T> {
 
   void begin_upload(bool replace) override;
   void add(const void* payload, const Round& round) override;
-  std::uint8_t* inbox(int rank) override { return inbox_[static_cast<std::size_t>(rank)].data(); }
+  std::uint8_t* inbox(int rank, std::size_t bytes) override {
+    auto& box = inbox_[static_cast<std::size_t>(rank)];
+    if (box.size() < bytes) box.resize(bytes);
+    return box.data();
+  }
   void sent(std::size_t m) override { theta_hat_[m] = theta_; }
   void step(double step_size) override;
   void ps_select(double tau, const std::vector<double>& worker_smoothness,

@@ -42,9 +42,10 @@ class Server {
   virtual void begin_upload(bool replace) = 0;
   // aggregate += what one upload's payload (Round::Upload) stands for.
   virtual void add(const void* payload, const Round& round) = 0;
-  // Where rank r's packed uploads are received (room for the largest payloads of all of its
-  // workers, Round::max_payload_bytes each).
-  virtual std::uint8_t* inbox(int rank) = 0;
+  // Where rank r's packed uploads are received, with room for `bytes` (made at first for all of
+  // its workers' vectors, and grown when a round's payloads are larger). Not while a receive into
+  // it is posted.
+  virtual std::uint8_t* inbox(int rank, std::size_t bytes) = 0;
   // theta_hat_m <- theta^k (worker m uploaded at theta^k).
   virtual void sent(std::size_t m) = 0;
   // theta^{k+1} = theta^k - step_size * aggregate; scalars()[kChange2] = ||theta^{k+1} -

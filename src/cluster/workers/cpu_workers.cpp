@@ -68,7 +68,8 @@ void CpuWorkers<T>::load(const ClusterState<T>& state) {
     else
       w.g_prev.assign(state.g_prev.begin() + at, state.g_prev.begin() + at + n);
     w.eps_hat = state.worker_scalars[2 * i];
-    w.skipped = static_cast<std::int64_t>(state.worker_scalars[2 * i + 1]);
+    w.skipped =
+        static_cast<std::int64_t>(state.worker_scalars[2 * i + 1]);  // checked by the cluster
     w.fresh = false;
   }
 }
@@ -170,13 +171,15 @@ void CpuWorkers<T>::prepare(const Round& round, const Flags& selected) {
     if (!selected[i]) continue;
     Worker& w = workers_[i];
     if (round.trigger == Round::Trigger::Clag) {
-      // ||g - g_prev||^2 against the gradient of the previous round (none at the first: 0).
+      // ||g - g_prev||^2 against the gradient of the previous round (none at the first: 0),
+      // formed and summed exactly as ||delta||^2 is (difference in T, then cpu::norm2): the
+      // rule compares the two, and equal vectors must give equal norms, not rounding noise.
       double change2 = 0;
-      if (!w.g_prev.empty())
-        for (std::size_t j = 0; j < d; ++j) {
-          const double c = static_cast<double>(w.g[j]) - static_cast<double>(w.g_prev[j]);
-          change2 += c * c;
-        }
+      if (!w.g_prev.empty()) {
+        w.v.resize(d);
+        for (std::size_t j = 0; j < d; ++j) w.v[j] = w.g[j] - w.g_prev[j];
+        change2 = cpu::norm2(w.v.data(), d);
+      }
       w.prev_change2 = change2;
       w.g_prev = w.g;
     }

@@ -128,24 +128,41 @@ void CudaWorkers<T>::ensure_compression() {
   if (stats_.get()) return;
   const int dev = context_.device();
   const std::size_t n = workers_.size(), d = params_;
-  for (Worker& w : workers_) {
-    w.q = cuda::DeviceBuffer<T>(dev, d);
-    w.v = cuda::DeviceBuffer<T>(dev, d);
-    w.g_prev = cuda::DeviceBuffer<T>(dev, d);
-    // The quantizer ORs whole 32-bit words of codes: a few spare bytes past the payload.
-    w.payload = cuda::DeviceBuffer<std::uint8_t>(dev, Round::max_payload_bytes(d, sizeof(T)) + 8);
-  }
   stats_ = cuda::DeviceBuffer<double>(dev, 4 * n);
   eps_hat_ = cuda::DeviceBuffer<double>(dev, n);
   skipped_ = cuda::DeviceBuffer<long long>(dev, n);
   compress_workspace_ = cuda::DeviceBuffer<double>(
       dev, cuda::quantize_workspace_doubles(d) + cuda::reduce_workspace_doubles());
-  LAG_CUDA(cuda::top_k_temp_bytes<T>(d, &top_temp_bytes_));
-  top_temp_ = cuda::DeviceBuffer<unsigned char>(dev, top_temp_bytes_);
   const cudaStream_t s = context_.stream();
   stats_.zero(s);
   eps_hat_.zero(s);
   skipped_.zero(s);
+}
+
+template <class T>
+void CudaWorkers<T>::ensure_buffers(Worker& w, const Round& round) {
+  const int dev = context_.device();
+  const std::size_t d = params_;
+  const auto need = [&](cuda::DeviceBuffer<T>& b) {
+    if (!b.get()) b = cuda::DeviceBuffer<T>(dev, d);
+  };
+  if (round.upload == Round::Upload::Quantized) {
+    need(w.q);
+    need(w.v);
+  }
+  if (round.trigger == Round::Trigger::Clag) {
+    need(w.v);  // the change g - g_prev
+    need(w.g_prev);
+  }
+  if ((round.upload == Round::Upload::Quantized || round.upload == Round::Upload::TopK) &&
+      !w.payload.get())
+    // The quantizer ORs whole 32-bit words of codes: a few spare bytes past the payload.
+    w.payload =
+        cuda::DeviceBuffer<std::uint8_t>(dev, Round::largest_compressed_bytes(d, sizeof(T)) + 8);
+  if (round.upload == Round::Upload::TopK && !top_temp_.get()) {
+    LAG_CUDA(cuda::top_k_temp_bytes<T>(d, &top_temp_bytes_));
+    top_temp_ = cuda::DeviceBuffer<unsigned char>(dev, top_temp_bytes_);
+  }
 }
 
 template <class T>
@@ -158,11 +175,13 @@ void CudaWorkers<T>::prepare(const Round& round, const Flags& selected) {
     if (!selected[i]) continue;
     Worker& w = workers_[i];
     double* stats = stats_.get() + 4 * i;
+    ensure_buffers(w, round);
     if (round.trigger == Round::Trigger::Clag) {
-      // ||g - g_prev||^2 against the previous round's gradient (none at the first: 0).
+      // ||g - g_prev||^2 against the previous round's gradient (none at the first: 0), formed and
+      // summed as ||delta||^2 is (delta_and_norm): equal vectors give equal norms.
       if (w.has_prev)
-        LAG_CUDA(cuda::distance2<T>(w.g.get(), w.g_prev.get(), params_, stats + 3,
-                                    compress_workspace_.get(), s));
+        LAG_CUDA(cuda::delta_and_norm<T>(w.g.get(), w.g_prev.get(), w.v.get(), params_, stats + 3,
+                                         compress_workspace_.get(), s));
       else
         LAG_CUDA(cudaMemsetAsync(stats + 3, 0, sizeof(double), s));
       copy_device(w.g_prev.get(), w.g.get(), params_, s);
@@ -232,7 +251,10 @@ void CudaWorkers<T>::load(const ClusterState<T>& state) {
       std::any_of(skipped.begin(), skipped.end(), [](long long k) { return k != 0; });
   if (!state.g_prev.empty() || any_scalar) {
     ensure_compression();
+    Round clag;
+    clag.trigger = Round::Trigger::Clag;
     for (std::size_t i = 0; i < n && !state.g_prev.empty(); ++i) {
+      ensure_buffers(workers_[i], clag);
       workers_[i].g_prev.upload(state.g_prev.data() + i * d, d, s);
       workers_[i].has_prev = true;
     }

@@ -76,7 +76,8 @@ class CudaWorkers final : public Workers<T> {
     bool has_prev = false;
   };
 
-  void ensure_compression();
+  void ensure_compression();                           // the shared buffers
+  void ensure_buffers(Worker& w, const Round& round);  // what the round needs of worker w
 
   bool batched() const;
   // Gradient and delta of the listed workers; with `run_if` (batched only), worker i's jobs run
