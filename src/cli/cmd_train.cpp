@@ -388,8 +388,9 @@ Fingerprint TrainCommand::fingerprint(Spmd& spmd, const TrainingData& data,
   };
 }
 
-// With no data named, the main job: softmax regression on Fashion-MNIST over 10 workers split by
-// label, with LAG-WK. Options the user gave (on the command line or in --config) still win.
+// With no data named, the main job: softmax regression on standardised Fashion-MNIST over 10
+// workers split by label, with LAG-WK. Options the user gave (on the command line or in
+// --config) still win.
 bool TrainCommand::apply_main_job_defaults() {
   auto given = [&](const char* name) { return app_->get_option(name)->count() > 0; };
   if (given("--data") || given("--dataset")) return false;
@@ -399,6 +400,9 @@ bool TrainCommand::apply_main_job_defaults() {
   if (!given("--partition")) a_.data.partition = "label";
   if (!given("--algo")) a_.algos = "lag-wk";
   if (!given("--bias")) a_.data.bias = true;
+  // 1/L on raw pixels is a small step; standardised, the same 1000 iterations reach 83% instead
+  // of 79% test accuracy.
+  if (!given("--standardize")) a_.data.standardize = true;
   if (!given("--max-iters")) a_.max_iters = kMainJobIterations;
   if (!given("--eval-every")) a_.eval_every = 50;
   return true;
@@ -436,7 +440,8 @@ int TrainCommand::run() {
         want_auto_optimum = a_.optimum == "auto" || (a_.optimum.empty() && a_.target_gap > 0);
         if (main_job && !a_.quiet && speak)
           std::printf(
-              "no --data given: the main job, %s on Fashion-MNIST, %d workers split by %s, %s\n",
+              "no --data given: the main job, %s on standardised Fashion-MNIST, %d workers split "
+              "by %s, %s\n",
               a_.data.model.c_str(), a_.data.workers, a_.data.partition.c_str(), a_.algos.c_str());
         // Under mpirun each rank takes one GPU (cuda) or its share of the cores (cpu).
         backend_ = spmd.mpi() ? spmd.choose_backend(backend_name_, devices_)

@@ -60,7 +60,7 @@ void add_data_options(CLI::App& app, DataOptions& o) {
   app.add_option("--dim", o.dim,
                  "Number of features (default: inferred; LIBSVM indices above it are errors)")
       ->group("Data");
-  app.add_flag("--standardize", o.standardize,
+  app.add_flag("--standardize,!--no-standardize", o.standardize,
                "Standardise each feature to mean 0 and standard deviation 1 with the training "
                "rows' statistics (all workers together; applied to the test rows too, and "
                "written to OUT/standardization.json)")

@@ -495,6 +495,8 @@ TEST_F(Cli, MainJobDefaultsOnAFashionMnistSubset) {
   EXPECT_EQ(s["test_rows"], 10000);
   EXPECT_GT(r["test_accuracy"].get<double>(), 0.3);  // chance is 0.1
   EXPECT_GT(r["bytes_saved_fraction"].get<double>(), 0.0);
+  EXPECT_EQ(s["standardized"], true);
+  EXPECT_TRUE(fs::exists(path("out/standardization.json")));
 }
 
 TEST_F(Cli, UnknownAlgorithmIsAnError) {
