@@ -27,40 +27,40 @@ __device__ T magnitude(T x) {
   return isnan(a) ? static_cast<T>(INFINITY) : a;
 }
 
+// The maximum of the block's values (every thread passes one; the result is thread 0's).
+template <class T>
+__device__ T block_max(T value) {
+  __shared__ T best[kThreads];
+  best[threadIdx.x] = value;
+  __syncthreads();
+  for (int w = kThreads / 2; w > 0; w /= 2) {
+    if (static_cast<int>(threadIdx.x) < w)
+      best[threadIdx.x] = fmax(best[threadIdx.x], best[threadIdx.x + w]);
+    __syncthreads();
+  }
+  return best[0];
+}
+
 // Stage 1 of max |g - q_hat|: each block the maximum of a grid-strided share (a maximum does not
 // depend on the order, so any split gives the same bits).
 template <class T>
 __global__ void __launch_bounds__(kThreads)
     max_abs_diff_kernel(const T* __restrict__ g, const T* __restrict__ q_hat, std::size_t d,
                         double* __restrict__ partial) {
-  __shared__ T best[kThreads];
   T m = 0;
   for (std::size_t i = blockIdx.x * static_cast<std::size_t>(kThreads) + threadIdx.x; i < d;
        i += static_cast<std::size_t>(gridDim.x) * kThreads)
     m = fmax(m, fabs(g[i] - q_hat[i]));  // fmax ignores a NaN, as std::max(radius, NaN) does
-  best[threadIdx.x] = m;
-  __syncthreads();
-  for (int w = kThreads / 2; w > 0; w /= 2) {
-    if (static_cast<int>(threadIdx.x) < w)
-      best[threadIdx.x] = fmax(best[threadIdx.x], best[threadIdx.x + w]);
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) partial[blockIdx.x] = static_cast<double>(best[0]);
+  m = block_max(m);
+  if (threadIdx.x == 0) partial[blockIdx.x] = static_cast<double>(m);
 }
 
 __global__ void __launch_bounds__(kThreads)
     max_finish_kernel(const double* __restrict__ partial, int n, double* __restrict__ out) {
-  __shared__ double best[kThreads];
   double m = 0;
   for (int i = static_cast<int>(threadIdx.x); i < n; i += kThreads) m = fmax(m, partial[i]);
-  best[threadIdx.x] = m;
-  __syncthreads();
-  for (int w = kThreads / 2; w > 0; w /= 2) {
-    if (static_cast<int>(threadIdx.x) < w)
-      best[threadIdx.x] = fmax(best[threadIdx.x], best[threadIdx.x + w]);
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) *out = best[0];
+  m = block_max(m);
+  if (threadIdx.x == 0) *out = m;
 }
 
 // Codes, v and q, as quantizer.cpp computes them: j = floor((g - q_hat + R + Delta) / (2 Delta))

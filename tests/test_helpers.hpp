@@ -47,6 +47,19 @@ inline Dataset<double> gaussian_data(int workers, std::size_t rows, std::size_t 
   return d;
 }
 
+// grad L_m(theta) = X_m^T (X_m theta - y_m) of least squares, row by row: a reference written
+// independently of the CPU kernels.
+inline std::vector<double> least_squares_gradient(const Shard<double>& s,
+                                                  const std::vector<double>& theta) {
+  std::vector<double> g(theta.size(), 0.0);
+  for (std::size_t i = 0; i < s.rows; ++i) {
+    double r = -s.y[i];
+    for (std::size_t j = 0; j < theta.size(); ++j) r += s.x[i * theta.size() + j] * theta[j];
+    for (std::size_t j = 0; j < theta.size(); ++j) g[j] += s.x[i * theta.size() + j] * r;
+  }
+  return g;
+}
+
 // Forwards to a real cluster and counts, independently of the ledger, what actually moved.
 template <class T>
 class CountingCluster final : public Cluster<T> {

@@ -217,19 +217,26 @@ class TrainCommand final : public Command {
   CLI::App* app_ = nullptr;
 };
 
-// --topk: empty (the engine's default), a count, or a fraction of the d parameters (rounded up).
-std::size_t parse_top_k(const std::string& s, std::size_t d) {
-  if (s.empty()) return 0;
+// The whole of `s` as a finite number, or nothing.
+std::optional<double> finite_number(const std::string& s) {
   std::size_t used = 0;
   double v = 0;
   try {
     v = std::stod(s, &used);
   } catch (const std::exception&) {
-    used = 0;
+    return std::nullopt;
   }
+  if (used != s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+// --topk: empty (the engine's default), a count, or a fraction of the d parameters (rounded up).
+std::size_t parse_top_k(const std::string& s, std::size_t d) {
+  if (s.empty()) return 0;
+  const std::optional<double> number = finite_number(s);
+  const double v = number.value_or(0.0);
   const bool fraction = s.find_first_of(".eE") != std::string::npos;
-  if (used != s.size() || !std::isfinite(v) || !(v > 0) || (fraction && v > 1) ||
-      (!fraction && v != std::floor(v)))
+  if (!number || !(v > 0) || (fraction && v > 1) || (!fraction && v != std::floor(v)))
     throw Error(
         "--topk must be a count of coordinates (e.g. 5) or a fraction of the parameters "
         "in (0, 1] (e.g. 0.05), got '" +
@@ -243,15 +250,8 @@ std::size_t parse_top_k(const std::string& s, std::size_t d) {
 
 std::optional<double> parse_optimum(const std::string& s) {
   if (s.empty() || s == "auto") return std::nullopt;
-  std::size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != s.size() || !std::isfinite(v))
-    throw Error("--optimum must be a number or 'auto', got '" + s + "'");
+  const std::optional<double> v = finite_number(s);
+  if (!v) throw Error("--optimum must be a number or 'auto', got '" + s + "'");
   return v;
 }
 
