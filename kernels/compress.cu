@@ -1,8 +1,7 @@
 // LAQ's quantizer and the Top-k compressor on the device (see compress.cuh).
-#include <cub/device/device_radix_sort.cuh>
-
 #include <cmath>
 #include <cstring>
+#include <cub/device/device_radix_sort.cuh>
 
 #include "compress.cuh"
 #include "lag/trigger_rules.hpp"
@@ -88,7 +87,8 @@ __global__ void __launch_bounds__(kThreads)
     const unsigned int shift = static_cast<unsigned int>(at % 32);
     if (j != 0) {
       atomicOr(words + word, j << shift);
-      if (shift + static_cast<unsigned int>(bits) > 32u) atomicOr(words + word + 1, j >> (32u - shift));
+      if (shift + static_cast<unsigned int>(bits) > 32u)
+        atomicOr(words + word + 1, j >> (32u - shift));
     }
     v[i] = fma(two_delta, static_cast<T>(j), -radius);
     q[i] = q_hat[i] + v[i];
@@ -336,20 +336,20 @@ cudaError_t compressed_trigger(int kind, const double* stats, const double* delt
                                long long max_skip, int workers, std::uint8_t* fire,
                                cudaStream_t s) {
   if (workers <= 0 || (kind != 0 && kind != 1)) return cudaErrorInvalidValue;
-  compressed_trigger_kernel<<<1, 128, 0, s>>>(kind, stats, delta_norm2, eps_hat, skipped,
-                                              selected, tau, zeta, max_skip, workers, fire);
+  compressed_trigger_kernel<<<1, 128, 0, s>>>(kind, stats, delta_norm2, eps_hat, skipped, selected,
+                                              tau, zeta, max_skip, workers, fire);
   return cudaGetLastError();
 }
 
-#define LAG_COMPRESS_INSTANTIATE(T)                                                              \
-  template cudaError_t quantize<T>(const T*, const T*, std::size_t, int, std::uint8_t*, T*, T*,  \
-                                   double*, double*, cudaStream_t);                              \
+#define LAG_COMPRESS_INSTANTIATE(T)                                                               \
+  template cudaError_t quantize<T>(const T*, const T*, std::size_t, int, std::uint8_t*, T*, T*,   \
+                                   double*, double*, cudaStream_t);                               \
   template cudaError_t add_quantized<T>(const std::uint8_t*, std::size_t, int, T*, cudaStream_t); \
-  template cudaError_t top_k_temp_bytes<T>(std::size_t, std::size_t*);                           \
-  template cudaError_t top_k<T>(const T*, std::size_t, std::size_t, std::uint8_t*, void*,        \
-                                std::size_t, cudaStream_t);                                      \
-  template cudaError_t add_top_k<T>(const std::uint8_t*, std::size_t, T*, cudaStream_t);         \
-  template cudaError_t commit_top_k<T>(const std::uint8_t*, std::size_t, const T*, T*,           \
+  template cudaError_t top_k_temp_bytes<T>(std::size_t, std::size_t*);                            \
+  template cudaError_t top_k<T>(const T*, std::size_t, std::size_t, std::uint8_t*, void*,         \
+                                std::size_t, cudaStream_t);                                       \
+  template cudaError_t add_top_k<T>(const std::uint8_t*, std::size_t, T*, cudaStream_t);          \
+  template cudaError_t commit_top_k<T>(const std::uint8_t*, std::size_t, const T*, T*,            \
                                        cudaStream_t);
 LAG_COMPRESS_INSTANTIATE(float)
 LAG_COMPRESS_INSTANTIATE(double)
