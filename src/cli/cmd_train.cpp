@@ -440,9 +440,9 @@ int TrainCommand::run() {
         want_auto_optimum = a_.optimum == "auto" || (a_.optimum.empty() && a_.target_gap > 0);
         if (main_job && !a_.quiet && speak)
           std::printf(
-              "no --data given: the main job, %s on standardised Fashion-MNIST, %d workers split "
-              "by %s, %s\n",
-              a_.data.model.c_str(), a_.data.workers, a_.data.partition.c_str(), a_.algos.c_str());
+              "no --data given: the main job, %s on %sFashion-MNIST, %d workers split by %s, %s\n",
+              a_.data.model.c_str(), a_.data.standardize ? "standardised " : "", a_.data.workers,
+              a_.data.partition.c_str(), a_.algos.c_str());
         // Under mpirun each rank takes one GPU (cuda) or its share of the cores (cpu).
         backend_ = spmd.mpi() ? spmd.choose_backend(backend_name_, devices_)
                               : choose_backend(backend_name_, devices_);

@@ -161,9 +161,9 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
 
   RunResult result;
   result.algorithm = algo;
-  const std::size_t top_k =
-      algo == Algorithm::Ef21 || algo == Algorithm::Clag ? top_k_for(options, cluster.dim()) : 0;
-  if (algo == Algorithm::Ef21 || algo == Algorithm::Clag)
+  const bool top_k_uploads = algo == Algorithm::Ef21 || algo == Algorithm::Clag;
+  const std::size_t top_k = top_k_uploads ? top_k_for(options, cluster.dim()) : 0;
+  if (top_k_uploads)
     result.alpha =
         options.alpha > 0
             ? options.alpha
