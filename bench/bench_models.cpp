@@ -91,7 +91,7 @@ void BM_ClusterGradient(benchmark::State& state) {
   const auto model = model_of(mlp);
   lag::ThreadPool pool(threads);
   lag::CpuCluster<T> cluster(data<T>(), model, pool);
-  cluster.reset({});
+  cluster.reset({}, {});
   const lag::Flags all{1};
   for (auto _ : state) cluster.compute(all);
   const auto kernel = lag::cpu::make_loss_kernel<T>(model, kDim);

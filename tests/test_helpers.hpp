@@ -67,8 +67,8 @@ class CountingCluster final : public Cluster<T> {
   explicit CountingCluster(Cluster<T>& inner) : inner_(inner) {}
   int workers() const override { return inner_.workers(); }
   std::size_t dim() const override { return inner_.dim(); }
-  void reset(const std::vector<double>& theta0) override {
-    inner_.reset(theta0);
+  void reset(const std::vector<double>& theta0, const Sampling& sampling) override {
+    inner_.reset(theta0, sampling);
     uploads.clear();
     rounds.clear();
     computes.clear();
@@ -78,8 +78,9 @@ class CountingCluster final : public Cluster<T> {
     inner_.compute(s);
   }
   void trigger(const Round& r, const Flags& s, Flags& f) override { inner_.trigger(r, s, f); }
-  void select_and_compute(double tau, const std::vector<double>& l, Flags& selected) override {
-    inner_.select_and_compute(tau, l, selected);
+  void select_and_compute(double tau, const std::vector<double>& l, const Flags& forced,
+                          Flags& selected) override {
+    inner_.select_and_compute(tau, l, forced, selected);
     computes.push_back(selected);
   }
   Evaluation evaluate() override { return inner_.evaluate(); }

@@ -1,6 +1,7 @@
-// The algorithms and the LAG trigger rules (docs/architecture.md §2): the paper's five, and its
+// The algorithms and the LAG trigger rules (docs/architecture.md §2): the paper's five, its
 // successors that also shrink what is uploaded, LAQ (quantized innovations) and EF21 and CLAG
-// (Top-k compressed innovations, CLAG lazily).
+// (Top-k compressed innovations, CLAG lazily), and the stochastic ones that draw minibatches:
+// SGD and LASG's worker- and server-side rules.
 #pragma once
 
 #include <cstddef>
@@ -11,21 +12,31 @@
 
 namespace lag {
 
-enum class Algorithm { GD, LagWK, LagPS, CycIAG, NumIAG, Laq, Ef21, Clag };
+enum class Algorithm { GD, LagWK, LagPS, CycIAG, NumIAG, Laq, Ef21, Clag, Sgd, LasgWK, LasgPS };
 
-// gd, lag-wk, lag-ps, cyc-iag, num-iag, laq, ef21, clag
+// gd, lag-wk, lag-ps, cyc-iag, num-iag, laq, ef21, clag, sgd, lasg-wk, lasg-ps
 Algorithm parse_algorithm(const std::string& name);
 std::vector<Algorithm> parse_algorithm_list(const std::string& comma_list);
 const char* algorithm_name(Algorithm a);
 
-// The papers' reference xi: 1 for LAG-WK, 10 for LAG-PS, 0.8 for LAQ (unused by the others).
+// The rules' constant: the papers' xi, 1 for LAG-WK, 10 for LAG-PS, 0.8 for LAQ; LASG's c,
+// kLasgC for both of its rules (unused by the others).
 double default_xi(Algorithm a);
+
+// LASG's c (its rules' threshold is c / (alpha^2 M^2) sum_{d=1..D} ||theta^{k+1-d} -
+// theta^{k-d}||^2, without LAG's 1/D): LAG-WK's xi / D at the default D = 10.
+constexpr double kLasgC = 0.1;
 
 // Whether every worker computes in every iteration and decides itself whether to upload (LAG-WK,
 // LAQ, CLAG) or uploads always (GD, EF21).
 inline bool all_compute(Algorithm a) {
   return a == Algorithm::GD || a == Algorithm::LagWK || a == Algorithm::Laq ||
-         a == Algorithm::Ef21 || a == Algorithm::Clag;
+         a == Algorithm::Ef21 || a == Algorithm::Clag || a == Algorithm::Sgd ||
+         a == Algorithm::LasgWK;
+}
+// Whether the workers compute on minibatches (--batch-size) rather than their whole shards.
+inline bool stochastic(Algorithm a) {
+  return a == Algorithm::Sgd || a == Algorithm::LasgWK || a == Algorithm::LasgPS;
 }
 inline bool compresses(Algorithm a) {
   return a == Algorithm::Laq || a == Algorithm::Ef21 || a == Algorithm::Clag;
@@ -54,6 +65,8 @@ class StepHistory {
   void push(double step_norm2);
   double sum() const;
   double threshold(double xi, double alpha, int workers) const;
+  // LASG's: c / (alpha^2 M^2) * sum().
+  double lasg_threshold(double c, double alpha, int workers) const;
   int depth() const { return depth_; }
   // The pushes the threshold still uses, oldest first; pushing them into a new history of the
   // same depth gives one with the same sum, bit for bit (sum() does not depend on the rotation).

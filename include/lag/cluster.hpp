@@ -20,7 +20,10 @@ using Flags = std::vector<std::uint8_t>;  // one entry per worker, 0 or 1
 
 // What the workers do in one iteration's exchange (the engine decides it per algorithm and
 // iteration; docs/architecture.md §2):
-//   trigger  None: every selected worker uploads. LagWk: ||delta_m||^2 > tau. Laq: the quantized
+//   trigger  None: every selected worker uploads. LagWk: ||delta_m||^2 > tau. LasgWk: the change
+//            of the worker's minibatch gradient since its last upload, measured on this round's
+//            minibatch, ||grad l(theta^k; xi) - grad l(theta_hat_m; xi)||^2 > tau, or the worker
+//            has not uploaded for max_skip iterations (then delta_m is sent). Laq: the quantized
 //            innovation's ||v_m||^2 >= tau + 3 (eps_m + eps_hat_m), or the worker has not uploaded
 //            for max_skip iterations. Clag: ||delta_m||^2 > zeta ||g_m - g_prev_m||^2. A forced
 //            round (iteration 1) uploads every selected worker but keeps the rule's bookkeeping.
@@ -29,14 +32,14 @@ using Flags = std::vector<std::uint8_t>;  // one entry per worker, 0 or 1
 //            quantized gradient). TopK: the top_k largest coordinates of delta_m and their indices
 //            (then g_hat_m += that).
 struct Round {
-  enum class Trigger { None, LagWk, Laq, Clag };
+  enum class Trigger { None, LagWk, LasgWk, Laq, Clag };
   enum class Upload { Delta, Gradient, Quantized, TopK };
   Trigger trigger = Trigger::None;
   Upload upload = Upload::Delta;
   bool forced = false;        // every selected worker uploads; the rule's state still moves
-  double tau = 0.0;           // LagWk, Laq
+  double tau = 0.0;           // LagWk, LasgWk, Laq
   int bits = 4;               // Quantized
-  std::int64_t max_skip = 0;  // Laq: 0 never forces an upload
+  std::int64_t max_skip = 0;  // Laq, LasgWk: 0 never forces an upload
   std::size_t top_k = 0;      // TopK
   double zeta = 0.0;          // Clag
   // Bytes one worker's upload puts on the wire for d parameters of `value_bytes` each:
@@ -59,6 +62,15 @@ struct Round {
   }
 };
 
+// How the workers compute in a run: on their whole shards (batch 0), or on minibatches of `batch`
+// rows drawn by MinibatchSampler(rows, batch, seed, global worker index) (lag/sampler.hpp). A
+// minibatch gradient is scaled by rows / batch, so that it estimates the shard's gradient (our
+// losses are sums over rows), and the regulariser is added once, as for the whole shard.
+struct Sampling {
+  std::size_t batch = 0;
+  std::uint64_t seed = 0;
+};
+
 // The part of a run's state that a cluster holds on this process, in host memory: what a
 // checkpoint saves and a resumed run restores (docs/architecture.md §6). Fresh gradients and
 // deltas are not state: after a step no worker's result is at the new theta.
@@ -69,7 +81,11 @@ struct ClusterState {
   std::vector<T> theta_hat;  // rank 0: theta_hat_m of every worker, M vectors (empty elsewhere)
   std::vector<T> g_hat;      // this process's workers' g_hat, one vector each, in worker order
   std::vector<T> g_prev;     // ... and their last fresh gradients (CLAG's rule)
-  std::vector<double> worker_scalars;  // ... and per worker LAQ's eps_hat and skipped rounds
+  std::vector<T> worker_theta_hat;  // ... and the iterates of their last uploads (LASG-WK's rule)
+  // ... and per worker kWorkerScalars: LAQ's eps_hat, the rounds skipped in a row (LAQ,
+  // LASG-WK), the rows its minibatch sampler has drawn.
+  std::vector<double> worker_scalars;
+  static constexpr std::size_t kWorkerScalars = 3;
 };
 
 struct Evaluation {
@@ -86,8 +102,9 @@ class Cluster {
   virtual std::size_t dim() const = 0;
 
   // theta = theta0 (zeros when empty), aggregate = 0, g_hat_m = 0, theta_hat_m = theta0;
-  // traffic counters to zero.
-  virtual void reset(const std::vector<double>& theta0) = 0;
+  // traffic counters to zero; the workers compute as `sampling` says from now on (their samplers
+  // at the start of their streams).
+  virtual void reset(const std::vector<double>& theta0, const Sampling& sampling) = 0;
   // Selected workers receive theta^k and compute g_m = grad L_m(theta^k), L_m(theta^k) and
   // ||delta_m||^2 with delta_m = g_m - g_hat_m.
   virtual void compute(const Flags& selected) = 0;
@@ -95,11 +112,12 @@ class Cluster {
   // rule fires (for Trigger::None or a forced round, fire = selected). The workers also prepare
   // what they would upload (LAQ's codes, Top-k's coordinates).
   virtual void trigger(const Round& round, const Flags& selected, Flags& fire) = 0;
-  // LAG-PS's half of plan and compute, in one call: the server applies the rule where
-  // theta_hat_m lives, selected[m] = ps_fires(worker_smoothness[m], ||theta_hat_m - theta^k||^2,
-  // tau), and the selected workers compute as compute(selected) does.
+  // LAG-PS's and LASG-PS's half of plan and compute, in one call: the server applies the rule
+  // where theta_hat_m lives, selected[m] = forced[m] || ps_fires(worker_smoothness[m],
+  // ||theta_hat_m - theta^k||^2, tau), and the selected workers compute as compute(selected)
+  // does. (`forced`, the same on every process: LASG-PS's workers skipped too long.)
   virtual void select_and_compute(double tau, const std::vector<double>& worker_smoothness,
-                                  Flags& selected) = 0;
+                                  const Flags& forced, Flags& selected) = 0;
   // Loss and true gradient norm at theta^k. Workers that computed at theta^k this round reuse
   // their results; the others compute for monitoring only (no state changes, not in the ledger).
   virtual Evaluation evaluate() = 0;

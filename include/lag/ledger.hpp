@@ -6,9 +6,10 @@
 //                                                       EF21 and CLAG k (sizeof(T) + 4) after
 //                                                       their first, full round)
 //   downlink   receivers * d * sizeof(T)               (theta^k to each worker that needs it:
-//                                                       all M for GD and LAG-WK, only the
-//                                                       selected ones for LAG-PS and the IAGs)
-//   control    LAG-WK, LAQ: M * (sizeof(T) + 1)        (tau^k down with theta, one trigger
+//                                                       all M when every worker computes,
+//                                                       only the selected ones for LAG-PS,
+//                                                       LASG-PS and the IAGs)
+//   control    LAG-WK, LAQ, LASG-WK: M (sizeof(T) + 1) (tau^k down with theta, one trigger
 //                                                       flag byte up from every worker);
 //              CLAG: M                                 (the flags; its rule needs no tau)
 //              the others: 0 (the server decides; its request is the theta it sends)
@@ -36,6 +37,7 @@ struct Traffic {
   std::uint64_t gd_equivalent_bytes_up = 0;
 
   Traffic& operator+=(const Traffic& o);
+  Traffic& operator-=(const Traffic& o);  // o must be an earlier total of this one
   // Bytes saved against GD: gd_equivalent_bytes_up - bytes_up, and that as a fraction of the
   // GD-equivalent, 1 - bytes_up / gd_equivalent_bytes_up (0 when nothing was due).
   // Negative when the uploads cost more than GD's would have (a Top-k upload of k values and

@@ -151,6 +151,7 @@ class MessageReader {
     return out;
   }
   bool done() const { return pos_ == bytes_.size(); }
+  std::size_t remaining() const { return bytes_.size() - pos_; }
 
  private:
   void raw(void* p, std::size_t n);

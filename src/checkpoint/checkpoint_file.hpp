@@ -19,7 +19,7 @@
 
 namespace lag {
 
-constexpr std::uint32_t kCheckpointFormat = 1;
+constexpr std::uint32_t kCheckpointFormat = 2;  // 2: minibatches and LASG
 
 // Throws lag::Error when the file cannot be written.
 void write_checkpoint_file(const std::string& path, const std::string& contents);

@@ -37,6 +37,39 @@ TestMetrics get_test(MessageReader& in) {
 void put_i64(MessageWriter& out, std::int64_t v) { out.put(static_cast<std::uint64_t>(v)); }
 std::int64_t get_i64(MessageReader& in) { return static_cast<std::int64_t>(in.u64()); }
 
+void put_epochs(MessageWriter& out, const std::vector<EpochRow>& epochs) {
+  out.put(static_cast<std::uint64_t>(epochs.size()));
+  for (const EpochRow& e : epochs) {
+    put_i64(out, e.epoch);
+    put_i64(out, e.iteration);
+    put_traffic(out, e.spent);
+    put_traffic(out, e.cumulative);
+    out.put(e.loss);
+    put_test(out, e.test);
+    out.put(e.wall_seconds);
+  }
+}
+
+// The bytes put_epochs writes per row: two counts, two Traffics, loss, test loss and accuracy,
+// wall seconds.
+constexpr std::size_t kEpochRowBytes = 8 * (2 + 2 * 9 + 4);
+
+std::vector<EpochRow> get_epochs(MessageReader& in) {
+  const std::size_t n = in.size();
+  if (n > in.remaining() / kEpochRowBytes) throw Error("a saved list of epochs ends early");
+  std::vector<EpochRow> epochs(n);
+  for (EpochRow& e : epochs) {
+    e.epoch = get_i64(in);
+    e.iteration = get_i64(in);
+    e.spent = get_traffic(in);
+    e.cumulative = get_traffic(in);
+    e.loss = in.f64();
+    e.test = get_test(in);
+    e.wall_seconds = in.f64();
+  }
+  return epochs;
+}
+
 }  // namespace
 
 void put_engine_state(MessageWriter& out, const EngineState& s) {
@@ -45,6 +78,8 @@ void put_engine_state(MessageWriter& out, const EngineState& s) {
   put_traffic(out, s.total);
   put_traffic(out, s.last);
   out.put(s.planner_random);
+  out.put_array(s.planner_skipped);
+  put_epochs(out, s.epochs);
   out.put_array(s.last_senders);
   for (double v : {s.initial_loss, s.train_seconds, s.eval_seconds, s.final_loss, s.objective_error,
                    s.grad_norm})
@@ -59,6 +94,8 @@ EngineState get_engine_state(MessageReader& in) {
   s.total = get_traffic(in);
   s.last = get_traffic(in);
   s.planner_random = in.str();
+  s.planner_skipped = in.array<std::int64_t>();
+  s.epochs = get_epochs(in);
   s.last_senders = in.array<std::uint8_t>();
   for (double* v : {&s.initial_loss, &s.train_seconds, &s.eval_seconds, &s.final_loss,
                     &s.objective_error, &s.grad_norm})
@@ -75,6 +112,7 @@ void put_cluster_state(MessageWriter& out, const ClusterState<T>& s) {
   out.put_array(s.theta_hat);
   out.put_array(s.g_hat);
   out.put_array(s.g_prev);
+  out.put_array(s.worker_theta_hat);
   out.put_array(s.worker_scalars);
 }
 
@@ -90,6 +128,7 @@ ClusterState<T> get_cluster_state(MessageReader& in) {
   s.theta_hat = in.array<T>();
   s.g_hat = in.array<T>();
   s.g_prev = in.array<T>();
+  s.worker_theta_hat = in.array<T>();
   s.worker_scalars = in.array<double>();
   return s;
 }
@@ -112,6 +151,10 @@ void put_run_result(MessageWriter& out, const RunResult& r) {
   out.put(r.wall_seconds);
   out.put(r.eval_seconds);
   out.put_array(r.theta);
+  out.put(static_cast<std::uint64_t>(r.batch_size));
+  put_i64(out, r.iterations_per_epoch);
+  out.put(std::string(step_schedule_name(r.schedule)));
+  put_epochs(out, r.epochs);
 }
 
 RunResult get_run_result(MessageReader& in) {
@@ -131,6 +174,10 @@ RunResult get_run_result(MessageReader& in) {
   r.wall_seconds = in.f64();
   r.eval_seconds = in.f64();
   r.theta = in.array<double>();
+  r.batch_size = in.size();
+  r.iterations_per_epoch = get_i64(in);
+  r.schedule = parse_step_schedule(in.str());
+  r.epochs = get_epochs(in);
   return r;
 }
 

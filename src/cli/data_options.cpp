@@ -300,6 +300,7 @@ TrainingData load_training_data(const DataOptions& o, ProcessGroup& group) {
     agree(group, [&] { prepare_test_labels(out); });
   }
   for (const std::size_t n : rows) out.rows += n;
+  out.worker_rows = rows;
   if (d.standardize) {
     // The features, not the bias column appended after them. Every process computes the same
     // statistics (collective) and maps its own workers' rows; rank 0 also the test rows.

@@ -49,6 +49,7 @@ struct TrainingData {
   // (the others are empty: see Dataset).
   Dataset<double> train;
   std::size_t rows = 0;                            // over all workers
+  std::vector<std::size_t> worker_rows;            // every worker's (on every process)
   std::optional<Shard<double>> test;               // held-out rows, when given (on rank 0 only)
   ModelSpec model;                                 // with classes known
   std::optional<Standardization> standardization;  // with --standardize: applied to train and test

@@ -42,7 +42,7 @@ MetricsWriter::MetricsWriter(const std::string& path, const MetricsMark* resume)
     append(
         "algo,iter,loss,objective_error,grad_norm,uploads,bytes_up,bytes_down,control_bytes,"
         "cum_uploads,cum_bytes_up,cum_bytes_down,cum_control_bytes,wall_seconds,test_loss,"
-        "test_accuracy,computes,physical_bytes_up,physical_bytes_down,senders\n");
+        "test_accuracy,computes,physical_bytes_up,physical_bytes_down,senders,epoch\n");
     return;
   }
   file_ = std::fopen(path.c_str(), "r+b");
@@ -115,7 +115,9 @@ void MetricsWriter::write(const char* algo, const IterationRow& r) {
       static_cast<ull>(c.bytes_down), static_cast<ull>(c.control_bytes), r.wall_seconds, test_loss,
       test_acc, static_cast<ull>(s.computes), static_cast<ull>(s.physical_bytes_up),
       static_cast<ull>(s.physical_bytes_down));
-  append(numbers + senders + "\n");
+  char epoch[32];
+  std::snprintf(epoch, sizeof epoch, ",%.6f\n", r.epoch);
+  append(numbers + senders + epoch);
   // A full disk shows once the buffer is written out: end the run then, not at the end.
   if (std::ferror(file_)) throw Error(io_error("write", path_));
 }
@@ -179,7 +181,66 @@ nlohmann::json run_json(const RunResult& r, const RunContext& c) {
   j["depth"] = c.depth;
   j["lambda"] = c.lambda;
   j["threads"] = c.threads;
+  j["batch_size"] = r.batch_size;
+  j["iterations_per_epoch"] = r.iterations_per_epoch;
+  j["lr_schedule"] = step_schedule_name(r.schedule);
+  if (r.batch_size > 0) {
+    // Per epoch: what it spent, and what an every-worker baseline (SGD) would have sent more.
+    nlohmann::json epochs = nlohmann::json::array();
+    for (const EpochRow& e : r.epochs) {
+      nlohmann::json row;
+      row["epoch"] = e.epoch;
+      row["iteration"] = e.iteration;
+      row["uploads"] = e.spent.uploads;
+      row["bytes_up"] = e.spent.bytes_up;
+      row["bytes_down"] = e.spent.bytes_down;
+      row["bytes_saved"] = e.spent.bytes_saved();
+      row["cum_uploads"] = e.cumulative.uploads;
+      row["cum_bytes_up"] = e.cumulative.bytes_up;
+      row["cum_bytes_saved"] = e.cumulative.bytes_saved();
+      row["loss"] = number_or_null(e.loss);
+      if (!std::isnan(e.test.accuracy)) {
+        row["test_loss"] = number_or_null(e.test.loss);
+        row["test_accuracy"] = number_or_null(e.test.accuracy);
+      }
+      row["wall_seconds"] = e.wall_seconds;
+      epochs.push_back(row);
+    }
+    j["epochs"] = epochs;
+  }
   return j;
+}
+
+void print_epochs(std::ostream& out, const std::vector<RunResult>& runs) {
+  for (const auto& r : runs) {
+    if (r.batch_size == 0 || r.epochs.empty()) continue;
+    const bool accuracy = !std::isnan(r.epochs.front().test.accuracy);
+    out << algorithm_name(r.algorithm) << ", minibatches of " << r.batch_size << " rows, "
+        << r.iterations_per_epoch << " iterations per epoch:\n";
+    out << std::right << std::setw(7) << "epoch" << std::setw(8) << "iter" << std::setw(10)
+        << "uploads" << std::setw(11) << "MB up" << std::setw(13) << "MB saved" << std::setw(9)
+        << "saved" << std::setw(14) << "loss" << std::setw(10) << "time s"
+        << (accuracy ? "  test acc" : "") << "\n";
+    // At most about ten rows: every stride-th epoch and the last (all of them in summary.json).
+    const std::size_t n = r.epochs.size(), stride = (n + 9) / 10;
+    for (std::size_t i = 0; i < n; ++i) {
+      if ((i + 1) % stride != 0 && i + 1 != n) continue;
+      const EpochRow& e = r.epochs[i];
+      const Traffic& t = e.spent;
+      out << std::setw(7) << e.epoch << std::setw(8) << e.iteration << std::setw(10) << t.uploads
+          << std::fixed << std::setprecision(3) << std::setw(11)
+          << static_cast<double>(t.bytes_up) / 1e6 << std::setw(13)
+          << static_cast<double>(t.bytes_saved()) / 1e6 << std::setw(8) << std::setprecision(1)
+          << 100.0 * t.bytes_saved_fraction() << "%" << std::setw(14) << std::scientific
+          << std::setprecision(5) << e.loss << std::setw(10) << std::fixed << std::setprecision(2)
+          << e.wall_seconds;
+      if (accuracy) out << std::setw(9) << std::setprecision(2) << 100.0 * e.test.accuracy << "%";
+      out << "\n";
+      out.unsetf(std::ios::floatfield);
+    }
+    if (stride > 1)
+      out << "(every " << stride << "th epoch and the last; every epoch in summary.json)\n";
+  }
 }
 
 void print_comparison(std::ostream& out, const std::vector<RunResult>& runs) {
@@ -188,6 +249,9 @@ void print_comparison(std::ostream& out, const std::vector<RunResult>& runs) {
     if (r.algorithm == Algorithm::GD) gd = &r;
     if (r.algorithm == Algorithm::LagWK) wk = &r;
   }
+  // Without GD, the stochastic runs' every-worker baseline, SGD.
+  for (const auto& r : runs)
+    if (!gd && r.algorithm == Algorithm::Sgd) gd = &r;
   const bool accuracy = !runs.empty() && !std::isnan(runs.front().test.accuracy);
   // This run's uplink bytes against another's ("-" without it).
   const auto bytes_against = [](const RunResult& r, const RunResult* base) {
@@ -222,8 +286,8 @@ void print_comparison(std::ostream& out, const std::vector<RunResult>& runs) {
     out << "\n";
     out.unsetf(std::ios::floatfield);
   }
-  out << "(bits/up: mean bits per upload; vs GD, vs WK: uplink bytes against the GD and LAG-WK "
-         "runs; saved: against the GD-equivalent M*d*sizeof(T) per iteration)\n";
+  out << "(bits/up: mean bits per upload; vs GD, vs WK: uplink bytes against the GD (without one, "
+         "SGD) and LAG-WK runs; saved: against the GD-equivalent M*d*sizeof(T) per iteration)\n";
 }
 
 }  // namespace lag::cli

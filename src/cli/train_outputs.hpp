@@ -64,5 +64,7 @@ nlohmann::json run_json(const RunResult& r, const RunContext& c);
 // Fixed-width comparison of the runs; savings against GD's run when there is one, and against
 // the GD-equivalent bytes always.
 void print_comparison(std::ostream& out, const std::vector<RunResult>& runs);
+// Per epoch of each minibatch run: uploads, bytes, bytes saved against SGD, loss, test accuracy.
+void print_epochs(std::ostream& out, const std::vector<RunResult>& runs);
 
 }  // namespace lag::cli

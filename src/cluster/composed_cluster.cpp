@@ -41,10 +41,10 @@ const Flags& ComposedCluster<T>::local(const Flags& global) {
 }
 
 template <class T>
-void ComposedCluster<T>::reset(const std::vector<double>& theta0) {
+void ComposedCluster<T>::reset(const std::vector<double>& theta0, const Sampling& sampling) {
   // Every rank starts from the same theta0, so the replicas start current without a message.
   server_->reset(theta0);
-  workers_->reset();
+  workers_->reset(sampling, static_cast<std::size_t>(block_.first));
   physical_up_ = physical_down_ = 0;
   wire_->wait("the reset of the workers");
 }
@@ -58,7 +58,7 @@ void ComposedCluster<T>::compute(const Flags& selected) {
 template <class T>
 void ComposedCluster<T>::select_and_compute(double tau,
                                             const std::vector<double>& worker_smoothness,
-                                            Flags& selected) {
+                                            const Flags& forced, Flags& selected) {
   const auto M = static_cast<std::size_t>(workers_total_);
   const char* during = "the broadcast of the server's requests";
   std::uint8_t* flags = server_->flags();
@@ -70,6 +70,9 @@ void ComposedCluster<T>::select_and_compute(double tau,
   selected.resize(M);
   wire_->download(selected.data(), flags, M);
   wire_->wait(during, server_rank() ? -1 : 0);
+  // The forced ones are known on every rank: they need no message.
+  for (std::size_t m = 0; m < M && m < forced.size(); ++m)
+    if (forced[m]) selected[m] = 1;
   compute(selected);
 }
 
@@ -260,15 +263,19 @@ void ComposedCluster<T>::restore_state(const ClusterState<T>& state) {
   const std::size_t n = workers_->count();
   check("g_hat", state.g_hat.size(), n * d);
   if (!state.g_prev.empty()) check("g_prev", state.g_prev.size(), n * d);
-  check("worker scalars", state.worker_scalars.size(), 2 * n);
+  if (!state.worker_theta_hat.empty())
+    check("workers' theta_hat", state.worker_theta_hat.size(), n * d);
+  constexpr std::size_t S = ClusterState<T>::kWorkerScalars;
+  check("worker scalars", state.worker_scalars.size(), S * n);
+  const auto count = [](double v) { return v >= 0 && v <= 0x1p53 && v == std::floor(v); };
   for (std::size_t i = 0; i < n; ++i) {
-    // LAQ's last quantization error and the rounds skipped (an integer count).
-    const double eps_hat = state.worker_scalars[2 * i], skipped = state.worker_scalars[2 * i + 1];
-    if (!(eps_hat >= 0) || !std::isfinite(eps_hat) || !(skipped >= 0) || skipped > 0x1p53 ||
-        skipped != std::floor(skipped))
+    // LAQ's last quantization error, the rounds skipped and the rows drawn (integer counts).
+    const double eps_hat = state.worker_scalars[S * i];
+    if (!(eps_hat >= 0) || !std::isfinite(eps_hat) || !count(state.worker_scalars[S * i + 1]) ||
+        !count(state.worker_scalars[S * i + 2]))
       throw Error("the saved state of worker " +
                   std::to_string(block_.first + static_cast<int>(i)) +
-                  " is damaged (its quantization error or skip count is impossible)");
+                  " is damaged (its quantization error, skip count or rows drawn are impossible)");
   }
   server_->load(state);
   workers_->load(state);

@@ -48,10 +48,10 @@ class ComposedCluster : public Cluster<T> {
 
   int workers() const override { return workers_total_; }
   std::size_t dim() const override { return params_; }
-  void reset(const std::vector<double>& theta0) override;
+  void reset(const std::vector<double>& theta0, const Sampling& sampling) override;
   void compute(const Flags& selected) override;
   void select_and_compute(double tau, const std::vector<double>& worker_smoothness,
-                          Flags& selected) override;
+                          const Flags& forced, Flags& selected) override;
   void trigger(const Round& round, const Flags& selected, Flags& fire) override;
   Evaluation evaluate() override;
   void upload(const Flags& senders, const Round& round) override;

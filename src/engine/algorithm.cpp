@@ -15,14 +15,16 @@ struct NamedAlgorithm {
 constexpr NamedAlgorithm kAlgorithms[] = {
     {"gd", Algorithm::GD},          {"lag-wk", Algorithm::LagWK},   {"lag-ps", Algorithm::LagPS},
     {"cyc-iag", Algorithm::CycIAG}, {"num-iag", Algorithm::NumIAG}, {"laq", Algorithm::Laq},
-    {"ef21", Algorithm::Ef21},      {"clag", Algorithm::Clag}};
+    {"ef21", Algorithm::Ef21},      {"clag", Algorithm::Clag},      {"sgd", Algorithm::Sgd},
+    {"lasg-wk", Algorithm::LasgWK}, {"lasg-ps", Algorithm::LasgPS}};
 }  // namespace
 
 Algorithm parse_algorithm(const std::string& name) {
   for (const auto& a : kAlgorithms)
     if (name == a.name) return a.algo;
   throw Error("unknown algorithm '" + name +
-              "' (expected gd, lag-wk, lag-ps, cyc-iag, num-iag, laq, ef21 or clag)");
+              "' (expected gd, lag-wk, lag-ps, cyc-iag, num-iag, laq, ef21, clag, sgd, lasg-wk or "
+              "lasg-ps)");
 }
 
 std::vector<Algorithm> parse_algorithm_list(const std::string& comma_list) {
@@ -53,6 +55,7 @@ const char* algorithm_name(Algorithm a) {
 double default_xi(Algorithm a) {
   if (a == Algorithm::LagPS) return 10.0;
   if (a == Algorithm::Laq) return 0.8;
+  if (a == Algorithm::LasgWK || a == Algorithm::LasgPS) return kLasgC;
   return 1.0;
 }
 
@@ -99,6 +102,11 @@ std::vector<double> StepHistory::recent() const {
 double StepHistory::threshold(double xi, double alpha, int workers) const {
   const double m = static_cast<double>(workers);
   return xi / (static_cast<double>(depth_) * alpha * alpha * m * m) * sum();
+}
+
+double StepHistory::lasg_threshold(double c, double alpha, int workers) const {
+  const double m = static_cast<double>(workers);
+  return c / (alpha * alpha * m * m) * sum();
 }
 
 }  // namespace lag

@@ -29,6 +29,25 @@ const char* stop_reason_name(StopReason r) {
   return "?";
 }
 
+StepSchedule parse_step_schedule(const std::string& name) {
+  if (name == "constant") return StepSchedule::Constant;
+  if (name == "inv-sqrt") return StepSchedule::InverseSqrtEpoch;
+  throw Error("unknown step schedule '" + name + "' (expected constant or inv-sqrt)");
+}
+
+const char* step_schedule_name(StepSchedule s) {
+  return s == StepSchedule::Constant ? "constant" : "inv-sqrt";
+}
+
+std::int64_t iterations_per_epoch(const std::vector<std::size_t>& worker_rows, std::size_t batch) {
+  if (batch == 0 || worker_rows.empty()) return 1;
+  std::size_t total = 0;
+  for (std::size_t r : worker_rows) total += r;
+  const std::size_t per_iteration = worker_rows.size() * batch;
+  return static_cast<std::int64_t>(
+      std::max<std::size_t>(1, (total + per_iteration - 1) / per_iteration));
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -49,7 +68,15 @@ void validate(const TrainOptions& o, const ProblemConstants& p, int workers) {
   if (o.alpha == 0 && !(p.smoothness > 0))
     throw Error("the smoothness constant L is 0 (all-zero data?); give the step with --alpha");
   if (o.max_iters < 0) throw Error("--max-iters must be >= 0");
-  if (o.eval_every < 1) throw Error("--eval-every must be >= 1");
+  if (o.eval_every < 0) throw Error("--eval-every must be >= 0");
+  if (stochastic(o.algorithm) && o.batch_size > 0) {
+    if (p.worker_rows.size() != static_cast<std::size_t>(workers))
+      throw Error("internal: minibatches need every worker's row count");
+    for (std::size_t m = 0; m < p.worker_rows.size(); ++m)
+      if (o.batch_size > p.worker_rows[m])
+        throw Error("--batch-size " + std::to_string(o.batch_size) + " is more than worker " +
+                    std::to_string(m) + "'s " + std::to_string(p.worker_rows[m]) + " rows");
+  }
   if (o.target_gap < 0) throw Error("--target-gap must be >= 0");
   if (o.target_gap > 0 && !o.optimum)
     throw Error("--target-gap needs the optimal value: give --optimum VALUE or --optimum auto");
@@ -90,6 +117,14 @@ Round round_for(Algorithm algo, std::int64_t k, double tau, const TrainOptions& 
     case Algorithm::LagWK:
       if (k > 1) r.trigger = Round::Trigger::LagWk;
       break;
+    case Algorithm::Sgd:
+      r.upload = Round::Upload::Gradient;
+      break;
+    case Algorithm::LasgWK:
+      // Forced at first: every worker uploads and keeps theta^1 as its theta_hat.
+      r.trigger = Round::Trigger::LasgWk;
+      r.forced = k == 1;
+      break;
     case Algorithm::Laq:
       r.trigger = Round::Trigger::Laq;
       r.upload = Round::Upload::Quantized;
@@ -103,7 +138,7 @@ Round round_for(Algorithm algo, std::int64_t k, double tau, const TrainOptions& 
       r.forced = k == 1;
       if (k > 1) r.upload = Round::Upload::TopK;
       break;
-    default:  // LAG-PS and the IAGs: the planner selected who uploads
+    default:  // LAG-PS, LASG-PS and the IAGs: the planner selected who uploads
       break;
   }
   return r;
@@ -114,13 +149,24 @@ Round round_for(Algorithm algo, std::int64_t k, double tau, const TrainOptions& 
 class Planner {
  public:
   Planner(const TrainOptions& o, const ProblemConstants& p, int workers)
-      : algo_(o.algorithm), workers_(workers), smoothness_(p.worker_smoothness), rng_(o.seed) {}
+      : algo_(o.algorithm),
+        workers_(workers),
+        max_skip_(o.algorithm == Algorithm::LasgPS ? o.max_skip : 0),
+        smoothness_(p.worker_smoothness),
+        rng_(o.seed),
+        skipped_(static_cast<std::size_t>(workers), 0) {}
 
   template <class T>
   void plan_and_compute(std::int64_t k, double tau, Cluster<T>& cluster, Flags& selected) {
     selected.assign(static_cast<std::size_t>(workers_), 0);
-    if (k > 1 && algo_ == Algorithm::LagPS) {
-      cluster.select_and_compute(tau, smoothness_, selected);
+    if (k > 1 && (algo_ == Algorithm::LagPS || algo_ == Algorithm::LasgPS)) {
+      // LASG-PS asks a worker that was skipped max_skip rounds in a row whatever the rule says.
+      forced_.assign(static_cast<std::size_t>(workers_), 0);
+      for (std::size_t m = 0; m < forced_.size(); ++m)
+        forced_[m] = max_skip_ > 0 && skipped_[m] >= max_skip_ ? 1 : 0;
+      cluster.select_and_compute(tau, smoothness_, forced_, selected);
+      for (std::size_t m = 0; m < selected.size(); ++m)
+        skipped_[m] = selected[m] ? 0 : skipped_[m] + 1;
       return;
     }
     if (k == 1 || all_compute(algo_))
@@ -134,13 +180,29 @@ class Planner {
 
   std::string save_random() const { return rng_.save(); }
   void restore_random(const std::string& state) { rng_.restore(state); }
+  const std::vector<std::int64_t>& skipped() const { return skipped_; }
+  void restore_skipped(const std::vector<std::int64_t>& skipped) {
+    if (skipped.size() != skipped_.size())
+      throw Error("the saved run's state does not fit this run (workers differ)");
+    skipped_ = skipped;
+  }
 
  private:
   Algorithm algo_;
   int workers_;
+  std::int64_t max_skip_;
   std::vector<double> smoothness_;
   Random rng_;
+  std::vector<std::int64_t> skipped_;  // rounds in a row each worker was not asked
+  Flags forced_;
 };
+
+// The step of iteration k (1-based) under the schedule.
+double scheduled(double alpha, StepSchedule schedule, std::int64_t k, std::int64_t per_epoch) {
+  if (schedule == StepSchedule::Constant) return alpha;
+  const auto epoch = static_cast<double>((k - 1) / per_epoch);
+  return alpha / std::sqrt(1.0 + epoch);
+}
 
 std::uint64_t count(const Flags& f) {
   std::uint64_t n = 0;
@@ -173,9 +235,19 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
   else
     result.alpha = alpha_or_default(options.alpha, problem.smoothness);
   result.xi = std::isnan(options.xi) ? default_xi(algo) : options.xi;
-  const double step_size = iag ? result.alpha / M : result.alpha;
+  const bool lasg = algo == Algorithm::LasgWK || algo == Algorithm::LasgPS;
+  result.batch_size = stochastic(algo) ? options.batch_size : 0;
+  result.iterations_per_epoch = iterations_per_epoch(problem.worker_rows, result.batch_size);
+  result.schedule = options.schedule;
+  const std::int64_t per_epoch = result.iterations_per_epoch;
+  const bool minibatches = result.batch_size > 0;
+  // Iteration k's step, and the trigger threshold that goes with it.
+  const auto alpha_at = [&](std::int64_t k) {
+    return scheduled(result.alpha, options.schedule, k, per_epoch);
+  };
+  double step_size = iag ? result.alpha / M : result.alpha;
 
-  cluster.reset(problem.initial_theta);
+  cluster.reset(problem.initial_theta, Sampling{result.batch_size, options.seed});
   StepHistory history(options.depth);
   Ledger ledger(algo, M, cluster.dim(), sizeof(T));
   Planner planner(options, problem, M);
@@ -193,6 +265,8 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
     for (double s : e.recent_steps) history.push(s);
     ledger.restore(e.total, e.last);
     planner.restore_random(e.planner_random);
+    if (!e.planner_skipped.empty()) planner.restore_skipped(e.planner_skipped);
+    result.epochs = e.epochs;
     fire = e.last_senders;
     initial_loss = e.initial_loss;
     train_seconds = e.train_seconds;
@@ -211,6 +285,8 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
     e.total = ledger.total();
     e.last = ledger.last();
     e.planner_random = planner.save_random();
+    e.planner_skipped = planner.skipped();
+    e.epochs = result.epochs;
     if (t > 0) e.last_senders = fire;
     e.initial_loss = initial_loss;
     e.train_seconds = train_seconds;
@@ -251,7 +327,10 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
       t0 = Clock::now();
     }
     const std::int64_t k = t + 1;
-    const double tau = history.threshold(result.xi, result.alpha, M);
+    const double alpha_k = alpha_at(k);
+    step_size = iag ? alpha_k / M : alpha_k;
+    const double tau = lasg ? history.lasg_threshold(result.xi, alpha_k, M)
+                            : history.threshold(result.xi, alpha_k, M);
 
     // 1. Plan and compute iteration k (skipped when the run ends here).
     if (!ending) {
@@ -266,7 +345,10 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
     row.cumulative = ledger.total();
     if (t > 0) row.senders = fire;  // the previous exchange's
     row.wall_seconds = train_seconds;
-    const bool needs_eval = t == 0 || t % options.eval_every == 0 || ending;
+    row.epoch = static_cast<double>(t) / static_cast<double>(per_epoch);
+    const bool epoch_end = minibatches && t > 0 && t % per_epoch == 0;
+    const bool needs_eval = t == 0 || (options.eval_every > 0 && t % options.eval_every == 0) ||
+                            ending || epoch_end || (options.eval_every == 0 && t % per_epoch == 0);
     std::optional<StopReason> stop;
     if (needs_eval) {
       const auto e0 = Clock::now();
@@ -298,6 +380,18 @@ RunResult train(Cluster<T>& cluster, const ProblemConstants& problem, const Trai
       } else if (options.grad_tol > 0 && ev.grad_norm <= options.grad_tol) {
         stop = StopReason::GradTol;
       }
+    }
+    if (epoch_end) {
+      EpochRow er;
+      er.epoch = t / per_epoch;
+      er.iteration = t;
+      er.cumulative = ledger.total();
+      er.spent = ledger.total();
+      if (!result.epochs.empty()) er.spent -= result.epochs.back().cumulative;
+      er.loss = row.loss;
+      er.test = row.test;
+      er.wall_seconds = train_seconds;
+      result.epochs.push_back(er);
     }
     if (!stop && out_of_iters) stop = StopReason::MaxIters;
     if (!stop && out_of_time) stop = StopReason::TimeLimit;

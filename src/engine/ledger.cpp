@@ -15,6 +15,19 @@ Traffic& Traffic::operator+=(const Traffic& o) {
   return *this;
 }
 
+Traffic& Traffic::operator-=(const Traffic& o) {
+  uploads -= o.uploads;
+  computes -= o.computes;
+  receivers -= o.receivers;
+  bytes_up -= o.bytes_up;
+  bytes_down -= o.bytes_down;
+  control_bytes -= o.control_bytes;
+  physical_bytes_up -= o.physical_bytes_up;
+  physical_bytes_down -= o.physical_bytes_down;
+  gd_equivalent_bytes_up -= o.gd_equivalent_bytes_up;
+  return *this;
+}
+
 Ledger::Ledger(Algorithm algo, int workers, std::size_t dim, std::size_t value_bytes)
     : algo_(algo),
       workers_(static_cast<std::uint64_t>(workers)),
@@ -32,7 +45,7 @@ const Traffic& Ledger::record(std::uint64_t computes, std::uint64_t uploads,
   t.receivers = all_compute(algo_) ? workers_ : computes;
   t.bytes_up = uploads * upload_bytes;
   t.bytes_down = t.receivers * vector_bytes_;
-  if (algo_ == Algorithm::LagWK || algo_ == Algorithm::Laq)
+  if (algo_ == Algorithm::LagWK || algo_ == Algorithm::Laq || algo_ == Algorithm::LasgWK)
     t.control_bytes = workers_ * (value_bytes_ + 1);
   else if (algo_ == Algorithm::Clag)
     t.control_bytes = workers_;

@@ -229,7 +229,7 @@ TEST_F(CheckpointErrors, ADamagedHeaderIsRefused) {
 
 TEST_F(CheckpointErrors, AnotherFormatVersionIsRefused) {
   rewrite_byte(8, 7);
-  expect_refused("", "has format version 7; this build reads version 1");
+  expect_refused("", "has format version 7; this build reads version 2");
 }
 
 TEST_F(CheckpointErrors, AMissingCheckpointIsRefused) {

@@ -485,18 +485,47 @@ TEST_F(Cli, MainJobDefaultsOnAFashionMnistSubset) {
   ASSERT_EQ(t.status, 0) << t.output;
   EXPECT_NE(t.output.find("the main job"), std::string::npos) << t.output;
   EXPECT_NE(t.output.find("test acc"), std::string::npos) << t.output;
+  EXPECT_NE(t.output.find("minibatches of 128 rows, 3 iterations per epoch"), std::string::npos)
+      << t.output;
+  const auto s = read_json(path("out/summary.json"));
+  ASSERT_EQ(s["runs"].size(), 2u);
+  const auto& r = s["runs"][0];
+  const auto& baseline = s["runs"][1];
+  EXPECT_EQ(r["algo"], "lasg-wk");
+  EXPECT_EQ(baseline["algo"], "sgd");
+  EXPECT_EQ(r["model"], "softmax");
+  EXPECT_EQ(r["workers"], 10);
+  EXPECT_EQ(r["dim"], 785);  // 28 x 28 pixels and the bias
+  EXPECT_EQ(r["batch_size"], 128);
+  EXPECT_EQ(r["lr_schedule"], "inv-sqrt");
+  EXPECT_EQ(r["alpha"], 2e-6);
+  EXPECT_EQ(r["xi"], 0.3);
+  // 3000 rows over 10 workers in batches of 128: ceil(3000 / 1280) = 3 iterations per epoch.
+  EXPECT_EQ(r["iterations_per_epoch"], 3);
+  ASSERT_EQ(r["epochs"].size(), 6u);
+  EXPECT_EQ(r["epochs"][5]["iteration"], 18);
+  EXPECT_EQ(s["test_rows"], 10000);
+  EXPECT_GT(r["test_accuracy"].get<double>(), 0.3);  // chance is 0.1
+  EXPECT_EQ(baseline["uploads"], 200);                 // every worker, every iteration
+  EXPECT_LT(r["uploads"].get<int>(), 200);
+  EXPECT_EQ(s["standardized"], true);
+  EXPECT_TRUE(fs::exists(path("out/standardization.json")));
+}
+
+// Naming an algorithm keeps the main job's data but its full-batch defaults: the paper's job.
+TEST_F(Cli, MainJobWithANamedAlgorithmIsFullBatch) {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  Result t = lag("train --limit 3000 --algo lag-wk --max-iters 5 --out " + path("out"));
+  ASSERT_EQ(t.status, 0) << t.output;
   const auto s = read_json(path("out/summary.json"));
   ASSERT_EQ(s["runs"].size(), 1u);
   const auto& r = s["runs"][0];
   EXPECT_EQ(r["algo"], "lag-wk");
-  EXPECT_EQ(r["model"], "softmax");
-  EXPECT_EQ(r["workers"], 10);
-  EXPECT_EQ(r["dim"], 785);  // 28 x 28 pixels and the bias
-  EXPECT_EQ(s["test_rows"], 10000);
-  EXPECT_GT(r["test_accuracy"].get<double>(), 0.3);  // chance is 0.1
-  EXPECT_GT(r["bytes_saved_fraction"].get<double>(), 0.0);
-  EXPECT_EQ(s["standardized"], true);
-  EXPECT_TRUE(fs::exists(path("out/standardization.json")));
+  EXPECT_EQ(r["batch_size"], 0);
+  EXPECT_EQ(r["lr_schedule"], "constant");
+  EXPECT_DOUBLE_EQ(r["alpha"].get<double>(), 1.0 / s["smoothness"].get<double>());
+  EXPECT_FALSE(r.contains("epochs"));
 }
 
 TEST_F(Cli, UnknownAlgorithmIsAnError) {

@@ -125,7 +125,7 @@ TEST(CpuWorkers, TriggerSetsOnlyItsOwnFlagsAndClearsTheRest) {
   const Dataset<double> data = test::gaussian_data(3, 20, 4, false, 0.1, 7);
   ThreadPool pool(1);
   CpuWorkers<double> w(all_shards(data), data.dim, ModelSpec{}, pool);
-  w.reset();
+  w.reset({}, 0);
   const std::vector<double> theta(4, 0.5);
   w.compute({1, 1, 1}, theta.data());
   std::vector<double> norms;
@@ -143,7 +143,7 @@ TEST(CpuWorkers, PackPutsTheSendersVectorsInWorkerOrder) {
   const Dataset<double> data = test::gaussian_data(3, 10, 2, false, 0.1, 3);
   ThreadPool pool(1);
   CpuWorkers<double> w(all_shards(data), data.dim, ModelSpec{}, pool);
-  w.reset();
+  w.reset({}, 0);
   const std::vector<double> theta(2, 0.25);
   w.compute({1, 1, 1}, theta.data());
   const auto* packed = static_cast<const double*>(w.pack({1, 0, 1}, gradient_round()));
@@ -238,7 +238,7 @@ struct Job {
     cluster = std::make_unique<ComposedCluster<double>>(
         kWorkers, nullptr, std::make_unique<CpuWorkers<double>>(mine, kDim, ModelSpec{}, pool),
         std::make_unique<HostServer<double>>(kDim, kWorkers, rank, kRanks), std::move(w));
-    cluster->reset({});
+    cluster->reset({}, {});
   }
 };
 
@@ -261,7 +261,7 @@ TEST(Protocol, RankZeroReceivesExactlyFromTheRanksThatSendAndAddsInWorkerOrder) 
   const std::vector<double> theta = job.cluster->theta();
   ThreadPool pool(1);
   CpuWorkers<double> reference({&job.data.shards[0]}, Job::kDim, ModelSpec{}, pool);
-  reference.reset();
+  reference.reset({}, 0);
   const std::vector<double> zero(Job::kDim, 0.0);
   reference.compute({1}, zero.data());
   const std::vector<double>& g0 = reference.g(0);
@@ -322,7 +322,7 @@ TEST(Protocol, LagPsSelectionComesFromRankZeroAndOnlyTheSelectedCompute) {
   Flags selected;
   // Rank 1 does not apply the rule: the broadcast (scripted here as leaving the buffer, all
   // zeros) decides, so no worker computes.
-  job.cluster->select_and_compute(0.0, std::vector<double>(6, 1.0), selected);
+  job.cluster->select_and_compute(0.0, std::vector<double>(6, 1.0), Flags(6, 0), selected);
   EXPECT_EQ(selected, Flags(6, 0));
   ASSERT_EQ(job.wire->ops.size(), 1u);
   EXPECT_EQ(job.wire->ops[0].kind, "broadcast");
@@ -353,7 +353,7 @@ TEST(Protocol, TheEvaluationsRunningSumTravelsFromRankToRank) {
   ThreadPool pool(1);
   CpuWorkers<double> reference({&last.data.shards[4], &last.data.shards[5]}, Job::kDim, ModelSpec{},
                                pool);
-  reference.reset();
+  reference.reset({}, 0);
   const std::vector<double> zero(Job::kDim, 0.0);
   reference.compute({1, 1}, zero.data());
   double norm2 = 0;
@@ -376,7 +376,7 @@ TEST(Protocol, OneRankMovesNothing) {
   ComposedCluster<double> c(
       3, nullptr, std::make_unique<CpuWorkers<double>>(all_shards(data), 2, ModelSpec{}, pool),
       std::make_unique<HostServer<double>>(2, 3, 0, 1), std::move(w));
-  c.reset({});
+  c.reset({}, {});
   Flags fire;
   c.compute(Flags(3, 1));
   c.exchange(wk_round(0.0), Flags(3, 1), 0.1, fire);

@@ -272,7 +272,7 @@ TEST(Compressed, ClagWithZetaOneNeverFiresAtTheSecondIteration) {
 TEST(Compressed, EachReachesTheOptimumOnThePapersLinearProblem) {
   const Dataset<double> data = make_paper_linear(PaperLinearSpec{});
   const Smoothness sm = smoothness_constants(data, ModelSpec{});
-  const ProblemConstants c{sm.global, sm.worker, {}};
+  const ProblemConstants c{sm.global, sm.worker, {}, {}};
   const double optimum = solve_optimum(data, ModelSpec{}).value;
   ThreadPool pool(2);
   for (Algorithm a : {Algorithm::Laq, Algorithm::Ef21, Algorithm::Clag}) {
@@ -294,7 +294,7 @@ TEST(Compressed, EachReachesTheOptimumOnThePapersLinearProblem) {
 TEST(Compressed, RunsAreBitIdenticalAcrossThreadCounts) {
   const Dataset<double> data = make_paper_linear(PaperLinearSpec{});
   const Smoothness sm = smoothness_constants(data, ModelSpec{});
-  const ProblemConstants c{sm.global, sm.worker, {}};
+  const ProblemConstants c{sm.global, sm.worker, {}, {}};
   for (Algorithm a : {Algorithm::Laq, Algorithm::Ef21, Algorithm::Clag}) {
     SCOPED_TRACE(algorithm_name(a));
     TrainOptions o;

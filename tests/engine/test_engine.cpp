@@ -22,7 +22,9 @@ constexpr Algorithm kAll[] = {Algorithm::GD, Algorithm::LagWK, Algorithm::LagPS,
 
 ProblemConstants constants_for(const Dataset<double>& d, const ModelSpec& m) {
   const Smoothness s = smoothness_constants(d, m);
-  return {s.global, s.worker, {}};
+  std::vector<std::size_t> rows;
+  for (const auto& shard : d.shards) rows.push_back(shard.rows);
+  return {s.global, s.worker, {}, rows};
 }
 
 template <class T = double>

@@ -29,7 +29,7 @@ Recorded record(Algorithm a, const Dataset<double>& data, std::int64_t iters) {
   o.algorithm = a;
   o.max_iters = iters;
   Recorded rec;
-  rec.result = train(counting, ProblemConstants{s.global, s.worker, {}}, o,
+  rec.result = train(counting, ProblemConstants{s.global, s.worker, {}, {}}, o,
                      [&](const IterationRow& r) { rec.rows.push_back(r); });
   rec.uploads = counting.uploads;
   rec.computes = counting.computes;

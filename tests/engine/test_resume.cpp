@@ -47,7 +47,7 @@ TEST(ResumeState, AClusterRefusesAStateOfOtherSizes) {
   const test::Problem p = test::problem(ModelKind::LeastSquares);
   ThreadPool pool(1);
   CpuCluster<double> cluster(p.data, p.model, pool);
-  cluster.reset({});
+  cluster.reset({}, {});
   ClusterState<double> state = cluster.save_state();
   ASSERT_EQ(state.g_hat.size(), 4u * 6u);
   state.theta_hat.pop_back();
@@ -64,7 +64,7 @@ TEST(ResumeState, AClusterRefusesAStateOfOtherSizes) {
 // A state saved in fp64 is not read as fp32.
 TEST(ResumeState, TheCodecRefusesAnotherPrecision) {
   MessageWriter out;
-  put_cluster_state(out, ClusterState<double>{{1.0, 2.0}, {}, {}, {}, {}, {}});
+  put_cluster_state(out, ClusterState<double>{{1.0, 2.0}, {}, {}, {}, {}, {}, {}});
   MessageReader in(out.bytes(), "the saved state");
   try {
     get_cluster_state<float>(in);

@@ -129,14 +129,15 @@ class ScriptedCluster final : public Cluster<double> {
   explicit ScriptedCluster(int workers) : workers_(workers) {}
   int workers() const override { return workers_; }
   std::size_t dim() const override { return 1; }
-  void reset(const std::vector<double>&) override {}
+  void reset(const std::vector<double>&, const Sampling&) override {}
   void compute(const Flags& selected) override { computes.push_back(selected); }
   // The thresholds of the rounds that ask a rule (not those that upload every selected worker).
   void trigger(const Round& round, const Flags& selected, Flags& fire) override {
     if (round.trigger != Round::Trigger::None && !round.forced) trigger_taus.push_back(round.tau);
     fire = selected;
   }
-  void select_and_compute(double tau, const std::vector<double>&, Flags& selected) override {
+  void select_and_compute(double tau, const std::vector<double>&, const Flags&,
+                          Flags& selected) override {
     select_taus.push_back(tau);
     selected.assign(static_cast<std::size_t>(workers_), 1);
     computes.push_back(selected);
@@ -174,7 +175,7 @@ Scripted run_scripted(Algorithm a, std::vector<double> smoothness, double global
   o.xi = xi;
   o.depth = depth;
   o.max_iters = iters;
-  s.result = train(s.cluster, ProblemConstants{global, std::move(smoothness), {}}, o);
+  s.result = train(s.cluster, ProblemConstants{global, std::move(smoothness), {}, {}}, o);
   return s;
 }
 
@@ -388,7 +389,7 @@ TEST(LagDecisions, EveryIterationMatchesTheReferenceLoop) {
     o.depth = s.depth;
     o.max_iters = iters;
     const RunResult got =
-        train(counting, ProblemConstants{p.smoothness, p.worker_smoothness, {}}, o);
+        train(counting, ProblemConstants{p.smoothness, p.worker_smoothness, {}, {}}, o);
     ASSERT_EQ(counting.uploads.size(), want.uploads.size());
     for (std::size_t k = 0; k < want.uploads.size(); ++k)
       EXPECT_EQ(counting.uploads[k], want.uploads[k]) << "iteration " << k + 1;

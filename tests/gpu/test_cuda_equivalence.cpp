@@ -131,7 +131,7 @@ TEST(CudaEquivalence, PaperLinearCompressedAlgorithmsDecideAsTheCpu) {
   LAG_REQUIRE_GPU();
   const Dataset<double> data64 = make_paper_linear(PaperLinearSpec{});
   const Smoothness sm = smoothness_constants(data64, ModelSpec{});
-  const ProblemConstants c{sm.global, sm.worker, {}};
+  const ProblemConstants c{sm.global, sm.worker, {}, {}};
   ThreadPool pool(2);
   for (Algorithm a : {Algorithm::Laq, Algorithm::Ef21, Algorithm::Clag}) {
     SCOPED_TRACE(algorithm_name(a));
@@ -221,7 +221,7 @@ TEST(CudaEquivalence, BitIdenticalReruns) {
   const std::vector<int> devices = visible_cuda_devices();
   const auto data = make_paper_linear(PaperLinearSpec{});
   const Smoothness s = smoothness_constants(data, ModelSpec{});
-  const ProblemConstants c{s.global, s.worker, {}};
+  const ProblemConstants c{s.global, s.worker, {}, {}};
   CudaCluster<double> gpu(data, ModelSpec{}, devices[0]);
   const Outcome a = run(gpu, c, Algorithm::LagWK, 150), b = run(gpu, c, Algorithm::LagWK, 150);
   EXPECT_EQ(a.uploads, b.uploads);
@@ -237,7 +237,7 @@ TEST(CudaEquivalence, GraphsOnAndOffGiveTheSameBits) {
   // without, batched launches and the protocol's trigger, upload and step (composed_cluster.hpp).
   const auto data = make_paper_linear(PaperLinearSpec{});
   const Smoothness s = smoothness_constants(data, ModelSpec{});
-  const ProblemConstants c{s.global, s.worker, {}};
+  const ProblemConstants c{s.global, s.worker, {}, {}};
   CudaCluster<double> on(data, ModelSpec{}, devices[0], true);
   CudaCluster<double> off(data, ModelSpec{}, devices[0], false);
   for (Algorithm a : kAll) {
@@ -255,7 +255,7 @@ TEST(CudaEquivalence, PhysicalBytesOnOneDeviceAreZero) {
   const std::vector<int> devices = visible_cuda_devices();
   const auto data = make_paper_linear(PaperLinearSpec{});
   const Smoothness s = smoothness_constants(data, ModelSpec{});
-  const ProblemConstants c{s.global, s.worker, {}};
+  const ProblemConstants c{s.global, s.worker, {}, {}};
   CudaCluster<double> gpu(data, ModelSpec{}, devices[0]);
   const Outcome r = run(gpu, c, Algorithm::GD, 10);
   EXPECT_EQ(r.result.total.physical_bytes_up, 0u);

@@ -6,6 +6,7 @@
 
 #include "compress/quantizer.hpp"
 #include "compress/top_k.hpp"
+#include "lag/error.hpp"
 #include "lag/trigger_rules.hpp"
 #include "model/gradient.hpp"
 
@@ -18,7 +19,8 @@ CpuWorkers<T>::CpuWorkers(std::vector<const Shard<T>*> shards, std::size_t featu
       pool_(pool),
       kernel_(cpu::make_loss_kernel<T>(model, features)),
       params_(parameter_count(model, features)),
-      scratch_(static_cast<std::size_t>(pool.size())) {
+      scratch_(static_cast<std::size_t>(pool.size())),
+      features_(features) {
   if (is_multiclass(model.kind)) cpu::use_single_threaded_blas();
   std::size_t chunk = 0;
   workers_.resize(shards.size());
@@ -40,24 +42,31 @@ template <class T>
 void CpuWorkers<T>::save(ClusterState<T>& state) {
   state.g_hat.clear();
   state.g_prev.clear();
+  state.worker_theta_hat.clear();
   state.worker_scalars.clear();
   const bool clag = std::any_of(workers_.begin(), workers_.end(),
                                 [](const Worker& w) { return !w.g_prev.empty(); });
+  const bool lasg = std::any_of(workers_.begin(), workers_.end(),
+                                [](const Worker& w) { return !w.theta_hat.empty(); });
+  const auto put = [&](std::vector<T>& out, const std::vector<T>& v) {
+    if (v.empty())
+      out.insert(out.end(), params_, T(0));
+    else
+      out.insert(out.end(), v.begin(), v.end());
+  };
   for (const Worker& w : workers_) {
     state.g_hat.insert(state.g_hat.end(), w.g_hat.begin(), w.g_hat.end());
-    if (clag) {
-      if (w.g_prev.empty())
-        state.g_prev.insert(state.g_prev.end(), params_, T(0));
-      else
-        state.g_prev.insert(state.g_prev.end(), w.g_prev.begin(), w.g_prev.end());
-    }
+    if (clag) put(state.g_prev, w.g_prev);
+    if (lasg) put(state.worker_theta_hat, w.theta_hat);
     state.worker_scalars.push_back(w.eps_hat);
     state.worker_scalars.push_back(static_cast<double>(w.skipped));
+    state.worker_scalars.push_back(w.sampler ? static_cast<double>(w.sampler->drawn()) : 0.0);
   }
 }
 
 template <class T>
 void CpuWorkers<T>::load(const ClusterState<T>& state) {
+  constexpr std::size_t S = ClusterState<T>::kWorkerScalars;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     Worker& w = workers_[i];
     const auto at = static_cast<std::ptrdiff_t>(i * params_),
@@ -67,85 +76,146 @@ void CpuWorkers<T>::load(const ClusterState<T>& state) {
       w.g_prev.clear();
     else
       w.g_prev.assign(state.g_prev.begin() + at, state.g_prev.begin() + at + n);
-    w.eps_hat = state.worker_scalars[2 * i];
-    w.skipped =
-        static_cast<std::int64_t>(state.worker_scalars[2 * i + 1]);  // checked by the cluster
-    w.fresh = false;
+    if (state.worker_theta_hat.empty())
+      w.theta_hat.clear();
+    else
+      w.theta_hat.assign(state.worker_theta_hat.begin() + at,
+                         state.worker_theta_hat.begin() + at + n);
+    // The counts are checked (whole, in range) by the cluster.
+    w.eps_hat = state.worker_scalars[S * i];
+    w.skipped = static_cast<std::int64_t>(state.worker_scalars[S * i + 1]);
+    if (w.sampler) w.sampler->seek(static_cast<std::uint64_t>(state.worker_scalars[S * i + 2]));
+    w.fresh = w.full_fresh = false;
   }
 }
 
 template <class T>
-void CpuWorkers<T>::reset() {
-  for (Worker& w : workers_) {
+void CpuWorkers<T>::reset(const Sampling& sampling, std::size_t first) {
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker& w = workers_[i];
     std::fill(w.g_hat.begin(), w.g_hat.end(), T(0));
     w.g_prev.clear();
+    w.theta_hat.clear();
     w.eps_hat = 0;
     w.skipped = 0;
-    w.fresh = false;
+    w.fresh = w.full_fresh = false;
+    w.sampler.reset();
+    if (sampling.batch > 0) {
+      w.sampler.emplace(w.shard->rows, sampling.batch, sampling.seed, first + i);
+      w.batch_x.resize(sampling.batch * features_);
+      w.batch_y.resize(sampling.batch);
+      w.full_g.resize(params_);
+    }
   }
 }
 
 template <class T>
 void CpuWorkers<T>::mark_stale() {
-  for (Worker& w : workers_) w.fresh = false;
+  for (Worker& w : workers_) w.fresh = w.full_fresh = false;
+}
+
+template <class T>
+template <class Finish>
+void CpuWorkers<T>::run(const std::vector<Job>& jobs, const Finish& finish) {
+  if (jobs.empty()) return;
+  const std::size_t n = params_;
+  // Phase 1: one task per chunk of every job. A job's chunks use its worker's partials (one job
+  // per worker at a time), a single chunk accumulates straight into the output.
+  std::vector<std::pair<std::size_t, std::size_t>> tasks;  // (job, chunk within job)
+  std::size_t work = 0;                                    // elements of X and of the partials
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    const std::size_t chunks =
+        std::max<std::size_t>(1, (jobs[j].rows + kChunkRows - 1) / kChunkRows);
+    for (std::size_t c = 0; c < chunks; ++c) tasks.emplace_back(j, c);
+    work += (jobs[j].rows + chunks) * n;
+  }
+  const auto chunks_of = [](const Job& job) {
+    return std::max<std::size_t>(1, (job.rows + kChunkRows - 1) / kChunkRows);
+  };
+  pool_.parallel_for(
+      tasks.size(),
+      [&](std::size_t t) {
+        const Job& job = jobs[tasks[t].first];
+        const Worker& w = *job.worker;
+        const std::size_t c = tasks[t].second;
+        const std::size_t begin = c * kChunkRows;
+        const std::size_t rows = std::min(kChunkRows, job.rows - begin);
+        T* out = chunks_of(job) == 1 ? job.out : partials_.data() + (w.first_chunk + c) * n;
+        std::fill(out, out + n, T(0));
+        partial_loss_[w.first_chunk + c] =
+            kernel_->gradient(job.x + begin * features_, job.y + begin, rows, job.theta, out,
+                              scratch_[static_cast<std::size_t>(ThreadPool::slot())]);
+      },
+      work);
+  // Phase 2: per job, sum its chunks in order, scale, add the regulariser, finish.
+  const T lambda = static_cast<T>(model_.lambda);
+  const double reg = model_.kind == ModelKind::LeastSquares ? 0.0 : model_.lambda;
+  pool_.parallel_for(
+      jobs.size(),
+      [&](std::size_t j) {
+        const Job& job = jobs[j];
+        const Worker& w = *job.worker;
+        T* g = job.out;
+        double loss = partial_loss_[w.first_chunk];
+        const std::size_t chunks = chunks_of(job);
+        if (chunks > 1) {
+          const T* p = partials_.data() + w.first_chunk * n;
+          std::copy(p, p + n, g);
+          for (std::size_t c = 1; c < chunks; ++c) {
+            p = partials_.data() + (w.first_chunk + c) * n;
+            for (std::size_t k = 0; k < n; ++k) g[k] += p[k];
+            loss += partial_loss_[w.first_chunk + c];
+          }
+        }
+        if (job.scale != 1.0) {
+          const T s = static_cast<T>(job.scale);
+          for (std::size_t k = 0; k < n; ++k) g[k] *= s;
+          loss *= job.scale;
+        }
+        if (reg > 0) {
+          for (std::size_t k = 0; k < n; ++k) g[k] += lambda * job.theta[k];
+          loss += 0.5 * reg * cpu::norm2(job.theta, n);
+        }
+        *job.loss = loss;
+        finish(j);
+      },
+      work);
 }
 
 template <class T>
 void CpuWorkers<T>::compute_listed(const std::vector<int>& which, const T* theta) {
+  theta_ = theta;
   if (which.empty()) return;
-  const std::size_t n = params_;
-  // Phase 1: one task per chunk of every listed worker.
-  std::vector<std::pair<int, std::size_t>> tasks;  // (worker, chunk within worker)
-  std::size_t work = 0;                            // elements of X and of the partials
+  const std::size_t f = features_;
+  jobs_.clear();
   for (int m : which) {
-    const Worker& w = workers_[static_cast<std::size_t>(m)];
-    for (std::size_t c = 0; c < w.chunks; ++c) tasks.emplace_back(m, c);
-    work += (w.shard->rows + w.chunks) * n;
+    Worker& w = workers_[static_cast<std::size_t>(m)];
+    const Shard<T>& s = *w.shard;
+    if (!w.sampler) {
+      jobs_.push_back({&w, s.x.data(), s.y.data(), s.rows, theta, w.g.data(), &w.loss, 1.0});
+      continue;
+    }
+    // The minibatch, gathered in shard order (the sampler sorts it).
+    w.sampler->draw(w.batch);
+    for (std::size_t r = 0; r < w.batch.size(); ++r) {
+      std::copy(s.row(w.batch[r]), s.row(w.batch[r]) + f, w.batch_x.data() + r * f);
+      w.batch_y[r] = s.y[w.batch[r]];
+    }
+    const double scale = static_cast<double>(s.rows) / static_cast<double>(w.batch.size());
+    jobs_.push_back({&w, w.batch_x.data(), w.batch_y.data(), w.batch.size(), theta, w.g.data(),
+                     &w.loss, scale});
   }
-  pool_.parallel_for(
-      tasks.size(),
-      [&](std::size_t t) {
-        Worker& w = workers_[static_cast<std::size_t>(tasks[t].first)];
-        const std::size_t c = tasks[t].second;
-        const Shard<T>& s = *w.shard;
-        const std::size_t begin = c * kChunkRows;
-        const std::size_t rows = std::min(kChunkRows, s.rows - begin);
-        // A worker with a single chunk accumulates straight into g.
-        T* out = w.chunks == 1 ? w.g.data() : partials_.data() + (w.first_chunk + c) * n;
-        std::fill(out, out + n, T(0));
-        partial_loss_[w.first_chunk + c] =
-            kernel_->gradient(s.row(begin), s.y.data() + begin, rows, theta, out,
-                              scratch_[static_cast<std::size_t>(ThreadPool::slot())]);
-      },
-      work);
-  // Phase 2: per worker, sum its chunks in order, add the regulariser, form delta.
-  const T lambda = static_cast<T>(model_.lambda);
-  const double reg = model_.kind == ModelKind::LeastSquares ? 0.0 : model_.lambda;
-  const double theta_norm2 = reg > 0 ? cpu::norm2(theta, n) : 0.0;
-  pool_.parallel_for(
-      which.size(),
-      [&](std::size_t i) {
-        Worker& w = workers_[static_cast<std::size_t>(which[i])];
-        double loss = partial_loss_[w.first_chunk];
-        if (w.chunks > 1) {
-          const T* p = partials_.data() + w.first_chunk * n;
-          std::copy(p, p + n, w.g.begin());
-          for (std::size_t c = 1; c < w.chunks; ++c) {
-            p = partials_.data() + (w.first_chunk + c) * n;
-            for (std::size_t j = 0; j < n; ++j) w.g[j] += p[j];
-            loss += partial_loss_[w.first_chunk + c];
-          }
-        }
-        if (reg > 0) {
-          for (std::size_t j = 0; j < n; ++j) w.g[j] += lambda * theta[j];
-          loss += 0.5 * reg * theta_norm2;
-        }
-        w.loss = loss;
-        for (std::size_t j = 0; j < n; ++j) w.delta[j] = w.g[j] - w.g_hat[j];
-        w.delta_norm2 = cpu::norm2(w.delta.data(), n);
-        w.fresh = true;
-      },
-      work);
+  const std::size_t n = params_;
+  run(jobs_, [&](std::size_t j) {
+    Worker& w = *jobs_[j].worker;
+    for (std::size_t k = 0; k < n; ++k) w.delta[k] = w.g[k] - w.g_hat[k];
+    w.delta_norm2 = cpu::norm2(w.delta.data(), n);
+    w.fresh = true;
+    if (!w.sampler) {
+      w.full_loss = w.loss;
+      w.full_fresh = true;
+    }
+  });
 }
 
 template <class T>
@@ -158,15 +228,52 @@ void CpuWorkers<T>::compute(const Flags& selected, const T* theta) {
 
 template <class T>
 void CpuWorkers<T>::compute_missing(const T* theta) {
-  which_.clear();
-  for (std::size_t i = 0; i < workers_.size(); ++i)
-    if (!workers_[i].fresh) which_.push_back(static_cast<int>(i));
-  compute_listed(which_, theta);
+  if (!minibatches()) {
+    which_.clear();
+    for (std::size_t i = 0; i < workers_.size(); ++i)
+      if (!workers_[i].fresh) which_.push_back(static_cast<int>(i));
+    const T* at = theta_;
+    compute_listed(which_, theta);
+    theta_ = at;
+    return;
+  }
+  // Minibatch gradients are not the shard's: the evaluation's are computed apart.
+  jobs_.clear();
+  for (Worker& w : workers_)
+    if (!w.full_fresh)
+      jobs_.push_back({&w, w.shard->x.data(), w.shard->y.data(), w.shard->rows, theta,
+                       w.full_g.data(), &w.full_loss, 1.0});
+  run(jobs_, [&](std::size_t j) { jobs_[j].worker->full_fresh = true; });
 }
 
 template <class T>
 void CpuWorkers<T>::prepare(const Round& round, const Flags& selected) {
   const std::size_t d = params_;
+  if (round.trigger == Round::Trigger::LasgWk && !round.forced) {
+    // The gradient at theta_hat on the rows the worker drew this round; ||g - h||^2 formed as
+    // ||delta||^2 is, so that with the whole shard as the batch (h = g_hat bit for bit) the rule
+    // decides as LAG-WK's.
+    jobs_.clear();
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      Worker& w = workers_[i];
+      if (!selected[i]) continue;
+      if (w.theta_hat.empty()) throw Error("internal: a LASG-WK worker has no last upload");
+      w.h.resize(d);
+      w.v.resize(d);
+      const double scale =
+          w.sampler ? static_cast<double>(w.shard->rows) / static_cast<double>(w.batch.size())
+                    : 1.0;
+      const T* x = w.sampler ? w.batch_x.data() : w.shard->x.data();
+      const T* y = w.sampler ? w.batch_y.data() : w.shard->y.data();
+      const std::size_t rows = w.sampler ? w.batch.size() : w.shard->rows;
+      jobs_.push_back({&w, x, y, rows, w.theta_hat.data(), w.h.data(), &w.h_loss, scale});
+    }
+    run(jobs_, [&](std::size_t j) {
+      Worker& w = *jobs_[j].worker;
+      for (std::size_t k = 0; k < d; ++k) w.v[k] = w.g[k] - w.h[k];
+      w.lasg_change2 = cpu::norm2(w.v.data(), d);
+    });
+  }
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (!selected[i]) continue;
     Worker& w = workers_[i];
@@ -219,6 +326,11 @@ void CpuWorkers<T>::trigger(const Round& round, const Flags& selected, std::uint
         break;
       case Round::Trigger::LagWk:
         fire = wk_fires(w.delta_norm2, round.tau);
+        break;
+      case Round::Trigger::LasgWk:
+        fire = wk_fires(w.lasg_change2, round.tau) ||
+               (round.max_skip > 0 && w.skipped >= round.max_skip);
+        if (!fire) ++w.skipped;
         break;
       case Round::Trigger::Laq:
         fire = laq_fires(w.innovation2, round.tau, w.eps, w.eps_hat) ||
@@ -276,13 +388,17 @@ void CpuWorkers<T>::commit(std::size_t i, const Round& round) {
       for (std::uint32_t j : w.top) w.g_hat[j] += w.delta[j];
       break;
   }
+  if (round.trigger == Round::Trigger::LasgWk) w.theta_hat.assign(theta_, theta_ + params_);
   w.skipped = 0;
 }
 
 template <class T>
 void CpuWorkers<T>::add_gradients(T* sum) {
-  for (const Worker& w : workers_)
-    for (std::size_t j = 0; j < params_; ++j) sum[j] += w.g[j];
+  const bool apart = minibatches();
+  for (const Worker& w : workers_) {
+    const std::vector<T>& g = apart ? w.full_g : w.g;
+    for (std::size_t j = 0; j < params_; ++j) sum[j] += g[j];
+  }
 }
 
 template class CpuWorkers<float>;

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "cluster/workers/workers.hpp"
 #include "lag/dataset.hpp"
 #include "lag/model.hpp"
+#include "lag/sampler.hpp"
 #include "lag/thread_pool.hpp"
 #include "model/loss_kernels.hpp"
 
@@ -29,7 +31,7 @@ class CpuWorkers final : public Workers<T> {
   std::size_t count() const override { return workers_.size(); }
   std::size_t params() const override { return params_; }
 
-  void reset() override;
+  void reset(const Sampling& sampling, std::size_t first) override;
   void save(ClusterState<T>& state) override;
   void load(const ClusterState<T>& state) override;
   // Chunk-parallel, with a fixed-order chunk reduction.
@@ -45,7 +47,9 @@ class CpuWorkers final : public Workers<T> {
   void commit(std::size_t i, const Round& round) override;
   void add_gradients(T* sum) override;
   std::size_t loss_record_size() const override { return 1; }
-  const double* loss_record(std::size_t i) const override { return &workers_[i].loss; }
+  const double* loss_record(std::size_t i) const override {
+    return minibatches() ? &workers_[i].full_loss : &workers_[i].loss;
+  }
   double loss(std::size_t, const double* record) const override { return *record; }
 
   const std::vector<T>& g(std::size_t i) const { return workers_[i].g; }
@@ -71,6 +75,27 @@ class CpuWorkers final : public Workers<T> {
     std::vector<std::uint32_t> top;
     double eps = 0, eps_hat = 0, innovation2 = 0, prev_change2 = 0;
     std::int64_t skipped = 0;
+    // Minibatches: the sampler, this round's rows gathered (x, y), and the whole-shard gradient
+    // and loss of the evaluation. LASG-WK: theta_hat, the gradient at it on the round's rows (h)
+    // and ||g - h||^2.
+    std::optional<MinibatchSampler> sampler;
+    std::vector<std::uint32_t> batch;
+    std::vector<T> batch_x, batch_y, full_g, theta_hat, h;
+    double full_loss = 0, h_loss = 0, lasg_change2 = 0;
+    bool full_fresh = false;
+  };
+
+  // One gradient to compute: over `rows` rows at x, y, at `theta`, into `out` (scaled by `scale`,
+  // then the regulariser) and `loss`; `finish` runs after it, on the pool.
+  struct Job {
+    Worker* worker;
+    const T* x;
+    const T* y;
+    std::size_t rows;
+    const T* theta;
+    T* out;
+    double* loss;
+    double scale;
   };
 
   ModelSpec model_;
@@ -84,7 +109,14 @@ class CpuWorkers final : public Workers<T> {
   std::vector<std::uint8_t> outbox_;  // pack()'s message
   std::vector<T> top_scratch_;
   std::vector<int> which_;
+  std::vector<Job> jobs_;
+  std::size_t features_;
+  const T* theta_ = nullptr;  // where the last compute() was (LASG-WK's theta_hat on upload)
 
+  bool minibatches() const { return !workers_.empty() && workers_[0].sampler.has_value(); }
+  // The jobs, chunk-parallel with a fixed-order chunk reduction; finish(j) after job j.
+  template <class Finish>
+  void run(const std::vector<Job>& jobs, const Finish& finish);
   void compute_listed(const std::vector<int>& which, const T* theta);
 };
 

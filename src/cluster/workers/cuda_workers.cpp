@@ -101,7 +101,9 @@ cuda::WorkerVectors<T> CudaWorkers<T>::vector_tables() const {
 }
 
 template <class T>
-void CudaWorkers<T>::reset() {
+void CudaWorkers<T>::reset(const Sampling& sampling, std::size_t /*first*/) {
+  if (sampling.batch > 0)
+    throw Error("minibatches (--batch-size) run on the CPU backend only so far; use --backend cpu");
   context_.use();
   for (Worker& w : workers_) {
     w.g_hat.zero(context_.stream());
@@ -117,6 +119,8 @@ void CudaWorkers<T>::reset() {
 namespace {
 
 bool lag_round(const Round& round) {
+  if (round.trigger == Round::Trigger::LasgWk)
+    throw Error("LASG-WK runs on the CPU backend only so far; use --backend cpu");
   return round.upload != Round::Upload::Quantized && round.upload != Round::Upload::TopK &&
          round.trigger != Round::Trigger::Laq && round.trigger != Round::Trigger::Clag;
 }
@@ -203,7 +207,9 @@ void CudaWorkers<T>::save(ClusterState<T>& state) {
   const std::size_t n = workers_.size(), d = params_;
   state.g_hat.resize(n * d);
   state.g_prev.clear();
-  state.worker_scalars.assign(2 * n, 0.0);
+  constexpr std::size_t S = ClusterState<T>::kWorkerScalars;
+  state.worker_theta_hat.clear();
+  state.worker_scalars.assign(S * n, 0.0);
   const bool prev =
       std::any_of(workers_.begin(), workers_.end(), [](const Worker& w) { return w.has_prev; });
   if (prev) state.g_prev.assign(n * d, T(0));
@@ -224,8 +230,8 @@ void CudaWorkers<T>::save(ClusterState<T>& state) {
   }
   LAG_CUDA(cudaStreamSynchronize(s));
   for (std::size_t i = 0; i < n; ++i) {
-    state.worker_scalars[2 * i] = eps_hat[i];
-    state.worker_scalars[2 * i + 1] = static_cast<double>(skipped[i]);
+    state.worker_scalars[S * i] = eps_hat[i];
+    state.worker_scalars[S * i + 1] = static_cast<double>(skipped[i]);
   }
 }
 
@@ -242,9 +248,12 @@ void CudaWorkers<T>::load(const ClusterState<T>& state) {
   }
   std::vector<double> eps_hat(n);
   std::vector<long long> skipped(n);
+  constexpr std::size_t S = ClusterState<T>::kWorkerScalars;
+  if (!state.worker_theta_hat.empty())
+    throw Error("LASG-WK's saved state cannot be resumed on the GPU backend; use --backend cpu");
   for (std::size_t i = 0; i < n; ++i) {
-    eps_hat[i] = state.worker_scalars[2 * i];
-    skipped[i] = static_cast<long long>(state.worker_scalars[2 * i + 1]);
+    eps_hat[i] = state.worker_scalars[S * i];
+    skipped[i] = static_cast<long long>(state.worker_scalars[S * i + 1]);
   }
   const bool any_scalar =
       std::any_of(eps_hat.begin(), eps_hat.end(), [](double e) { return e != 0; }) ||

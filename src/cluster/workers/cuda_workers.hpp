@@ -35,7 +35,8 @@ class CudaWorkers final : public Workers<T> {
 
   std::size_t count() const override { return workers_.size(); }
   std::size_t params() const override { return params_; }
-  void reset() override;
+  // Minibatches are not on the GPU yet: a Sampling with a batch is refused (lag::Error).
+  void reset(const Sampling& sampling, std::size_t first) override;
   void save(ClusterState<T>& state) override;
   void load(const ClusterState<T>& state) override;
   void compute(const Flags& selected, const T* theta) override;

@@ -22,23 +22,28 @@ class Workers {
   virtual std::size_t count() const = 0;
   virtual std::size_t params() const = 0;
 
-  // g_hat = 0 for every worker; nothing fresh.
-  virtual void reset() = 0;
+  // g_hat = 0 for every worker; nothing fresh. The workers compute as `sampling` says
+  // (lag/cluster.hpp): worker i's sampler is that of global worker first + i, at its start.
+  virtual void reset(const Sampling& sampling, std::size_t first) = 0;
   // Checkpoints, between iterations: the workers' state (ClusterState's g_hat, g_prev and
   // worker_scalars, count() entries each in worker order) copied to the host and back (complete
   // on return).
   virtual void save(ClusterState<T>& state) = 0;
   virtual void load(const ClusterState<T>& state) = 0;
   // The workers with selected[i] != 0 compute, at `theta`: g_i, L_i(theta), delta_i and
-  // ||delta_i||^2.
+  // ||delta_i||^2 (with minibatches: each draws its next minibatch and g_i is the gradient on it,
+  // scaled as Sampling says). `theta` stays valid until the step (commit reads it).
   virtual void compute(const Flags& selected, const T* theta) = 0;
-  // The workers that are not fresh compute (monitoring: g of a worker that does not upload this
-  // round is scratch, so this changes nothing the run depends on).
+  // Every worker's loss and gradient on its whole shard at `theta` (monitoring: without
+  // minibatches, the workers that are not fresh compute, as g of a worker that does not upload
+  // this round is scratch; with minibatches into buffers of their own). Changes nothing the run
+  // depends on.
   virtual void compute_missing(const T* theta) = 0;
   // After a step: no result is at the new theta.
   virtual void mark_stale() = 0;
   // The selected workers prepare the round (Round): LAQ quantizes, Top-k selects, CLAG measures
-  // ||g_i - g_prev_i||^2 and keeps g_i as g_prev_i. Nothing for LAG's rounds.
+  // ||g_i - g_prev_i||^2 and keeps g_i as g_prev_i, LASG-WK computes the gradient at theta_hat_i
+  // on the round's minibatch. Nothing for LAG's rounds.
   virtual void prepare(const Round& round, const Flags& selected) = 0;
   // The round's rule (after prepare): flags[first + i] = selected[i] && the rule fires; the other
   // of the `total` bytes at `flags` are set to 0, so that an element-wise maximum over the ranks
@@ -52,9 +57,11 @@ class Workers {
   // that the sum is the single-process sum bit for bit.)
   virtual const void* pack(const Flags& senders, const Round& round) = 0;
   // Worker i uploaded: g_hat_i moves as the round's payload says (Round), ordered after every use
-  // of the worker's vectors posted so far.
+  // of the worker's vectors posted so far; in LASG-WK's rounds theta_hat_i <- the theta it
+  // computed at.
   virtual void commit(std::size_t i, const Round& round) = 0;
-  // sum += g_i for every worker, in worker order (the evaluation's full gradient).
+  // sum += every worker's whole-shard gradient, in worker order (the evaluation's full gradient,
+  // after compute_missing).
   virtual void add_gradients(T* sum) = 0;
   // Worker i's loss as a record of loss_record_size() doubles in the memory space, and the loss
   // from its copy on the host (a GPU worker keeps partial sums that the host finishes).
