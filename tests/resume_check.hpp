@@ -25,6 +25,10 @@ constexpr Algorithm kAllAlgorithms[] = {Algorithm::GD,     Algorithm::LagWK,  Al
                                         Algorithm::CycIAG, Algorithm::NumIAG, Algorithm::Laq,
                                         Algorithm::Ef21,   Algorithm::Clag};
 
+// On minibatches (the CPU backend).
+constexpr Algorithm kStochasticAlgorithms[] = {Algorithm::Sgd, Algorithm::LasgWK,
+                                               Algorithm::LasgPS};
+
 template <class V>
 inline bool same_bits(const V& a, const V& b) {
   return std::memcmp(&a, &b, sizeof(V)) == 0;
@@ -72,6 +76,7 @@ inline Problem problem(ModelKind kind) {
     p.data = three_classes(std::move(p.data));
     p.model.classes = 3;
   }
+  for (const auto& shard : p.data.shards) p.constants.worker_rows.push_back(shard.rows);
   if (kind == ModelKind::Mlp) {
     p.model.hidden = 4;
     // No closed form: constants of the right size do (the runs only need to be the same).
@@ -96,6 +101,13 @@ void expect_resumes_exactly(const Problem& p, Algorithm algo, const MakeCluster&
   o.eval_every = 7;  // rows off the evaluation grid too
   o.depth = 5;
   o.seed = 9;
+  if (stochastic(algo)) {
+    // Minibatches of 8 of the 37 rows (5 iterations per epoch, batches across epochs), a
+    // decaying step, and skip limits that force uploads.
+    o.batch_size = 8;
+    o.schedule = StepSchedule::InverseSqrtEpoch;
+    o.max_skip = 3;
+  }
 
   // The run that never stops, saving its state every 9 iterations (through the bytes).
   std::vector<IterationRow> rows;
@@ -129,6 +141,12 @@ void expect_resumes_exactly(const Problem& p, Algorithm algo, const MakeCluster&
       expect_same_row(rows[static_cast<std::size_t>(t) + i], tail[i]);
     EXPECT_EQ(r.iterations, full.iterations);
     EXPECT_EQ(r.stop_reason, full.stop_reason);
+    ASSERT_EQ(r.epochs.size(), full.epochs.size());
+    for (std::size_t e = 0; e < r.epochs.size(); ++e) {
+      EXPECT_EQ(r.epochs[e].iteration, full.epochs[e].iteration);
+      EXPECT_TRUE(same_bits(r.epochs[e].spent, full.epochs[e].spent));
+      EXPECT_TRUE(same_bits(r.epochs[e].loss, full.epochs[e].loss));
+    }
     EXPECT_TRUE(same_bits(r.total, full.total));
     EXPECT_TRUE(same_bits(r.final_loss, full.final_loss));
     EXPECT_TRUE(same_bits(r.grad_norm, full.grad_norm));

@@ -37,6 +37,17 @@ TEST_P(Resume, EveryAlgorithmContinuesBitForBitInFp64AndFp32) {
   }
 }
 
+// On minibatches: the samplers continue where they were (rows drawn), LASG-WK's workers keep
+// their theta_hat, LASG-PS's server its skip counts, and the epochs so far are kept.
+TEST_P(Resume, StochasticAlgorithmsContinueBitForBitInFp64AndFp32) {
+  const test::Problem p = test::problem(GetParam());
+  for (Algorithm a : test::kStochasticAlgorithms) {
+    SCOPED_TRACE(algorithm_name(a));
+    expect_resumes_exactly<double>(p, a);
+    expect_resumes_exactly<float>(p, a);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, Resume,
                          ::testing::Values(ModelKind::LeastSquares, ModelKind::Logistic,
                                            ModelKind::Softmax, ModelKind::Mlp),
