@@ -45,6 +45,8 @@ inline nlohmann::json summary_without_time(const std::filesystem::path& p) {
   for (auto& run : s["runs"]) {
     run.erase("wall_seconds");
     run.erase("eval_seconds");
+    if (run.contains("epochs"))
+      for (auto& epoch : run["epochs"]) epoch.erase("wall_seconds");
   }
   return s;
 }

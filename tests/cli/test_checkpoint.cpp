@@ -86,6 +86,18 @@ TEST_F(Checkpoint, CompressedAlgorithmsResumeBitForBit) {
                               {30, 75, 140});
 }
 
+// On minibatches: the samplers' positions, LASG-WK's theta_hat, LASG-PS's skip counts and the
+// epochs so far come back; killed in each of the three, resumed to the same bits (summary.json's
+// per-epoch rows included).
+TEST_F(Checkpoint, StochasticAlgorithmsResumeBitForBit) {
+  lag::test::write_class_files(path("data"), 4, 30, 7, 5);
+  expect_kills_resume_exactly("--data " + path("data") +
+                                  " --model softmax --lambda 0.01 --algo sgd,lasg-wk,lasg-ps"
+                                  " --batch-size 7 --lr-schedule inv-sqrt --max-skip 3 --xi 0.5"
+                                  " --max-iters 60 --checkpoint-every 9",
+                              {25, 80, 150});
+}
+
 TEST_F(Checkpoint, LogisticFp64AndFp32ResumeBitForBit) {
   ASSERT_EQ(
       run_lag("gen hetero --model logistic --workers 4 --dim 8 --rows 40 --out " + path("data"))

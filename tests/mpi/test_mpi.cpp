@@ -224,6 +224,25 @@ TEST_P(MpiRanks, CompressedAlgorithmsMatchTheSingleProcessRunBitForBit) {
   }
 }
 
+// Minibatches: every worker's sampler is its own (seed, global worker index), so the draws, and
+// with them every row and bit, are those of one process.
+TEST_P(MpiRanks, StochasticAlgorithmsMatchTheSingleProcessRunBitForBit) {
+  const int R = GetParam();
+  write_class_files(path("data"), 4, 30, 7, 5);
+  for (const std::string precision : {"fp64", "fp32"}) {
+    const std::string args = "train --data " + path("data") +
+                             " --model softmax --lambda 0.01 --algo sgd,lasg-wk,lasg-ps "
+                             "--batch-size 7 --lr-schedule inv-sqrt --max-skip 3 --xi 0.5 "
+                             "--max-iters 40 --precision " +
+                             precision + " --quiet --out ";
+    const Result single = lag(args + path(precision + "-single"));
+    ASSERT_EQ(single.status, 0) << single.output;
+    const Result multi = mpirun(R, args + path(precision + "-multi"));
+    ASSERT_EQ(multi.status, 0) << multi.output;
+    expect_identical(precision + "-single", precision + "-multi", R);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(R, MpiRanks, ::testing::Values(1, 2, 4));
 
 // Logistic over per-worker files with labels 0/1 (mapped to -1/+1 on every rank), L* by Newton's
