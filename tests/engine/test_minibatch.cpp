@@ -327,6 +327,30 @@ TEST(Minibatch, InverseSqrtScheduleDecaysPerEpoch) {
   }
 }
 
+// The evaluation is of the whole objective, not of the round's minibatches: the final loss and
+// gradient norm of a minibatch run are those of the full shards at its final theta, computed here
+// row by row.
+TEST(Minibatch, EvaluationIsOnTheWholeShards) {
+  const Problem p = small_problem();
+  ThreadPool pool(2);
+  CpuCluster<double> cluster(p.data, ModelSpec{}, pool);
+  Settings s;
+  const RunResult r = train(cluster, p.constants, options_for(Algorithm::LasgWK, s, 17));
+  double loss = 0;
+  Vec grad(p.data.dim, 0.0);
+  for (const auto& shard : p.data.shards) {
+    for (std::size_t i = 0; i < shard.rows; ++i) {
+      double residual = -shard.y[i];
+      for (std::size_t j = 0; j < p.data.dim; ++j) residual += shard.row(i)[j] * r.theta[j];
+      loss += 0.5 * residual * residual;
+    }
+    const Vec g = test::least_squares_gradient(shard, r.theta);
+    for (std::size_t j = 0; j < grad.size(); ++j) grad[j] += g[j];
+  }
+  EXPECT_NEAR(r.final_loss, loss, 1e-12 * loss);
+  EXPECT_NEAR(r.grad_norm, std::sqrt(norm2(grad)), 1e-12 * std::sqrt(norm2(grad)));
+}
+
 TEST(Minibatch, ABatchLargerThanAShardIsRefused) {
   const Problem p = small_problem();
   ThreadPool pool(1);
