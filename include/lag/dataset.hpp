@@ -86,6 +86,9 @@ struct LoadOptions {
   // Number of features. 0: inferred (CSV: column count - 1; LIBSVM: largest index over all
   // files). When set, a LIBSVM index above it is an error.
   std::size_t dim = 0;
+  // Files parsed at once by load_shards (0: one per hardware thread). Each file is parsed alone
+  // and errors are reported in file order, so the result is the same for any count.
+  int threads = 0;
 };
 
 // Expand the --data arguments: a directory stands for its regular files with a data extension

@@ -11,12 +11,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <limits>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -518,6 +521,44 @@ Shard<double> load_file(const std::string& path, const LoadOptions& options) {
   return detail::load_one(path, options).shard;
 }
 
+namespace {
+
+// The files, parsed up to options.threads at a time (each by one thread, start to end); the
+// first failure in file order is thrown, after every thread has stopped, so the outcome does not
+// depend on the thread count or on which thread failed first.
+std::vector<LoadedFile> load_in_parallel(const std::vector<std::string>& paths,
+                                         const LoadOptions& options) {
+  const std::size_t n = paths.size();
+  const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t threads = std::min<std::size_t>(
+      n, options.threads > 0 ? static_cast<std::size_t>(options.threads) : hardware);
+  std::vector<std::optional<LoadedFile>> loaded(n);
+  std::vector<std::exception_ptr> failed(n);
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < n; i = next++) {
+      try {
+        loaded[i] = detail::load_one(paths[i], options);
+      } catch (...) {
+        failed[i] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& h : helpers) h.join();
+  std::vector<LoadedFile> files;
+  files.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (failed[i]) std::rethrow_exception(failed[i]);
+    files.push_back(std::move(*loaded[i]));
+  }
+  return files;
+}
+
+}  // namespace
+
 Dataset<double> load_shards(const std::vector<std::string>& paths, const LoadOptions& options) {
   return load_shards(paths, options, single_process());
 }
@@ -528,10 +569,9 @@ Dataset<double> load_shards(const std::vector<std::string>& paths, const LoadOpt
   const int M = static_cast<int>(paths.size());
   const WorkerRange own = own_workers(group, M);
   std::vector<LoadedFile> files;
-  files.reserve(static_cast<std::size_t>(own.count()));
   agree(group, [&] {
-    for (int m = own.first; m < own.end; ++m)
-      files.push_back(detail::load_one(paths[static_cast<std::size_t>(m)], options));
+    files = load_in_parallel(
+        std::vector<std::string>(paths.begin() + own.first, paths.begin() + own.end), options);
   });
   const std::vector<FileShape> shapes = exchange_shapes(group, files);
   std::size_t rows_here = 0;

@@ -338,6 +338,40 @@ TEST_F(DataLoading, CsvShardDimensionMismatchNamesBothFiles) {
   expect_message(message, b, "2", "rows have 3 features, but " + a + " has 2");
 }
 
+// Files are parsed in parallel: the shards, and the error reported (the first bad file in file
+// order, however the threads ran), are the same for 1, 2 and 5 threads.
+TEST_F(DataLoading, ParallelLoadingGivesTheSameShardsAndErrorsForAnyThreadCount) {
+  std::vector<std::string> good;
+  for (int f = 0; f < 5; ++f) {
+    std::string text;
+    for (int i = 0; i < 200; ++i)
+      text += std::to_string((i + f) % 2) + " " + std::to_string(1 + (i * 7 + f) % 9) + ":" +
+              std::to_string(0.25 * (i % 13) - f) + " 11:" + std::to_string(i) + "\n";
+    good.push_back(write("good-" + std::to_string(f) + ".svm", text));
+  }
+  LoadOptions one;
+  one.threads = 1;
+  const Dataset<double> reference = lag::load_shards(good, one);
+  ASSERT_EQ(reference.dim, 11u);
+  std::vector<std::string> bad = good;
+  bad[2] = write("bad-2.svm", "1 1:1\n0 3:x\n");
+  bad[4] = write("bad-4.svm", "1 0:1\n");
+  for (int threads : {1, 2, 5}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    LoadOptions o;
+    o.threads = threads;
+    const Dataset<double> data = lag::load_shards(good, o);
+    ASSERT_EQ(data.shards.size(), reference.shards.size());
+    for (std::size_t m = 0; m < data.shards.size(); ++m) {
+      EXPECT_EQ(data.shards[m].x, reference.shards[m].x);
+      EXPECT_EQ(data.shards[m].y, reference.shards[m].y);
+      EXPECT_EQ(data.shards[m].source, good[m]);
+    }
+    expect_message(input_error([&] { lag::load_shards(bad, o); }), bad[2], "2:5",
+                   "value 'x' in feature '3:x' is not a number");
+  }
+}
+
 TEST_F(DataLoading, LibsvmShardsArePaddedToTheLargestIndex) {
   const std::string a = write("a.svm", "1 2:5\n");
   const std::string b = write("b.svm", "-1 5:1\n");
