@@ -1,8 +1,11 @@
 // Single-pass CPU gradient (least squares) on one rows x dim shard, against
-//   (a) the machine's single-thread memory read bandwidth (vectorised sum over the same X),
-//   (b) the "two gemv" baseline: r = X theta - y, g = X^T r with OpenBLAS (reads X twice),
+//   (a) the machine's memory read bandwidth (vectorised sum over the same X) on one thread and
+//       on all hardware threads,
+//   (b) the "two gemv" baseline: r = X theta - y, g = X^T r with OpenBLAS (reads X twice), on
+//       one BLAS thread and on all,
 //   (c) lag::cpu::accumulate_gradient, one thread over all rows (fp64 and fp32),
-//   (d) lag::CpuCluster::compute (the trainer's path) on a ThreadPool of 1 and 2 threads.
+//   (d) lag::CpuCluster::compute (the trainer's path) on a ThreadPool of 1 and of all threads.
+// Every kernel is compared with the references of its own thread count.
 //
 // Every benchmark counts the bytes of X once per iteration (SetBytesProcessed), so GB/s is
 // "effective": the time to turn one shard into its gradient, expressed as bandwidth. The
@@ -12,8 +15,8 @@
 // Before the suite, main() also checks the fused gradient against two-gemv and that
 // CpuCluster gives the same bits with 1 and 2 threads.
 //
-// Size: LAG_BENCH_ROWS (default 200000) x LAG_BENCH_DIM (default 500). OpenBLAS threads:
-// OPENBLAS_NUM_THREADS. Without --benchmark_min_time each benchmark runs 5 x >= 0.3 s.
+// Size: LAG_BENCH_ROWS (default 200000) x LAG_BENCH_DIM (default 500). Without
+// --benchmark_min_time each benchmark runs 5 x >= 0.3 s.
 
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -126,10 +129,14 @@ void two_gemv(const float* x, const float* y, std::size_t rows, std::size_t dim,
 
 // ---- references timed before the suite ---------------------------------------------------
 
+// The thread counts compared: one, and every hardware thread.
+int all_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+std::size_t slot(int threads) { return threads == 1 ? 0 : 1; }
+
 struct References {
-  double read_gbs = 0;    // (a), one thread
-  double gemv64_gbs = 0;  // (b), fp64, effective (bytes of X once)
-  double gemv32_gbs = 0;  // (b), fp32
+  double read_gbs[2] = {0, 0};    // (a), [0] one thread, [1] all
+  double gemv64_gbs[2] = {0, 0};  // (b), fp64, effective (bytes of X once)
+  double gemv32_gbs[2] = {0, 0};  // (b), fp32
 };
 References g_ref;
 
@@ -151,16 +158,23 @@ void time_references() {
   const Problem& p = problem();
   References& r = g_ref;
   double sink = 0;
-  r.read_gbs = p.bytes64() / 1e9 / median_seconds([&] { sink += read_sum(p.x(), p.rows * p.dim); });
-  std::vector<double> res(p.rows), g(p.dim);
-  r.gemv64_gbs = p.bytes64() / 1e9 / median_seconds([&] {
-                   two_gemv(p.x(), p.y(), p.rows, p.dim, p.theta.data(), res.data(), g.data());
-                 });
-  std::vector<float> res32(p.rows), g32(p.dim);
-  r.gemv32_gbs =
-      p.bytes32() / 1e9 / median_seconds([&] {
-        two_gemv(p.x32(), p.y32(), p.rows, p.dim, p.theta32.data(), res32.data(), g32.data());
-      });
+  for (int threads : {1, all_threads()}) {
+    const std::size_t k = slot(threads);
+    lag::ThreadPool pool(threads);
+    r.read_gbs[k] = p.bytes64() / 1e9 / median_seconds([&] {
+                      sink += read_sum_threads(p.x(), p.rows * p.dim, threads, pool);
+                    });
+    openblas_set_num_threads(threads);
+    std::vector<double> res(p.rows), g(p.dim);
+    r.gemv64_gbs[k] = p.bytes64() / 1e9 / median_seconds([&] {
+                        two_gemv(p.x(), p.y(), p.rows, p.dim, p.theta.data(), res.data(), g.data());
+                      });
+    std::vector<float> res32(p.rows), g32(p.dim);
+    r.gemv32_gbs[k] =
+        p.bytes32() / 1e9 / median_seconds([&] {
+          two_gemv(p.x32(), p.y32(), p.rows, p.dim, p.theta32.data(), res32.data(), g32.data());
+        });
+  }
   benchmark::DoNotOptimize(sink);
 }
 
@@ -180,21 +194,35 @@ class LoopTimer {
 };
 
 // bytes_per_second (Google Benchmark's own), and the counters GB/s, frac_read_bw (fraction of
-// the 1-thread read bandwidth) and x_two_gemv (speed-up over the same precision's two-gemv).
-void set_counters(benchmark::State& state, double seconds, double bytes, double gemv_ref) {
+// the read bandwidth on the same number of threads) and x_two_gemv (speed-up over the same
+// precision's two-gemv on as many BLAS threads); `fp32` picks the two-gemv reference, none for a
+// reference itself.
+enum class Compare { Fp64, Fp32, Nothing };
+void set_counters(benchmark::State& state, double seconds, double bytes, int threads,
+                  Compare compare) {
   const double it = static_cast<double>(state.iterations());
   state.SetBytesProcessed(static_cast<std::int64_t>(it * bytes));
   const double gbs = seconds > 0 ? it * bytes / seconds / 1e9 : 0.0;
   state.counters["GB/s"] = gbs;
-  if (g_ref.read_gbs > 0) state.counters["frac_read_bw"] = gbs / g_ref.read_gbs;
-  if (gemv_ref > 0) state.counters["x_two_gemv"] = gbs / gemv_ref;
+  state.counters["threads"] = threads;
+  const std::size_t k = slot(threads);
+  if (g_ref.read_gbs[k] > 0) state.counters["frac_read_bw"] = gbs / g_ref.read_gbs[k];
+  const double gemv = compare == Compare::Fp64   ? g_ref.gemv64_gbs[k]
+                      : compare == Compare::Fp32 ? g_ref.gemv32_gbs[k]
+                                                 : 0.0;
+  if (gemv > 0) state.counters["x_two_gemv"] = gbs / gemv;
+}
+
+template <class T>
+constexpr Compare precision_of() {
+  return sizeof(T) == sizeof(double) ? Compare::Fp64 : Compare::Fp32;
 }
 
 void BM_ReadBandwidth(benchmark::State& state) {
   const Problem& p = problem();
   const LoopTimer timer;
   for (auto _ : state) benchmark::DoNotOptimize(read_sum(p.x(), p.rows * p.dim));
-  set_counters(state, timer.seconds(), p.bytes64(), 0.0);  // no x_two_gemv for a reference
+  set_counters(state, timer.seconds(), p.bytes64(), 1, Compare::Nothing);
 }
 
 void BM_ReadBandwidthThreads(benchmark::State& state) {
@@ -204,12 +232,14 @@ void BM_ReadBandwidthThreads(benchmark::State& state) {
   const LoopTimer timer;
   for (auto _ : state)
     benchmark::DoNotOptimize(read_sum_threads(p.x(), p.rows * p.dim, threads, pool));
-  set_counters(state, timer.seconds(), p.bytes64(), 0.0);  // no x_two_gemv for a reference
+  set_counters(state, timer.seconds(), p.bytes64(), threads, Compare::Nothing);
 }
 
 template <class T>
 void BM_TwoGemv(benchmark::State& state) {
   const Problem& p = problem();
+  const int threads = static_cast<int>(state.range(0));
+  openblas_set_num_threads(threads);
   std::vector<T> r(p.rows), g(p.dim);
   const T* x = nullptr;
   const T* y = nullptr;
@@ -225,9 +255,8 @@ void BM_TwoGemv(benchmark::State& state) {
     benchmark::DoNotOptimize(g.data());
     benchmark::ClobberMemory();
   }
-  state.counters["blas_threads"] = openblas_get_num_threads();
-  set_counters(state, timer.seconds(), sizeof(T) == 8 ? p.bytes64() : p.bytes32(),
-               sizeof(T) == 8 ? g_ref.gemv64_gbs : g_ref.gemv32_gbs);
+  set_counters(state, timer.seconds(), sizeof(T) == 8 ? p.bytes64() : p.bytes32(), threads,
+               precision_of<T>());
 }
 
 template <class T>
@@ -249,8 +278,8 @@ void BM_Fused(benchmark::State& state) {
                                                               p.rows, p.dim, theta, g.data()));
     benchmark::ClobberMemory();
   }
-  set_counters(state, timer.seconds(), sizeof(T) == 8 ? p.bytes64() : p.bytes32(),
-               sizeof(T) == 8 ? g_ref.gemv64_gbs : g_ref.gemv32_gbs);
+  set_counters(state, timer.seconds(), sizeof(T) == 8 ? p.bytes64() : p.bytes32(), 1,
+               precision_of<T>());
 }
 
 template <class T>
@@ -264,7 +293,8 @@ const lag::Dataset<T>& dataset() {
 template <class T>
 void BM_CpuCluster(benchmark::State& state) {
   const Problem& p = problem();
-  lag::ThreadPool pool(static_cast<int>(state.range(0)));
+  const int threads = static_cast<int>(state.range(0));
+  lag::ThreadPool pool(threads);
   lag::CpuCluster<T> cluster(dataset<T>(), lag::ModelSpec{}, pool);
   const lag::Flags all{1};
   // One GD step so that theta is not zero (same work either way; just a realistic theta).
@@ -278,8 +308,8 @@ void BM_CpuCluster(benchmark::State& state) {
     cluster.compute(all);
     benchmark::ClobberMemory();
   }
-  set_counters(state, timer.seconds(), sizeof(T) == 8 ? p.bytes64() : p.bytes32(),
-               sizeof(T) == 8 ? g_ref.gemv64_gbs : g_ref.gemv32_gbs);
+  set_counters(state, timer.seconds(), sizeof(T) == 8 ? p.bytes64() : p.bytes32(), threads,
+               precision_of<T>());
 }
 
 // ---- correctness cross-checks (printed, not fatal) -----------------------------------------
@@ -373,6 +403,36 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   }
 };
 
+// The thread count in a benchmark's name ("/threads:N", or ReadBandwidthThreads' "/N"); 1 else.
+int threads_of(const std::string& name) {
+  std::size_t at = name.find("/threads:");
+  if (at != std::string::npos) return std::atoi(name.c_str() + at + 9);
+  at = name.rfind('/');
+  if (name.rfind("ReadBandwidthThreads/", 0) == 0 && at != std::string::npos)
+    return std::atoi(name.c_str() + at + 1);
+  return 1;
+}
+
+// The processor's name, from /proc/cpuinfo ("unknown" elsewhere).
+std::string cpu_model() {
+  std::string model = "unknown";
+  if (std::FILE* f = std::fopen("/proc/cpuinfo", "r")) {
+    char line[512];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      if (std::strncmp(line, "model name", 10) != 0) continue;
+      const char* colon = std::strchr(line, ':');
+      if (colon != nullptr) {
+        model = colon + 1;
+        model.erase(0, model.find_first_not_of(" \t"));
+        model.erase(model.find_last_not_of(" \t\n") + 1);
+      }
+      break;
+    }
+    std::fclose(f);
+  }
+  return model;
+}
+
 void print_summary(const std::vector<Result>& results) {
   const Problem& p = problem();
   auto best_of = [&](const std::string& name) {
@@ -380,33 +440,45 @@ void print_summary(const std::vector<Result>& results) {
       if (r.name == name) return r.best_gbs;
     return 0.0;
   };
-  // Ratios against the suite's own references; the ones timed before the suite stand in for
-  // those filtered out (--benchmark_filter).
+  // Ratios against the suite's own references of the same thread count; the ones timed before
+  // the suite stand in for those filtered out (--benchmark_filter).
   auto or_ref = [](double suite, double before) { return suite > 0 ? suite : before; };
-  const double read = or_ref(best_of("ReadBandwidth"), g_ref.read_gbs);
-  const double gemv64 = or_ref(best_of("TwoGemv<double>"), g_ref.gemv64_gbs);
-  const double gemv32 = or_ref(best_of("TwoGemv<float>"), g_ref.gemv32_gbs);
+  const int all = all_threads();
+  const auto read_at = [&](int threads) {
+    return or_ref(
+        best_of(threads == 1 ? "ReadBandwidth" : "ReadBandwidthThreads/" + std::to_string(threads)),
+        g_ref.read_gbs[slot(threads)]);
+  };
+  const auto gemv_at = [&](bool fp32, int threads) {
+    const std::string name = std::string(fp32 ? "TwoGemv<float>" : "TwoGemv<double>") +
+                             "/threads:" + std::to_string(threads);
+    return or_ref(best_of(name),
+                  fp32 ? g_ref.gemv32_gbs[slot(threads)] : g_ref.gemv64_gbs[slot(threads)]);
+  };
+  std::printf("\nSummary: least-squares gradient, %zu x %zu, X = %.0f MB fp64 / %.0f MB fp32\n",
+              p.rows, p.dim, p.bytes64() / 1e6, p.bytes32() / 1e6);
   std::printf(
-      "\nSummary: least-squares gradient, %zu x %zu, X = %.0f MB fp64 / %.0f MB fp32; "
-      "OpenBLAS threads: %d\n",
-      p.rows, p.dim, p.bytes64() / 1e6, p.bytes32() / 1e6, openblas_get_num_threads());
+      "machine: %s, %d hardware threads; read bandwidth %.2f GB/s on 1 thread, %.2f GB/s on %d\n",
+      cpu_model().c_str(), all, read_at(1), read_at(all), all);
   std::printf(
-      "references timed before the suite (median of 5): read %.2f GB/s, two-gemv fp64 %.2f "
-      "GB/s, fp32 %.2f GB/s\n",
-      g_ref.read_gbs, g_ref.gemv64_gbs, g_ref.gemv32_gbs);
+      "references timed before the suite (median of 5), 1 / %d threads: read %.2f / %.2f GB/s, "
+      "two-gemv fp64 %.2f / %.2f, fp32 %.2f / %.2f\n",
+      all, g_ref.read_gbs[0], g_ref.read_gbs[1], g_ref.gemv64_gbs[0], g_ref.gemv64_gbs[1],
+      g_ref.gemv32_gbs[0], g_ref.gemv32_gbs[1]);
   std::printf(
       "GB/s = bytes of X (counted once) / wall time, median and best of the repetitions; the\n"
-      "ratios compare best with best: %% read = vs ReadBandwidth (one thread), x two-gemv = vs\n"
-      "TwoGemv of the same precision.\n\n");
-  std::printf("%-30s %9s %9s %8s %11s\n", "kernel", "GB/s med", "GB/s best", "% read",
-              "x two-gemv");
-  std::printf("%-30s %9s %9s %8s %11s\n", std::string(30, '-').c_str(), "---------", "---------",
-              "--------", "-----------");
+      "ratios compare best with best, on the same number of threads: %% read = vs the read\n"
+      "bandwidth, x two-gemv = vs TwoGemv of the same precision on as many BLAS threads.\n\n");
+  std::printf("%-30s %7s %9s %9s %8s %11s\n", "kernel", "threads", "GB/s med", "GB/s best",
+              "% read", "x two-gemv");
+  std::printf("%-30s %7s %9s %9s %8s %11s\n", std::string(30, '-').c_str(), "-------", "---------",
+              "---------", "--------", "-----------");
   for (const Result& r : results) {
     const bool fp32 = r.name.find("<float>") != std::string::npos;
-    const bool reference = r.name.rfind("ReadBandwidth", 0) == 0;
-    const double gemv = fp32 ? gemv32 : gemv64;
-    std::printf("%-30s %9.2f %9.2f %7.1f%% ", r.name.c_str(), r.median_gbs, r.best_gbs,
+    const bool reference = r.name.rfind("ReadBandwidth", 0) == 0 || r.name.rfind("TwoGemv", 0) == 0;
+    const int threads = threads_of(r.name);
+    const double read = read_at(threads), gemv = gemv_at(fp32, threads);
+    std::printf("%-30s %7d %9.2f %9.2f %7.1f%% ", r.name.c_str(), threads, r.median_gbs, r.best_gbs,
                 read > 0 ? 100.0 * r.best_gbs / read : 0.0);
     if (reference || gemv <= 0)
       std::printf("%11s\n", "-");
@@ -430,11 +502,9 @@ int main(int argc, char** argv) {
 
   const std::size_t rows = env_size("LAG_BENCH_ROWS", 200000);
   const std::size_t dim = env_size("LAG_BENCH_DIM", 500);
-  std::printf(
-      "bench_gradient: %zu x %zu (fp64 %.0f MB), %u hardware threads, OpenBLAS %d "
-      "thread(s)\n",
-      rows, dim, static_cast<double>(rows * dim * sizeof(double)) / 1e6,
-      std::thread::hardware_concurrency(), openblas_get_num_threads());
+  std::printf("bench_gradient: %zu x %zu (fp64 %.0f MB) on %s, %d hardware threads\n", rows, dim,
+              static_cast<double>(rows * dim * sizeof(double)) / 1e6, cpu_model().c_str(),
+              all_threads());
   std::fflush(stdout);
   make_problem(rows, dim);
   time_references();
@@ -459,19 +529,26 @@ int main(int argc, char** argv) {
   // The gemv baselines run last: OpenBLAS's worker threads spin for a while after each call
   // and would take a core from whatever ran next on this 2-core machine.
   tune(benchmark::RegisterBenchmark("ReadBandwidth", BM_ReadBandwidth));
-  tune(benchmark::RegisterBenchmark("ReadBandwidthThreads", BM_ReadBandwidthThreads))->Arg(2);
+  const int all = all_threads();
+  tune(benchmark::RegisterBenchmark("ReadBandwidthThreads", BM_ReadBandwidthThreads))->Arg(all);
   tune(benchmark::RegisterBenchmark("Fused<double>", BM_Fused<double>));
   tune(benchmark::RegisterBenchmark("CpuCluster<double>", BM_CpuCluster<double>))
       ->ArgName("threads")
       ->Arg(1)
-      ->Arg(2);
+      ->Arg(all);
   tune(benchmark::RegisterBenchmark("Fused<float>", BM_Fused<float>));
   tune(benchmark::RegisterBenchmark("CpuCluster<float>", BM_CpuCluster<float>))
       ->ArgName("threads")
       ->Arg(1)
-      ->Arg(2);
-  tune(benchmark::RegisterBenchmark("TwoGemv<double>", BM_TwoGemv<double>));
-  tune(benchmark::RegisterBenchmark("TwoGemv<float>", BM_TwoGemv<float>));
+      ->Arg(all);
+  tune(benchmark::RegisterBenchmark("TwoGemv<double>", BM_TwoGemv<double>))
+      ->ArgName("threads")
+      ->Arg(1)
+      ->Arg(all);
+  tune(benchmark::RegisterBenchmark("TwoGemv<float>", BM_TwoGemv<float>))
+      ->ArgName("threads")
+      ->Arg(1)
+      ->Arg(all);
 
   SummaryReporter reporter(isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_ColorTabular
                                                  : benchmark::ConsoleReporter::OO_Tabular);
