@@ -37,6 +37,7 @@
 #include "cluster/cpu_cluster.hpp"
 #include "lag/cluster.hpp"
 #include "lag/dataset.hpp"
+#include "lag/huge_pages.hpp"
 #include "lag/model.hpp"
 #include "lag/random.hpp"
 #include "lag/thread_pool.hpp"
@@ -78,6 +79,8 @@ void make_problem(std::size_t rows, std::size_t dim) {
   s.source = "synthetic";
   s.rows = rows;
   s.dim = dim;
+  // As the loaders allocate a shard (in huge pages where the system has them).
+  lag::reserve_huge(s.x, rows * dim);
   s.x.resize(rows * dim);
   s.y.resize(rows);
   std::uint64_t state = 20240601;

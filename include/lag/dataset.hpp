@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "lag/huge_pages.hpp"
+
 namespace lag {
 
 class ProcessGroup;  // lag/process_group.hpp
@@ -65,6 +67,7 @@ Dataset<To> convert_precision(const Dataset<From>& in) {
     t.rows = s.rows;
     t.dim = s.dim;
     t.labels = s.labels;
+    reserve_huge(t.x, s.x.size());
     t.x.assign(s.x.begin(), s.x.end());
     t.y.assign(s.y.begin(), s.y.end());
     out.shards.push_back(std::move(t));

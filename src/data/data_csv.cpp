@@ -10,6 +10,7 @@
 
 #include "data/data_internal.hpp"
 #include "lag/error.hpp"
+#include "lag/huge_pages.hpp"
 
 namespace lag::detail {
 namespace {
@@ -109,7 +110,7 @@ class CsvParser {
     check_dense_size(path_, lines_, dim(), line_, 0,
                      "the file's " + std::to_string(lines_) + " lines of " + std::to_string(dim()) +
                          " features");
-    x_.reserve(lines_ * dim());
+    reserve_huge(x_, lines_ * dim());
     y_.reserve(lines_);
   }
 

@@ -18,6 +18,7 @@
 
 #include "data/data_internal.hpp"
 #include "lag/error.hpp"
+#include "lag/huge_pages.hpp"
 
 namespace lag::detail {
 namespace {
@@ -116,7 +117,7 @@ class LibsvmParser {
         dense_bytes <= 4.0 * static_cast<double>(counts.bytes) + (1 << 20)) {
       width_ = static_cast<std::size_t>(width);
       dense_ = true;
-      x_.reserve(lines * width_);  // address space: only the rows written take memory
+      reserve_huge(x_, lines * width_);  // address space: only the rows written take memory
       return;
     }
     rows_.row_end.reserve(lines);
@@ -352,6 +353,7 @@ LoadedFile read_libsvm(const std::string& path, FileLines& lines, const LoadOpti
       s.x.resize(n * dim);
     }
   } else {
+    reserve_huge(s.x, n * dim);
     s.x.assign(n * dim, 0.0);
     std::size_t k = 0;
     for (std::size_t i = 0; i < n; ++i) {

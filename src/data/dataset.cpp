@@ -29,6 +29,7 @@
 
 #include "data/data_internal.hpp"
 #include "lag/error.hpp"
+#include "lag/huge_pages.hpp"
 #include "lag/process_group.hpp"
 #include "mpi/worker_blocks.hpp"
 
@@ -403,6 +404,7 @@ using detail::LoadedFile;
 void widen(Shard<double>& s, std::size_t dim) {
   if (s.dim == dim) return;
   const std::size_t old_dim = s.dim;
+  reserve_huge(s.x, s.rows * dim);
   s.x.resize(s.rows * dim);
   double* x = s.x.data();
   for (std::size_t i = s.rows; i-- > 0;) {
@@ -671,6 +673,7 @@ void scatter_shards(ProcessGroup& group, Dataset<double>& data, std::vector<std:
     for (int m = own.first; m < own.end; ++m) {
       Shard<double>& s = shard(m);
       s.rows = counts[static_cast<std::size_t>(m)];
+      reserve_huge(s.x, s.rows * dim);
       s.x.resize(s.rows * dim);
       s.y.resize(s.rows);
       group.receive(s.x.data(), s.x.size() * sizeof(double), 0);

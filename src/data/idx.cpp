@@ -22,6 +22,7 @@
 
 #include "data/data_internal.hpp"
 #include "lag/error.hpp"
+#include "lag/huge_pages.hpp"
 
 namespace lag {
 namespace {
@@ -301,7 +302,12 @@ bool peek_layout(const std::string& path, const std::string& file, Layout& out) 
 // another thread meanwhile, its size taken from the header decompressed ahead.
 std::future<std::vector<double>> allocate_ahead(std::size_t n) {
   try {
-    return std::async(std::launch::async, [n] { return std::vector<double>(n); });
+    return std::async(std::launch::async, [n] {
+      std::vector<double> v;
+      reserve_huge(v, n);
+      v.resize(n);
+      return v;
+    });
   } catch (const std::system_error&) {
     return {};  // no thread to be had: take() allocates instead
   }
@@ -311,7 +317,11 @@ std::future<std::vector<double>> allocate_ahead(std::size_t n) {
 std::vector<double> take(std::future<std::vector<double>>& ahead, std::size_t n) {
   std::vector<double> v;
   if (ahead.valid()) v = ahead.get();
-  if (v.size() != n) v.assign(n, 0.0);
+  if (v.size() != n) {
+    v.clear();
+    reserve_huge(v, n);
+    v.assign(n, 0.0);
+  }
   return v;
 }
 

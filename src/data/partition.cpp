@@ -10,6 +10,7 @@
 #include "data/data_internal.hpp"
 #include "lag/dataset.hpp"
 #include "lag/error.hpp"
+#include "lag/huge_pages.hpp"
 #include "lag/random.hpp"
 
 namespace lag {
@@ -77,6 +78,7 @@ Shard<double> gather_rows(const Shard<double>& all, const std::vector<std::size_
   s.source = std::move(source);
   s.rows = from.size();
   s.dim = all.dim;
+  reserve_huge(s.x, from.size() * all.dim);
   s.x.resize(from.size() * all.dim);
   s.y.resize(from.size());
   for (std::size_t i = 0; i < from.size(); ++i) {
