@@ -80,6 +80,11 @@ void BM_KernelGradient(benchmark::State& state) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(kernel->gradient_flops(s.rows) * static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  // X's bytes, counted once per gradient (each 64-row block is read from memory by the first
+  // GEMM and from cache by the second).
+  state.counters["GB/s of X"] = benchmark::Counter(
+      static_cast<double>(s.rows * kDim * sizeof(T)) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
   state.SetLabel(mlp ? "mlp" : "softmax");
 }
 
@@ -98,6 +103,9 @@ void BM_ClusterGradient(benchmark::State& state) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(kernel->gradient_flops(kRows) * static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.counters["GB/s of X"] = benchmark::Counter(
+      static_cast<double>(kRows * kDim * sizeof(T)) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
   state.SetLabel(std::string(mlp ? "mlp" : "softmax") + ", " + std::to_string(threads) +
                  " threads");
 }
