@@ -183,6 +183,36 @@ inline double relative_distance(const std::vector<double>& a, const std::vector<
   return std::sqrt(num / std::max(den, 1e-300));
 }
 
+// ---- pieces of the reference loops (tests/engine: written from the rules, not the engine) ----
+
+inline double norm2(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x * x;
+  return s;
+}
+
+// What a reference loop records: each iteration's uploads, and the smallest relative margin of
+// its decisions (a decision at rounding level makes a comparison with the engine meaningless).
+struct ReferenceTrace {
+  std::vector<Flags> uploads;
+  std::vector<double> margins;
+  std::vector<double> theta;  // the last iterate
+};
+
+// The server's step: theta <- theta - alpha * aggregate, its squared length appended to `steps`,
+// and the iteration's senders and margin to the trace.
+inline void reference_step(std::vector<double>& theta, const std::vector<double>& aggregate,
+                           double alpha, std::vector<double>& steps, ReferenceTrace& trace,
+                           const Flags& senders, double margin) {
+  std::vector<double> next(theta.size()), diff(theta.size());
+  for (std::size_t j = 0; j < theta.size(); ++j) next[j] = theta[j] - alpha * aggregate[j];
+  for (std::size_t j = 0; j < theta.size(); ++j) diff[j] = next[j] - theta[j];
+  steps.push_back(norm2(diff));
+  theta = next;
+  trace.uploads.push_back(senders);
+  trace.margins.push_back(margin);
+}
+
 inline std::uint64_t count_flags(const Flags& f) {
   std::uint64_t n = 0;
   for (auto v : f) n += v;

@@ -38,11 +38,7 @@ Vec gradient(const Shard<double>& s, const Vec& theta) {
   return test::least_squares_gradient(s, theta);
 }
 
-double norm2(const Vec& v) {
-  double s = 0;
-  for (double x : v) s += x * x;
-  return s;
-}
+using test::norm2;
 
 // tau = xi / (D alpha^2 M^2) * (the last D squared steps).
 double threshold(const Vec& steps, double xi, int depth, double alpha, int M) {
@@ -63,11 +59,7 @@ Vec top_k_of(const Vec& v, std::size_t k) {
   return c;
 }
 
-struct Trace {
-  std::vector<Flags> uploads;
-  std::vector<double> margins;  // per iteration: the decisions' smallest relative margin
-  Vec theta;
-};
+using Trace = test::ReferenceTrace;
 
 struct Settings {
   int bits = 4;
@@ -141,14 +133,7 @@ Trace reference(const Problem& p, Algorithm algo, const Settings& s, double alph
       senders[m] = 1;
       for (std::size_t i = 0; i < d; ++i) aggregate[i] += send[i];
     }
-    Vec next(d);
-    for (std::size_t i = 0; i < d; ++i) next[i] = theta[i] - alpha * aggregate[i];
-    Vec diff(d);
-    for (std::size_t i = 0; i < d; ++i) diff[i] = next[i] - theta[i];
-    steps.push_back(norm2(diff));
-    theta = next;
-    t.uploads.push_back(senders);
-    t.margins.push_back(margin);
+    test::reference_step(theta, aggregate, alpha, steps, t, senders, margin);
   }
   t.theta = theta;
   return t;

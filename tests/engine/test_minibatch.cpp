@@ -37,11 +37,7 @@ Problem small_problem() {
   return p;
 }
 
-double norm2(const Vec& v) {
-  double s = 0;
-  for (double x : v) s += x * x;
-  return s;
-}
+using test::norm2;
 
 // (rows / |batch|) * sum over the batch of x_i (x_i . theta - y_i): the shard's gradient
 // estimated from the batch, row by row.
@@ -66,11 +62,7 @@ struct Settings {
   double alpha = 0;  // 0: 1/L
 };
 
-struct Trace {
-  std::vector<Flags> uploads;
-  std::vector<double> margins;  // per iteration: the decisions' smallest relative margin
-  Vec theta;
-};
+using Trace = test::ReferenceTrace;
 
 // The three algorithms written out plainly. Each worker's batches come from its own sampler
 // (tested on its own below), drawn only in the iterations it computes.
@@ -125,13 +117,7 @@ Trace reference(const Problem& p, Algorithm algo, const Settings& s, int iters) 
       kept[m] = g;
       theta_hat[m] = theta;
     }
-    Vec next(d), diff(d);
-    for (std::size_t j = 0; j < d; ++j) next[j] = theta[j] - alpha * aggregate[j];
-    for (std::size_t j = 0; j < d; ++j) diff[j] = next[j] - theta[j];
-    steps.push_back(norm2(diff));
-    theta = next;
-    t.uploads.push_back(senders);
-    t.margins.push_back(margin);
+    test::reference_step(theta, aggregate, alpha, steps, t, senders, margin);
   }
   t.theta = theta;
   return t;
