@@ -547,7 +547,13 @@ std::vector<LoadedFile> load_in_parallel(const std::vector<std::string>& paths,
     }
   };
   std::vector<std::thread> helpers;
-  for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  for (std::size_t t = 1; t < threads; ++t) {
+    try {
+      helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: the ones running take the rest
+    }
+  }
   work();
   for (std::thread& h : helpers) h.join();
   std::vector<LoadedFile> files;
