@@ -89,8 +89,10 @@ struct LoadOptions {
   // Number of features. 0: inferred (CSV: column count - 1; LIBSVM: largest index over all
   // files). When set, a LIBSVM index above it is an error.
   std::size_t dim = 0;
-  // Files parsed at once by load_shards (0: one per hardware thread). Each file is parsed alone
-  // and errors are reported in file order, so the result is the same for any count.
+  // Parsing threads (0: one per hardware thread): load_shards parses that many files at once,
+  // and a LIBSVM file with dense rows is parsed by the threads left to it (one large file: all)
+  // in batches of lines. Errors are reported in file and line order and the rows are the same,
+  // so the result does not depend on the count.
   int threads = 0;
 };
 

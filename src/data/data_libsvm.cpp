@@ -10,9 +10,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <limits>
+#include <optional>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -151,6 +154,33 @@ class LibsvmParser {
     }
     if (!dense_) rows_.row_end.push_back(rows_.index.size());
     if (first_row_line_ == 0) first_row_line_ = line;
+  }
+
+  // A parser for a run of the file's lines, writing dense rows of `width` as `whole`, the
+  // parser of the whole file, does (parse_dense_in_parallel); append() then adds its rows.
+  void start_piece(std::size_t width) {
+    dense_ = true;
+    width_ = width;
+  }
+  // Adds a piece's rows and findings after this parser's, as if its lines had come next.
+  void append(LibsvmParser& piece) {
+    x_.insert(x_.end(), piece.x_.begin(), piece.x_.end());
+    rows_.y.insert(rows_.y.end(), piece.rows_.y.begin(), piece.rows_.y.end());
+    LabelCensus& c = rows_.census;
+    const LabelCensus& p = piece.rows_.census;
+    if (c.first_zero == 0) c.first_zero = p.first_zero;
+    if (c.first_minus_one == 0) c.first_minus_one = p.first_minus_one;
+    if (c.first_plus_one == 0) c.first_plus_one = p.first_plus_one;
+    if (c.first_other == 0) {
+      c.first_other = p.first_other;
+      c.other_value = p.other_value;
+    }
+    if (first_row_line_ == 0) first_row_line_ = piece.first_row_line_;
+    if (piece.widest_index_ > widest_index_) {  // the first line with the widest index wins
+      widest_index_ = piece.widest_index_;
+      widest_line_ = piece.widest_line_;
+      widest_column_ = piece.widest_column_;
+    }
   }
 
   SparseRows& rows() { return rows_; }
@@ -315,12 +345,98 @@ class LibsvmParser {
 
 }  // namespace
 
+namespace {
+
+// Text of this many bytes or more (whole lines) goes to one thread at a time.
+constexpr std::size_t kParallelBatch = std::size_t{8} << 20;
+
+// One thread's share of a wave: consecutive lines, '\n'-separated, the first numbered `first`.
+struct Batch {
+  std::string text;
+  std::size_t first = 0;
+  std::optional<LibsvmParser> parser;
+  std::exception_ptr failed;
+};
+
+// Dense rows parsed by `threads` threads: the main thread reads the lines into batches of about
+// kParallelBatch bytes, a wave of one batch per thread is parsed at once, each by a parser of
+// its own, and the batches are appended to `whole` in file order. The rows, labels and findings
+// are those of parsing line after line; the error reported is the first in line order (a wave's
+// batches are checked in order, and every earlier wave parsed whole).
+void parse_dense_in_parallel(const std::string& path, std::size_t dim, LibsvmParser& whole,
+                             FileLines& lines, std::size_t threads) {
+  std::vector<Batch> wave(threads);
+  const char* begin = nullptr;
+  const char* end = nullptr;
+  bool more = true;
+  while (more) {
+    std::size_t filled = 0;
+    for (; filled < threads && more; ++filled) {
+      Batch& b = wave[filled];
+      b.text.clear();
+      b.first = 0;
+      b.failed = nullptr;
+      while (b.text.size() < kParallelBatch) {
+        if (!lines.next(begin, end)) {
+          more = false;
+          break;
+        }
+        if (b.first == 0) b.first = lines.number();
+        b.text.append(begin, end);
+        b.text.push_back('\n');
+      }
+      if (b.first == 0) break;  // no lines left for this batch
+    }
+    const auto parse = [&](std::size_t i) {
+      Batch& b = wave[i];
+      try {
+        b.parser.emplace(path, dim);
+        b.parser->start_piece(whole.width());
+        std::size_t line = b.first;
+        const char* p = b.text.data();
+        const char* stop = p + b.text.size();
+        while (p != stop) {
+          const auto* newline = static_cast<const char*>(std::memchr(p, '\n', stop - p));
+          b.parser->parse_line(p, newline, line++);
+          p = newline + 1;
+        }
+      } catch (...) {
+        b.failed = std::current_exception();
+      }
+    };
+    std::vector<std::thread> helpers;
+    for (std::size_t i = 1; i < filled; ++i) {
+      try {
+        helpers.emplace_back(parse, i);
+      } catch (const std::system_error&) {
+        parse(i);  // no thread to be had: this one parses it
+      }
+    }
+    if (filled > 0) parse(0);
+    for (std::thread& h : helpers) h.join();
+    for (std::size_t i = 0; i < filled; ++i) {
+      if (wave[i].failed) std::rethrow_exception(wave[i].failed);
+      whole.append(*wave[i].parser);
+      wave[i].parser.reset();
+    }
+  }
+}
+
+}  // namespace
+
 LoadedFile read_libsvm(const std::string& path, FileLines& lines, const LoadOptions& options) {
   LibsvmParser parser(path, options.dim);
   parser.reserve(lines);
-  const char* begin = nullptr;
-  const char* end = nullptr;
-  while (lines.next(begin, end)) parser.parse_line(begin, end, lines.number());
+  const std::size_t threads = options.threads > 0
+                                  ? static_cast<std::size_t>(options.threads)
+                                  : std::max(1u, std::thread::hardware_concurrency());
+  if (parser.dense() && threads > 1) {
+    parse_dense_in_parallel(path, options.dim, parser, lines, threads);
+  } else {
+    const char* begin = nullptr;
+    const char* end = nullptr;
+    while (lines.next(begin, end)) parser.parse_line(begin, end, lines.number());
+  }
 
   SparseRows& rows = parser.rows();
   const std::size_t n = rows.y.size();

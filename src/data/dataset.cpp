@@ -532,15 +532,19 @@ std::vector<LoadedFile> load_in_parallel(const std::vector<std::string>& paths,
                                          const LoadOptions& options) {
   const std::size_t n = paths.size();
   const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t threads = std::min<std::size_t>(
-      n, options.threads > 0 ? static_cast<std::size_t>(options.threads) : hardware);
+  const std::size_t total =
+      options.threads > 0 ? static_cast<std::size_t>(options.threads) : hardware;
+  const std::size_t threads = std::min<std::size_t>(n, total);
+  // The threads left over go to the files' own pieces (one large file: all of them).
+  LoadOptions each = options;
+  each.threads = static_cast<int>(std::max<std::size_t>(1, total / std::max<std::size_t>(n, 1)));
   std::vector<std::optional<LoadedFile>> loaded(n);
   std::vector<std::exception_ptr> failed(n);
   std::atomic<std::size_t> next{0};
   const auto work = [&] {
     for (std::size_t i = next++; i < n; i = next++) {
       try {
-        loaded[i] = detail::load_one(paths[i], options);
+        loaded[i] = detail::load_one(paths[i], each);
       } catch (...) {
         failed[i] = std::current_exception();
       }

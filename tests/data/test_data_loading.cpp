@@ -372,6 +372,63 @@ TEST_F(DataLoading, ParallelLoadingGivesTheSameShardsAndErrorsForAnyThreadCount)
   }
 }
 
+// One large file is parsed by several threads in batches of lines (8 MiB each): the rows,
+// labels, label census and widest index (the first line that has it), and the first error in
+// line order, are those of one thread. 25.5 MiB here: four batches, two waves on two threads.
+TEST_F(DataLoading, OneLargeFileParsedInParallelMatchesOneThread) {
+  constexpr int kRows = 1200000;
+  std::string text;
+  text.reserve(std::size_t{28} * kRows);
+  for (int i = 0; i < kRows; ++i) {
+    const int label = i % 7 == 0 ? 0 : (i % 3 == 0 ? -1 : 1);
+    text += std::to_string(label) + " 1:" + std::to_string((i % 11) * 0.25) + " 3:-2 " +
+            std::to_string(4 + i % 3) + ":" + std::to_string(i % 5);
+    if (i == 900000) text += " 9:1.5";  // the widest index, first in the third batch
+    if (i == 1190000) text += " 9:2";   // again, in the fourth batch
+    if (i % 100000 == 5) text += " # a comment";
+    text += "\n";
+    if (i % 250000 == 3) text += "\n";  // blank lines keep the numbering honest
+  }
+  const std::string good = write("large.svm", text);
+  LoadOptions one;
+  one.threads = 1;
+  const Dataset<double> reference = lag::load_shards({good}, one);
+  ASSERT_EQ(reference.shards[0].rows, static_cast<std::size_t>(kRows));
+  ASSERT_EQ(reference.dim, 9u);
+  // Errors in the second and third batches: the second's is the first in line order.
+  std::string broken = text;
+  const std::size_t at_third = broken.find("\n", 22u << 20);
+  broken.insert(at_third, " 2:x");
+  const std::size_t at_second = broken.find("\n", 12u << 20);
+  broken.insert(at_second, " 0:1");
+  const std::string bad = write("broken.svm", broken);
+  const std::string expected = input_error([&] { lag::load_shards({bad}, one); });
+  ASSERT_NE(expected.find("feature index 0"), std::string::npos) << expected;
+  for (int threads : {2, 3}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    LoadOptions o;
+    o.threads = threads;
+    const Dataset<double> data = lag::load_shards({good}, o);
+    const Shard<double>& a = data.shards[0];
+    const Shard<double>& b = reference.shards[0];
+    EXPECT_EQ(data.dim, reference.dim);
+    EXPECT_TRUE(a.x == b.x);
+    EXPECT_TRUE(a.y == b.y);
+    EXPECT_EQ(a.labels.first_zero, b.labels.first_zero);
+    EXPECT_EQ(a.labels.first_minus_one, b.labels.first_minus_one);
+    EXPECT_EQ(a.labels.first_plus_one, b.labels.first_plus_one);
+    EXPECT_EQ(input_error([&] { lag::load_shards({bad}, o); }), expected);
+  }
+  // Beside a CSV shard of 8 features the file is too wide: the error names the first line with
+  // its widest index, whatever the threads (4 for two files: 2 for the large one).
+  const std::string csv = write("narrow.csv", "1,2,3,4,5,6,7,8,9\n");
+  const std::string too_wide = input_error([&] { lag::load_shards({csv, good}, one); });
+  ASSERT_NE(too_wide.find(good + ":"), std::string::npos) << too_wide;
+  LoadOptions four;
+  four.threads = 4;
+  EXPECT_EQ(input_error([&] { lag::load_shards({csv, good}, four); }), too_wide);
+}
+
 TEST_F(DataLoading, LibsvmShardsArePaddedToTheLargestIndex) {
   const std::string a = write("a.svm", "1 2:5\n");
   const std::string b = write("b.svm", "-1 5:1\n");
