@@ -236,6 +236,7 @@ TrainingData load_training_data(const DataOptions& o, ProcessGroup& group) {
   LoadOptions load;
   load.label_col = d.label_col;
   load.dim = d.dim;
+  load.threads = d.load_threads;
   const bool idx = d.paths.size() == 1 && is_idx(d.paths[0], d.format);
   std::vector<std::string> files;
   if (idx) {

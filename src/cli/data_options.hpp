@@ -25,6 +25,7 @@ struct DataOptions {
   std::string format = "auto";
   std::size_t label_col = 1;
   std::size_t dim = 0;
+  int load_threads = 0;  // parsing threads (LoadOptions::threads; 0: one per hardware thread)
   bool bias = false;
   bool standardize = false;
   std::size_t limit = 0;  // IDX: keep the first `limit` training images

@@ -366,7 +366,8 @@ class RankTrainingData : public RankLoading {
  protected:
   // Loads `o` alone and on R ranks; each rank must hold its workers' rows of the single-process
   // result and agree on the rest. Returns the files each rank opened.
-  std::vector<std::vector<std::string>> expect_like_one_process(const DataOptions& o, int R) {
+  std::vector<std::vector<std::string>> expect_like_one_process(DataOptions o, int R) {
+    o.load_threads = 1;  // the log knows a rank by its thread
     const TrainingData ref = lag::cli::load_training_data(o);
     OpenLog log;
     std::vector<TrainingData> got(static_cast<std::size_t>(R));
