@@ -121,17 +121,16 @@ void CpuWorkers<T>::run(const std::vector<Job>& jobs, const Finish& finish) {
   const std::size_t n = params_;
   // Phase 1: one task per chunk of every job. A job's chunks use its worker's partials (one job
   // per worker at a time), a single chunk accumulates straight into the output.
-  std::vector<std::pair<std::size_t, std::size_t>> tasks;  // (job, chunk within job)
-  std::size_t work = 0;                                    // elements of X and of the partials
-  for (std::size_t j = 0; j < jobs.size(); ++j) {
-    const std::size_t chunks =
-        std::max<std::size_t>(1, (jobs[j].rows + kChunkRows - 1) / kChunkRows);
-    for (std::size_t c = 0; c < chunks; ++c) tasks.emplace_back(j, c);
-    work += (jobs[j].rows + chunks) * n;
-  }
   const auto chunks_of = [](const Job& job) {
     return std::max<std::size_t>(1, (job.rows + kChunkRows - 1) / kChunkRows);
   };
+  std::vector<std::pair<std::size_t, std::size_t>> tasks;  // (job, chunk within job)
+  std::size_t work = 0;                                    // elements of X and of the partials
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    const std::size_t chunks = chunks_of(jobs[j]);
+    for (std::size_t c = 0; c < chunks; ++c) tasks.emplace_back(j, c);
+    work += (jobs[j].rows + chunks) * n;
+  }
   pool_.parallel_for(
       tasks.size(),
       [&](std::size_t t) {
@@ -183,6 +182,15 @@ void CpuWorkers<T>::run(const std::vector<Job>& jobs, const Finish& finish) {
 }
 
 template <class T>
+typename CpuWorkers<T>::Job CpuWorkers<T>::round_job(Worker& w, const T* theta, T* out,
+                                                     double* loss) const {
+  if (!w.sampler)
+    return {&w, w.shard->x.data(), w.shard->y.data(), w.shard->rows, theta, out, loss, 1.0};
+  const double scale = static_cast<double>(w.shard->rows) / static_cast<double>(w.batch.size());
+  return {&w, w.batch_x.data(), w.batch_y.data(), w.batch.size(), theta, out, loss, scale};
+}
+
+template <class T>
 void CpuWorkers<T>::compute_listed(const std::vector<int>& which, const T* theta) {
   theta_ = theta;
   if (which.empty()) return;
@@ -190,20 +198,16 @@ void CpuWorkers<T>::compute_listed(const std::vector<int>& which, const T* theta
   jobs_.clear();
   for (int m : which) {
     Worker& w = workers_[static_cast<std::size_t>(m)];
-    const Shard<T>& s = *w.shard;
-    if (!w.sampler) {
-      jobs_.push_back({&w, s.x.data(), s.y.data(), s.rows, theta, w.g.data(), &w.loss, 1.0});
-      continue;
+    if (w.sampler) {
+      // The minibatch, gathered in shard order (the sampler sorts it).
+      const Shard<T>& s = *w.shard;
+      w.sampler->draw(w.batch);
+      for (std::size_t r = 0; r < w.batch.size(); ++r) {
+        std::copy(s.row(w.batch[r]), s.row(w.batch[r]) + f, w.batch_x.data() + r * f);
+        w.batch_y[r] = s.y[w.batch[r]];
+      }
     }
-    // The minibatch, gathered in shard order (the sampler sorts it).
-    w.sampler->draw(w.batch);
-    for (std::size_t r = 0; r < w.batch.size(); ++r) {
-      std::copy(s.row(w.batch[r]), s.row(w.batch[r]) + f, w.batch_x.data() + r * f);
-      w.batch_y[r] = s.y[w.batch[r]];
-    }
-    const double scale = static_cast<double>(s.rows) / static_cast<double>(w.batch.size());
-    jobs_.push_back({&w, w.batch_x.data(), w.batch_y.data(), w.batch.size(), theta, w.g.data(),
-                     &w.loss, scale});
+    jobs_.push_back(round_job(w, theta, w.g.data(), &w.loss));
   }
   const std::size_t n = params_;
   run(jobs_, [&](std::size_t j) {
@@ -260,13 +264,7 @@ void CpuWorkers<T>::prepare(const Round& round, const Flags& selected) {
       if (w.theta_hat.empty()) throw Error("internal: a LASG-WK worker has no last upload");
       w.h.resize(d);
       w.v.resize(d);
-      const double scale =
-          w.sampler ? static_cast<double>(w.shard->rows) / static_cast<double>(w.batch.size())
-                    : 1.0;
-      const T* x = w.sampler ? w.batch_x.data() : w.shard->x.data();
-      const T* y = w.sampler ? w.batch_y.data() : w.shard->y.data();
-      const std::size_t rows = w.sampler ? w.batch.size() : w.shard->rows;
-      jobs_.push_back({&w, x, y, rows, w.theta_hat.data(), w.h.data(), &w.h_loss, scale});
+      jobs_.push_back(round_job(w, w.theta_hat.data(), w.h.data(), &w.h_loss));
     }
     run(jobs_, [&](std::size_t j) {
       Worker& w = *jobs_[j].worker;

@@ -114,6 +114,9 @@ class CpuWorkers final : public Workers<T> {
   const T* theta_ = nullptr;  // where the last compute() was (LASG-WK's theta_hat on upload)
 
   bool minibatches() const { return !workers_.empty() && workers_[0].sampler.has_value(); }
+  // The gradient over the worker's rows of this round (its minibatch, drawn and gathered by
+  // compute(); else its shard) at `theta`, into `out` and `loss`, scaled as Sampling says.
+  Job round_job(Worker& w, const T* theta, T* out, double* loss) const;
   // The jobs, chunk-parallel with a fixed-order chunk reduction; finish(j) after job j.
   template <class Finish>
   void run(const std::vector<Job>& jobs, const Finish& finish);
