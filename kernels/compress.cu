@@ -178,20 +178,23 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 __global__ void __launch_bounds__(128)
-    compressed_trigger_kernel(int kind, const double* __restrict__ stats,
-                              const double* __restrict__ delta_norm2,
-                              const double* __restrict__ eps_hat, long long* __restrict__ skipped,
+    compressed_trigger_kernel(StatefulRule rule, const double* __restrict__ stats,
+                              const double* __restrict__ delta_norm2, double* __restrict__ eps_hat,
+                              long long* __restrict__ skipped,
                               const std::uint8_t* __restrict__ selected, double tau, double zeta,
                               long long max_skip, int workers, std::uint8_t* __restrict__ fire) {
   for (int m = static_cast<int>(threadIdx.x); m < workers; m += 128) {
     bool f = false;
     if (selected[m] != 0) {
-      if (kind == 0) {
+      if (rule == StatefulRule::Laq) {
         f = laq_fires(stats[4 * m + 2], tau, stats[4 * m + 1], eps_hat[m]) ||
             (max_skip > 0 && skipped[m] >= max_skip);
         if (!f) ++skipped[m];
-      } else {
+      } else if (rule == StatefulRule::Clag) {
         f = clag_fires(delta_norm2[m], zeta, stats[4 * m + 3]);
+      } else {
+        f = wk_fires(stats[4 * m + 2], tau) || (max_skip > 0 && skipped[m] >= max_skip);
+        if (!f) ++skipped[m];
       }
     }
     fire[m] = f ? 1 : 0;
@@ -330,13 +333,14 @@ cudaError_t commit_top_k(const std::uint8_t* payload, std::size_t k, const T* de
   return cudaGetLastError();
 }
 
-cudaError_t compressed_trigger(int kind, const double* stats, const double* delta_norm2,
-                               const double* eps_hat, long long* skipped,
-                               const std::uint8_t* selected, double tau, double zeta,
-                               long long max_skip, int workers, std::uint8_t* fire,
-                               cudaStream_t s) {
-  if (workers <= 0 || (kind != 0 && kind != 1)) return cudaErrorInvalidValue;
-  compressed_trigger_kernel<<<1, 128, 0, s>>>(kind, stats, delta_norm2, eps_hat, skipped, selected,
+cudaError_t compressed_trigger(StatefulRule rule, const double* stats, const double* delta_norm2,
+                               double* eps_hat, long long* skipped, const std::uint8_t* selected,
+                               double tau, double zeta, long long max_skip, int workers,
+                               std::uint8_t* fire, cudaStream_t s) {
+  if (workers <= 0 ||
+      (rule != StatefulRule::Laq && rule != StatefulRule::Clag && rule != StatefulRule::LasgWk))
+    return cudaErrorInvalidValue;
+  compressed_trigger_kernel<<<1, 128, 0, s>>>(rule, stats, delta_norm2, eps_hat, skipped, selected,
                                               tau, zeta, max_skip, workers, fire);
   return cudaGetLastError();
 }

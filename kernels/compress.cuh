@@ -50,14 +50,19 @@ template <class T>
 [[nodiscard]] cudaError_t commit_top_k(const std::uint8_t* payload, std::size_t k, const T* delta,
                                        T* g_hat, cudaStream_t s);
 
-// The compressed algorithms' rules for `workers` workers (device memory; kind 0 LAQ, 1 CLAG):
-//   LAQ:  fire = selected && (laq_fires(innovation2, tau, eps, eps_hat) || (max_skip > 0 &&
-//         skipped >= max_skip)); a worker that does not fire counts one more skip.
-//   CLAG: fire = selected && clag_fires(delta_norm2, zeta, change2).
+enum class StatefulRule : int { Laq = 0, Clag = 1, LasgWk = 2 };
+
+// The rules that keep per-worker state beside ||delta||^2, for `workers` workers (device memory):
+//   LAQ:     fire = selected && (laq_fires(innovation2, tau, eps, eps_hat) || (max_skip > 0 &&
+//            skipped >= max_skip)); a worker that does not fire counts one more skip.
+//   CLAG:    fire = selected && clag_fires(delta_norm2, zeta, change2).
+//   LASG-WK: fire = selected && (wk_fires(innovation2, tau) || (max_skip > 0 && skipped >=
+//            max_skip)), innovation2 being ||g - h||^2 (the minibatch's gradients at theta and at
+//            theta_hat); a worker that does not fire counts one more skip.
 // `stats` holds per worker [R, eps, innovation2, change2] (4 doubles), `eps_hat` and `skipped`
 // one each; fire[m] is 1 or 0.
-[[nodiscard]] cudaError_t compressed_trigger(int kind, const double* stats,
-                                             const double* delta_norm2, const double* eps_hat,
+[[nodiscard]] cudaError_t compressed_trigger(StatefulRule rule, const double* stats,
+                                             const double* delta_norm2, double* eps_hat,
                                              long long* skipped, const std::uint8_t* selected,
                                              double tau, double zeta, long long max_skip,
                                              int workers, std::uint8_t* fire, cudaStream_t s);

@@ -15,6 +15,15 @@ __global__ void axpy_kernel(std::size_t n, T a, const T* __restrict__ x, T* __re
     y[i] += a * x[i];
 }
 
+template <class T>
+__global__ void scale_kernel(std::size_t n, T scale, T* __restrict__ g, double loss_scale,
+                             double* __restrict__ loss) {
+  const std::size_t first = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (first == 0) *loss *= loss_scale;
+  for (std::size_t i = first; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    g[i] *= scale;
+}
+
 bool check(cudaError_t e, const char* what, std::string* why) {
   if (e == cudaSuccess) return true;
   if (why) *why = std::string(what) + ": " + cudaGetErrorString(e);
@@ -43,12 +52,25 @@ cudaError_t scale_add_lambda(T* g, const T* theta, T lambda, std::size_t n, cuda
   return axpy(lambda, theta, g, n, s);
 }
 
+template <class T>
+cudaError_t scale_gradient_and_loss(T* g, std::size_t n, double scale, double* loss,
+                                    cudaStream_t s) {
+  if (g == nullptr || loss == nullptr) return cudaErrorInvalidValue;
+  scale_kernel<T><<<grid_for(n), 256, 0, s>>>(n, static_cast<T>(scale), g, scale, loss);
+  return cudaGetLastError();
+}
+
 template cudaError_t axpy<float>(float, const float*, float*, std::size_t, cudaStream_t);
 template cudaError_t axpy<double>(double, const double*, double*, std::size_t, cudaStream_t);
 template cudaError_t scale_add_lambda<float>(float*, const float*, float, std::size_t,
                                              cudaStream_t);
 template cudaError_t scale_add_lambda<double>(double*, const double*, double, std::size_t,
                                               cudaStream_t);
+
+template cudaError_t scale_gradient_and_loss<float>(float*, std::size_t, double, double*,
+                                                    cudaStream_t);
+template cudaError_t scale_gradient_and_loss<double>(double*, std::size_t, double, double*,
+                                                     cudaStream_t);
 
 bool axpy_self_test(int device, std::string* why) {
   constexpr std::size_t n = 1000;

@@ -23,4 +23,11 @@ template <class T>
 [[nodiscard]] cudaError_t scale_add_lambda(T* g, const T* theta, T lambda, std::size_t n,
                                            cudaStream_t s);
 
+// A minibatch's sums scaled to estimate the shard's: g[i] *= T(scale) for i < n and
+// *loss *= scale (device memory; the CPU backend's `g[k] *= s; loss *= scale`, before the
+// regulariser is added).
+template <class T>
+[[nodiscard]] cudaError_t scale_gradient_and_loss(T* g, std::size_t n, double scale, double* loss,
+                                                  cudaStream_t s);
+
 }  // namespace lag::cuda

@@ -182,6 +182,32 @@ PY
 say "checkpoint resume: $checkpoint"
 if [ "$checkpoint" != "identical" ]; then failed=$((failed + 1)); fi
 
+say "== minibatches on the GPU"
+# SGD, LASG-WK and LASG-PS through the CLI on both backends (paper-linear, minibatches of 10 of
+# each worker's 50 rows): the same uploads and bytes per run and per epoch.
+for b in cuda cpu; do
+  timeout 120 "$bin/lag" train --backend "$b" --data "$work/data" --algo sgd,lasg-wk,lasg-ps \
+    --batch-size 10 --lr-schedule inv-sqrt --max-iters 500 --quiet --out "$work/mb-$b" \
+    > "$out/minibatch-$b.log" 2>&1
+  grep -E "error" "$out/minibatch-$b.log" | head -5 | tee -a "$log"
+done
+minibatch=$("$py" - "$work/mb-cuda/summary.json" "$work/mb-cpu/summary.json" <<'PY'
+import json, sys
+try:
+    gpu, cpu = (json.load(open(p))["runs"] for p in sys.argv[1:3])
+    keys = ("algo", "uploads", "bytes_up")
+    same = all(all(g[k] == c[k] for k in keys) and
+               [e["uploads"] for e in g["epochs"]] == [e["uploads"] for e in c["epochs"]]
+               for g, c in zip(gpu, cpu)) and len(gpu) == len(cpu) == 3
+    print(("identical" if same else "DIFFERENT") + ": " +
+          ", ".join(f'{g["algo"]} {g["uploads"]}/{c["uploads"]} uploads' for g, c in zip(gpu, cpu)))
+except Exception as e:
+    print(f"error: {e}")
+PY
+)
+say "minibatch cuda/cpu: $minibatch"
+case "$minibatch" in identical*) ;; *) failed=$((failed + 1)) ;; esac
+
 say "== MPI + NCCL over ranks"
 # mpirun -np 2 --backend cuda (both ranks on this GPU) against the single-process run, through
 # the Open MPI carried along; recorded in report.json, never fatal (scripts/gpu-check-mpi.sh).
@@ -248,7 +274,7 @@ for f in "$out"/nccl-*.log; do
 done
 rm -rf "$work"
 
-LAG_CHECKPOINT_RESUME="$checkpoint" "$py" - "$out/report.json" "$passed" "$failed" "$skipped" "$torch_json" "$iter_json" "${bench_json[@]}" <<'PY'
+LAG_CHECKPOINT_RESUME="$checkpoint" LAG_MINIBATCH="$minibatch" "$py" - "$out/report.json" "$passed" "$failed" "$skipped" "$torch_json" "$iter_json" "${bench_json[@]}" <<'PY'
 import json, os, subprocess, sys
 path, p, f, s, torch, iters = sys.argv[1:7]
 try:
@@ -265,7 +291,8 @@ json.dump({"device": name,
            "gpu_tests": {"passed": int(p), "failed": int(f), "skipped": int(s)},
            "fused_gradient": benches, "pytorch": json.loads(torch),
            "paper_iteration": json.loads(iters), "mpi_ranks": mpi,
-           "checkpoint_resume": os.environ.get("LAG_CHECKPOINT_RESUME", "not run")},
+           "checkpoint_resume": os.environ.get("LAG_CHECKPOINT_RESUME", "not run"),
+           "minibatch_cuda_vs_cpu": os.environ.get("LAG_MINIBATCH", "not run")},
           open(path, "w"), indent=2)
 PY
 # The GPU+MPI section's skips, or 1 if the whole section skipped (no Open MPI in the carry).

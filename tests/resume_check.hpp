@@ -25,7 +25,7 @@ constexpr Algorithm kAllAlgorithms[] = {Algorithm::GD,     Algorithm::LagWK,  Al
                                         Algorithm::CycIAG, Algorithm::NumIAG, Algorithm::Laq,
                                         Algorithm::Ef21,   Algorithm::Clag};
 
-// On minibatches (the CPU backend).
+// On minibatches.
 constexpr Algorithm kStochasticAlgorithms[] = {Algorithm::Sgd, Algorithm::LasgWK,
                                                Algorithm::LasgPS};
 

@@ -492,23 +492,16 @@ int TrainCommand::run() {
         backend_ = spmd.mpi() ? spmd.choose_backend(backend_name_, devices_)
                               : choose_backend(backend_name_, devices_);
         backend_.graphs = graphs_ == "on";
-        if (backend_.cuda && std::any_of(algos.begin(), algos.end(), stochastic)) {
-          if (backend_name_ != "auto")
-            throw Error(
-                "sgd, lasg-wk and lasg-ps run on the CPU backend only so far; use "
-                "--backend cpu");
-          backend_ =
-              spmd.mpi() ? spmd.choose_backend("cpu", devices_) : choose_backend("cpu", devices_);
-          backend_.description += " (auto: sgd, lasg-wk and lasg-ps run on the CPU only so far)";
-        }
+        // The GPU paths of minibatches (SGD, LASG) and of LAQ, EF21 and CLAG have not run on a
+        // device yet: auto keeps those algorithms on the CPU until they have; --backend cuda
+        // runs them there.
         if (backend_.cuda && backend_name_ == "auto" &&
-            std::any_of(algos.begin(), algos.end(), compresses)) {
-          // The GPU path of LAQ, EF21 and CLAG has not run on a device yet: auto keeps them on
-          // the CPU until it has; --backend cuda runs them there.
+            std::any_of(algos.begin(), algos.end(),
+                        [](Algorithm a) { return stochastic(a) || compresses(a); })) {
           backend_ =
               spmd.mpi() ? spmd.choose_backend("cpu", devices_) : choose_backend("cpu", devices_);
           backend_.description +=
-              " (auto: laq, ef21 and clag stay on the CPU until their GPU "
+              " (auto: sgd, lasg-wk, lasg-ps, laq, ef21 and clag stay on the CPU until their GPU "
               "path is verified; --backend cuda runs it)";
         }
       }))

@@ -61,24 +61,33 @@ DeviceLoss<T>::DeviceLoss(const ModelSpec& model, std::size_t features, std::siz
 
 template <class T>
 void DeviceLoss<T>::gradient(const T* x, const T* y, std::size_t rows, const T* theta, T* g,
-                             double* loss_parts, cudaStream_t stream, cublasHandle_t handle) {
+                             double* loss_parts, cudaStream_t stream, cublasHandle_t handle,
+                             double scale) {
   switch (model_.kind) {
     case ModelKind::LeastSquares:
     case ModelKind::Logistic: {
       const auto kind =
           model_.kind == ModelKind::Logistic ? BinaryLoss::Logistic : BinaryLoss::LeastSquares;
-      LAG_CUDA(fused_gradient<T>(kind, x, y, rows, features_, theta, static_cast<T>(lambda_), g,
-                                 loss_parts, fused_workspace_.get(), stream));
-      LAG_CUDA(cudaMemsetAsync(loss_parts + 1, 0, sizeof(double), stream));
-      return;
+      if (scale == 1.0) {
+        // The kernel adds the regulariser to the loss (loss_parts[0]) itself.
+        LAG_CUDA(fused_gradient<T>(kind, x, y, rows, features_, theta, static_cast<T>(lambda_), g,
+                                   loss_parts, fused_workspace_.get(), stream));
+        LAG_CUDA(cudaMemsetAsync(loss_parts + 1, 0, sizeof(double), stream));
+        return;
+      }
+      LAG_CUDA(fused_gradient<T>(kind, x, y, rows, features_, theta, T(0), g, loss_parts,
+                                 fused_workspace_.get(), stream));
+      break;
     }
     case ModelKind::Softmax:
-      softmax_gradient(x, y, rows, theta, g, loss_parts, stream, handle);
-      return;
+      softmax_sums(x, y, rows, theta, g, loss_parts, stream, handle);
+      break;
     case ModelKind::Mlp:
-      mlp_gradient(x, y, rows, theta, g, loss_parts, stream, handle);
-      return;
+      mlp_sums(x, y, rows, theta, g, loss_parts, stream, handle);
+      break;
   }
+  if (scale != 1.0) LAG_CUDA(scale_gradient_and_loss<T>(g, params_, scale, loss_parts, stream));
+  regularise(theta, g, loss_parts, stream);
 }
 
 template <class T>
@@ -89,9 +98,8 @@ void DeviceLoss<T>::regularise(const T* theta, T* g, double* loss_parts, cudaStr
 
 // theta = W (K x d). Z = X W^T; Z <- softmax(Z) - onehot(y); G = Z^T X.
 template <class T>
-void DeviceLoss<T>::softmax_gradient(const T* x, const T* y, std::size_t rows, const T* w, T* g,
-                                     double* loss_parts, cudaStream_t stream,
-                                     cublasHandle_t handle) {
+void DeviceLoss<T>::softmax_sums(const T* x, const T* y, std::size_t rows, const T* w, T* g,
+                                 double* loss_parts, cudaStream_t stream, cublasHandle_t handle) {
   const auto k = static_cast<std::size_t>(model_.classes);
   const std::size_t d = features_;
   T* z = scratch_.get();
@@ -104,13 +112,12 @@ void DeviceLoss<T>::softmax_gradient(const T* x, const T* y, std::size_t rows, c
     LAG_CUDA(sum_doubles(row_loss_.get(), rows, loss_parts, reduce_workspace_.get(), stream));
     gemm_rm(handle, true, false, k, d, rows, T(1), z, k, x, d, T(0), g, d);
   }
-  regularise(w, g, loss_parts, stream);
 }
 
 // theta = [W1 (h x d) | b1 (h) | W2 (K x h) | b2 (K)], as on the CPU (cpu/loss_kernels.cpp).
 template <class T>
-void DeviceLoss<T>::mlp_gradient(const T* x, const T* y, std::size_t rows, const T* theta, T* g,
-                                 double* loss_parts, cudaStream_t stream, cublasHandle_t handle) {
+void DeviceLoss<T>::mlp_sums(const T* x, const T* y, std::size_t rows, const T* theta, T* g,
+                             double* loss_parts, cudaStream_t stream, cublasHandle_t handle) {
   const auto k = static_cast<std::size_t>(model_.classes);
   const auto h = static_cast<std::size_t>(model_.hidden);
   const std::size_t d = features_;
@@ -136,7 +143,6 @@ void DeviceLoss<T>::mlp_gradient(const T* x, const T* y, std::size_t rows, const
     gemm_rm(handle, true, false, h, d, rows, T(1), da, h, x, d, T(0), gw1, d);  // gW1 = dH^T X
     LAG_CUDA(column_sums_add<T>(da, rows, h, gb1, column_workspace_.get(), stream));
   }
-  regularise(theta, g, loss_parts, stream);
 }
 
 template class DeviceLoss<float>;

@@ -26,9 +26,12 @@ class DeviceLoss {
   // g = gradient of the worker's loss at theta (regulariser included); loss_parts[0] = the loss
   // without the regulariser for softmax/MLP (with it for linear/logistic), loss_parts[1] =
   // ||theta||^2 for softmax/MLP (0 otherwise), so that loss = [0] + lambda/2 [1] (see loss()).
-  // Asynchronous on `stream` (the handle must be bound to it).
+  // Asynchronous on `stream` (the handle must be bound to it). A minibatch passes `scale` =
+  // shard rows / batch rows: the sums over its rows (gradient and loss) are scaled by it before
+  // the regulariser is added, as on the CPU (lag/cluster.hpp, Sampling); scale 1 is the shard's
+  // computation, bit for bit.
   void gradient(const T* x, const T* y, std::size_t rows, const T* theta, T* g, double* loss_parts,
-                cudaStream_t stream, cublasHandle_t handle);
+                cudaStream_t stream, cublasHandle_t handle, double scale = 1.0);
 
   // The loss from loss_parts copied to the host.
   double loss(const double* host_parts) const {
@@ -36,10 +39,12 @@ class DeviceLoss {
   }
 
  private:
-  void softmax_gradient(const T* x, const T* y, std::size_t rows, const T* w, T* g,
-                        double* loss_parts, cudaStream_t stream, cublasHandle_t handle);
-  void mlp_gradient(const T* x, const T* y, std::size_t rows, const T* theta, T* g,
-                    double* loss_parts, cudaStream_t stream, cublasHandle_t handle);
+  // The sums over the rows, without the regulariser (loss_parts[0] only).
+  void softmax_sums(const T* x, const T* y, std::size_t rows, const T* w, T* g, double* loss_parts,
+                    cudaStream_t stream, cublasHandle_t handle);
+  void mlp_sums(const T* x, const T* y, std::size_t rows, const T* theta, T* g, double* loss_parts,
+                cudaStream_t stream, cublasHandle_t handle);
+  // g += lambda theta and loss_parts[1] = ||theta||^2.
   void regularise(const T* theta, T* g, double* loss_parts, cudaStream_t stream);
 
   ModelSpec model_;

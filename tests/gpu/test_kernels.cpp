@@ -18,6 +18,7 @@
 #include "compress/top_k.hpp"
 #include "exchange.cuh"
 #include "fused_gradient.cuh"
+#include "gather.cuh"
 #include "gpu_probe.hpp"
 #include "lag/algorithm.hpp"
 #include "reduce.cuh"
@@ -841,6 +842,90 @@ TYPED_TEST(Kernels, AxpyAndLambda) {
   }
 }
 
+// Minibatch rows gathered on the device: each batch row is the source row, bit for bit, rows
+// repeated and out of order included; more rows than one grid of blocks covers.
+TYPED_TEST(Kernels, GatherRowsCopiesTheListedRows) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(71);
+  for (const std::size_t dim : {std::size_t{1}, std::size_t{7}, std::size_t{300}}) {
+    const std::size_t rows = 70000;
+    const std::vector<T> x = random_vector<T>(rows * dim, rng), y = random_vector<T>(rows, rng);
+    std::vector<std::uint32_t> pick(rows + 5);  // > 65535 blocks' worth
+    for (auto& r : pick) r = static_cast<std::uint32_t>(rng.below(rows));
+    pick[0] = pick[1] = static_cast<std::uint32_t>(rows - 1);
+    Dev<T> dx(x), dy(y), bx(pick.size() * dim), by(pick.size());
+    Dev<std::uint32_t> dpick(pick);
+    finish(lag::cuda::gather_rows<T>(dx.get(), dy.get(), dim, dpick.get(), pick.size(), bx.get(),
+                                     by.get(), nullptr),
+           "gather_rows");
+    std::vector<T> want_x, want_y;
+    for (std::uint32_t r : pick) {
+      want_x.insert(want_x.end(), x.begin() + r * dim, x.begin() + (r + 1) * dim);
+      want_y.push_back(y[r]);
+    }
+    EXPECT_TRUE(same_bits(bx.download(), want_x)) << "dim " << dim;
+    EXPECT_TRUE(same_bits(by.download(), want_y)) << "dim " << dim;
+  }
+  Dev<T> one(1);
+  EXPECT_EQ(
+      lag::cuda::gather_rows<T>(one.get(), one.get(), 0, nullptr, 1, one.get(), one.get(), nullptr),
+      cudaErrorInvalidValue);
+  EXPECT_EQ(lag::cuda::gather_rows<T>(nullptr, nullptr, 3, nullptr, 0, nullptr, nullptr, nullptr),
+            cudaSuccess);  // nothing to gather
+}
+
+// A minibatch's sums scaled: g[i] * T(s) in T and the loss * s in double, exactly.
+TYPED_TEST(Kernels, ScaleGradientAndLossIsElementwise) {
+  LAG_REQUIRE_GPU();
+  using T = TypeParam;
+  Rng rng(72);
+  const double scale = 1000.0 / 7.0;
+  const std::vector<T> g = random_vector<T>(5000, rng);
+  Dev<T> dg(g);
+  Dev<double> loss(std::vector<double>{3.25});
+  finish(lag::cuda::scale_gradient_and_loss<T>(dg.get(), g.size(), scale, loss.get(), nullptr),
+         "scale_gradient_and_loss");
+  std::vector<T> want = g;
+  for (T& v : want) v *= static_cast<T>(scale);
+  EXPECT_TRUE(same_bits(dg.download(), want));
+  EXPECT_TRUE(same_bits(loss.download()[0], 3.25 * scale));
+}
+
+// LASG-WK's rule on the device: fire iff ||g - h||^2 (stats[4m + 2]) > tau, or the worker has
+// skipped max_skip rounds; a worker that stays silent counts a skip, one not selected neither
+// fires nor counts. Expected flags and counts written out.
+TEST(Trigger, LasgWkRuleCountsSkips) {
+  LAG_REQUIRE_GPU();
+  const double tau = 0.5;
+  // Workers: above tau; at tau; below, 2 skips so far (limit 3); below, 3 skips (forced);
+  // below, not selected; above, not selected.
+  const std::vector<double> change2 = {0.75, 0.5, 0.25, 0.0, 0.0, 1.0};
+  const std::vector<long long> skipped = {4, 0, 2, 3, 1, 0};
+  const std::vector<std::uint8_t> selected = {1, 1, 1, 2, 0, 0};
+  const std::vector<std::uint8_t> want_fire = {1, 0, 0, 1, 0, 0};
+  const std::vector<long long> want_skipped = {4, 1, 3, 3, 1, 0};  // commit zeroes the firing ones
+  std::vector<double> stats(4 * change2.size(), -1.0);
+  for (std::size_t m = 0; m < change2.size(); ++m) stats[4 * m + 2] = change2[m];
+  const std::vector<double> norms(change2.size(), 100.0), eps_hat(change2.size(), 0.0);
+  Dev<double> dstats(stats), dnorms(norms), deps(eps_hat);
+  Dev<long long> dskipped(skipped);
+  Dev<std::uint8_t> dsel(selected), dfire(selected.size());
+  finish(lag::cuda::compressed_trigger(lag::cuda::StatefulRule::LasgWk, dstats.get(), dnorms.get(),
+                                       deps.get(), dskipped.get(), dsel.get(), tau, 0.0, 3,
+                                       static_cast<int>(selected.size()), dfire.get(), nullptr),
+         "compressed_trigger");
+  EXPECT_EQ(dfire.download(), want_fire);
+  EXPECT_EQ(dskipped.download(), want_skipped);
+  // Without a skip limit (0) the forced worker stays silent too.
+  dskipped.upload(skipped);
+  finish(lag::cuda::compressed_trigger(lag::cuda::StatefulRule::LasgWk, dstats.get(), dnorms.get(),
+                                       deps.get(), dskipped.get(), dsel.get(), tau, 0.0, 0,
+                                       static_cast<int>(selected.size()), dfire.get(), nullptr),
+         "compressed_trigger");
+  EXPECT_EQ(dfire.download(), (std::vector<std::uint8_t>{1, 0, 0, 0, 0, 0}));
+}
+
 TEST(VectorOps, SelfTest) {
   LAG_REQUIRE_GPU();
   std::string why;
@@ -887,8 +972,9 @@ void expect_device_quantizer_matches(int bits, std::size_t d, std::uint64_t seed
   EXPECT_NEAR(s[2], r.innovation2, 1e-12 * (1 + r.innovation2));
 
   // The server's side: aggregate += v, from the payload at an odd address.
-  std::vector<std::uint8_t> shifted(1, 0xAB);
-  shifted.insert(shifted.end(), cpu_payload.begin(), cpu_payload.end());
+  // (Byte by byte: GCC 12 sees a false out-of-bounds memmove in a vector insert here.)
+  std::vector<std::uint8_t> shifted(cpu_payload.size() + 1, 0xAB);
+  for (std::size_t i = 0; i < cpu_payload.size(); ++i) shifted[i + 1] = cpu_payload[i];
   Dev<std::uint8_t> inbox(shifted);
   std::vector<T> base(d);
   for (auto& x : base) x = static_cast<T>(rng.uniform());

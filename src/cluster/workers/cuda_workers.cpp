@@ -6,6 +6,7 @@
 #include "cuda/check.hpp"
 #include "cuda/stream_capture.hpp"
 #include "fused_gradient.cuh"
+#include "gather.cuh"
 #include "lag/error.hpp"
 #include "reduce.cuh"
 #include "trigger.cuh"
@@ -26,7 +27,9 @@ template <class T>
 CudaWorkers<T>::CudaWorkers(const std::vector<const Shard<T>*>& shards, std::size_t features,
                             const ModelSpec& model, cuda::DeviceContext& context, bool graphs)
     : context_(context),
+      model_(model),
       kind_(model.kind),
+      features_(features),
       params_(parameter_count(model, features)),
       graphs_(graphs) {
   const int dev = context.device();
@@ -101,15 +104,32 @@ cuda::WorkerVectors<T> CudaWorkers<T>::vector_tables() const {
 }
 
 template <class T>
-void CudaWorkers<T>::reset(const Sampling& sampling, std::size_t /*first*/) {
-  if (sampling.batch > 0)
-    throw Error("minibatches (--batch-size) run on the CPU backend only so far; use --backend cpu");
+void CudaWorkers<T>::reset(const Sampling& sampling, std::size_t first) {
   context_.use();
-  for (Worker& w : workers_) {
+  const int dev = context_.device();
+  const std::size_t B = sampling.batch, f = features_, d = params_;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker& w = workers_[i];
     w.g_hat.zero(context_.stream());
-    w.fresh = false;
-    w.has_prev = false;
+    w.fresh = w.full_fresh = false;
+    w.has_prev = w.has_theta_hat = false;
+    w.sampler.reset();
+    if (B == 0) continue;
+    // The sampler refuses a batch larger than the shard, so the losses' scratch (sized for the
+    // shard) holds a batch.
+    w.sampler.emplace(w.rows, B, sampling.seed, first + i);
+    if (w.batch_y.size() != B) {
+      w.batch_x = cuda::DeviceBuffer<T>(dev, B * f);
+      w.batch_y = cuda::DeviceBuffer<T>(dev, B);
+    }
+    if (!w.full_g.get()) {
+      w.full_g = cuda::DeviceBuffer<T>(dev, d);
+      w.full_loss_parts = cuda::DeviceBuffer<double>(dev, 2);
+      w.full_loss_parts.zero(context_.stream());  // [1] stays 0 for linear/logistic
+    }
   }
+  if (B > 0 && rows_.size() != B * workers_.size())
+    rows_ = cuda::DeviceBuffer<std::uint32_t>(dev, B * workers_.size());
   if (stats_.get()) {
     eps_hat_.zero(context_.stream());
     skipped_.zero(context_.stream());
@@ -118,11 +138,11 @@ void CudaWorkers<T>::reset(const Sampling& sampling, std::size_t /*first*/) {
 
 namespace {
 
+// Rounds with nothing to prepare.
 bool lag_round(const Round& round) {
-  if (round.trigger == Round::Trigger::LasgWk)
-    throw Error("LASG-WK runs on the CPU backend only so far; use --backend cpu");
-  return round.upload != Round::Upload::Quantized && round.upload != Round::Upload::TopK &&
-         round.trigger != Round::Trigger::Laq && round.trigger != Round::Trigger::Clag;
+  return round.trigger != Round::Trigger::LasgWk && round.upload != Round::Upload::Quantized &&
+         round.upload != Round::Upload::TopK && round.trigger != Round::Trigger::Laq &&
+         round.trigger != Round::Trigger::Clag;
 }
 
 }  // namespace
@@ -158,6 +178,11 @@ void CudaWorkers<T>::ensure_buffers(Worker& w, const Round& round) {
     need(w.v);  // the change g - g_prev
     need(w.g_prev);
   }
+  if (round.trigger == Round::Trigger::LasgWk) {
+    need(w.v);  // g - h
+    need(w.h);
+    if (!w.h_loss_parts.get()) w.h_loss_parts = cuda::DeviceBuffer<double>(dev, 2);
+  }
   if ((round.upload == Round::Upload::Quantized || round.upload == Round::Upload::TopK) &&
       !w.payload.get())
     // The quantizer ORs whole 32-bit words of codes: a few spare bytes past the payload.
@@ -170,7 +195,31 @@ void CudaWorkers<T>::ensure_buffers(Worker& w, const Round& round) {
 }
 
 template <class T>
+void CudaWorkers<T>::lasg_prepare(const Flags& selected) {
+  context_.use();
+  ensure_compression();
+  Round lasg;
+  lasg.trigger = Round::Trigger::LasgWk;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (!selected[i]) continue;
+    Worker& w = workers_[i];
+    if (!w.has_theta_hat) throw Error("internal: a LASG-WK worker has no last upload");
+    ensure_buffers(w, lasg);
+    round_gradient(w, w.theta_hat.get(), w.h.get(), w.h_loss_parts.get());
+    // ||g - h||^2 into the innovation's slot, formed as ||delta||^2 is (delta_and_norm): with the
+    // whole shard as the batch, h is g_hat bit for bit and the rule decides as LAG-WK's.
+    LAG_CUDA(cuda::delta_and_norm<T>(w.g.get(), w.h.get(), w.v.get(), params_,
+                                     stats_.get() + 4 * i + 2, compress_workspace_.get(),
+                                     context_.stream()));
+  }
+}
+
+template <class T>
 void CudaWorkers<T>::prepare(const Round& round, const Flags& selected) {
+  if (round.trigger == Round::Trigger::LasgWk) {
+    if (!round.forced) lasg_prepare(selected);
+    return;
+  }
   if (lag_round(round)) return;
   context_.use();
   ensure_compression();
@@ -213,12 +262,18 @@ void CudaWorkers<T>::save(ClusterState<T>& state) {
   const bool prev =
       std::any_of(workers_.begin(), workers_.end(), [](const Worker& w) { return w.has_prev; });
   if (prev) state.g_prev.assign(n * d, T(0));
+  const bool lasg = std::any_of(workers_.begin(), workers_.end(),
+                                [](const Worker& w) { return w.has_theta_hat; });
+  if (lasg) state.worker_theta_hat.assign(n * d, T(0));
   for (std::size_t i = 0; i < n; ++i) {
     LAG_CUDA(cudaMemcpyAsync(state.g_hat.data() + i * d, workers_[i].g_hat.get(), d * sizeof(T),
                              cudaMemcpyDeviceToHost, s));
     if (workers_[i].has_prev)
       LAG_CUDA(cudaMemcpyAsync(state.g_prev.data() + i * d, workers_[i].g_prev.get(), d * sizeof(T),
                                cudaMemcpyDeviceToHost, s));
+    if (workers_[i].has_theta_hat)
+      LAG_CUDA(cudaMemcpyAsync(state.worker_theta_hat.data() + i * d, workers_[i].theta_hat.get(),
+                               d * sizeof(T), cudaMemcpyDeviceToHost, s));
   }
   std::vector<double> eps_hat(n, 0.0);
   std::vector<long long> skipped(n, 0);
@@ -232,6 +287,8 @@ void CudaWorkers<T>::save(ClusterState<T>& state) {
   for (std::size_t i = 0; i < n; ++i) {
     state.worker_scalars[S * i] = eps_hat[i];
     state.worker_scalars[S * i + 1] = static_cast<double>(skipped[i]);
+    if (workers_[i].sampler)
+      state.worker_scalars[S * i + 2] = static_cast<double>(workers_[i].sampler->drawn());
   }
 }
 
@@ -241,16 +298,22 @@ void CudaWorkers<T>::load(const ClusterState<T>& state) {
   const cudaStream_t s = context_.stream();
   const std::size_t n = workers_.size(), d = params_;
   // Into the same buffers (the graphs hold their pointers).
+  constexpr std::size_t S = ClusterState<T>::kWorkerScalars;
   for (std::size_t i = 0; i < n; ++i) {
-    workers_[i].g_hat.upload(state.g_hat.data() + i * d, d, s);
-    workers_[i].fresh = false;
-    workers_[i].has_prev = false;
+    Worker& w = workers_[i];
+    w.g_hat.upload(state.g_hat.data() + i * d, d, s);
+    w.fresh = w.full_fresh = false;
+    w.has_prev = false;
+    w.has_theta_hat = !state.worker_theta_hat.empty();
+    if (w.has_theta_hat) {
+      if (!w.theta_hat.get()) w.theta_hat = cuda::DeviceBuffer<T>(context_.device(), d);
+      w.theta_hat.upload(state.worker_theta_hat.data() + i * d, d, s);
+    }
+    // The counts are checked (whole, in range) by the cluster.
+    if (w.sampler) w.sampler->seek(static_cast<std::uint64_t>(state.worker_scalars[S * i + 2]));
   }
   std::vector<double> eps_hat(n);
   std::vector<long long> skipped(n);
-  constexpr std::size_t S = ClusterState<T>::kWorkerScalars;
-  if (!state.worker_theta_hat.empty())
-    throw Error("LASG-WK's saved state cannot be resumed on the GPU backend; use --backend cpu");
   for (std::size_t i = 0; i < n; ++i) {
     eps_hat[i] = state.worker_scalars[S * i];
     skipped[i] = static_cast<long long>(state.worker_scalars[S * i + 1]);
@@ -275,18 +338,48 @@ void CudaWorkers<T>::load(const ClusterState<T>& state) {
 
 template <class T>
 void CudaWorkers<T>::mark_stale() {
-  for (Worker& w : workers_) w.fresh = false;
+  for (Worker& w : workers_) w.fresh = w.full_fresh = false;
+}
+
+template <class T>
+void CudaWorkers<T>::gather_batches(const std::vector<std::size_t>& which) {
+  const std::size_t B = workers_[0].sampler->batch();
+  host_rows_.resize(which.size() * B);
+  for (std::size_t j = 0; j < which.size(); ++j) {
+    Worker& w = workers_[which[j]];
+    w.sampler->draw(w.batch);
+    std::copy(w.batch.begin(), w.batch.end(),
+              host_rows_.begin() + static_cast<std::ptrdiff_t>(j * B));
+  }
+  // From pageable memory: the call returns once the rows are staged, so host_rows_ is free again
+  // (the stream is idle between the protocol's steps, so the copy waits for nothing).
+  rows_.upload(host_rows_.data(), host_rows_.size(), context_.stream());
+  for (std::size_t j = 0; j < which.size(); ++j) {
+    Worker& w = workers_[which[j]];
+    LAG_CUDA(cuda::gather_rows<T>(w.x.get(), w.y.get(), features_, rows_.get() + j * B, B,
+                                  w.batch_x.get(), w.batch_y.get(), context_.stream()));
+  }
+}
+
+template <class T>
+void CudaWorkers<T>::round_gradient(Worker& w, const T* theta, T* out, double* loss_parts) {
+  if (!w.sampler) {
+    loss_of(w).gradient(w.x.get(), w.y.get(), w.rows, theta, out, loss_parts, context_.stream(),
+                        context_.cublas());
+    return;
+  }
+  const std::size_t B = w.sampler->batch();
+  const double scale = static_cast<double>(w.rows) / static_cast<double>(B);
+  loss_of(w).gradient(w.batch_x.get(), w.batch_y.get(), B, theta, out, loss_parts,
+                      context_.stream(), context_.cublas(), scale);
 }
 
 template <class T>
 void CudaWorkers<T>::enqueue_one(std::size_t i, const T* theta) {
   Worker& w = workers_[i];
-  cuda::DeviceLoss<T>& loss = w.loss ? *w.loss : *shared_loss_;
-  double* workspace = w.loss ? w.workspace.get() : shared_workspace_.get();
-  loss.gradient(w.x.get(), w.y.get(), w.rows, theta, w.g.get(), w.loss_parts.get(),
-                context_.stream(), context_.cublas());
+  round_gradient(w, theta, w.g.get(), w.loss_parts.get());
   LAG_CUDA(cuda::delta_and_norm<T>(w.g.get(), w.g_hat.get(), w.delta.get(), params_,
-                                   norms_.get() + i, workspace, context_.stream()));
+                                   norms_.get() + i, workspace_of(w), context_.stream()));
 }
 
 // Linear and logistic workers, up to the batch limits at a time: the same kernels with the same
@@ -294,7 +387,7 @@ void CudaWorkers<T>::enqueue_one(std::size_t i, const T* theta) {
 template <class T>
 void CudaWorkers<T>::enqueue(const std::vector<std::size_t>& which, const T* theta,
                              const std::uint8_t* run_if) {
-  if (!batched()) {
+  if (!batched() || minibatches()) {
     for (std::size_t i : which) enqueue_one(i, theta);
     return;
   }
@@ -343,11 +436,15 @@ void CudaWorkers<T>::replay(cudaGraphExec_t& graph, const T* theta, const std::u
 template <class T>
 void CudaWorkers<T>::compute(const Flags& selected, const T* theta) {
   context_.use();
+  theta_ = theta;
   which_.clear();
   for (std::size_t i = 0; i < workers_.size(); ++i)
     if (selected[i]) which_.push_back(i);
   if (which_.empty()) return;
-  if (graphs_ && which_.size() == workers_.size()) {
+  if (minibatches()) {
+    gather_batches(which_);
+    enqueue(which_, theta);
+  } else if (graphs_ && which_.size() == workers_.size()) {
     replay(all_workers_, theta, nullptr);
   } else if (graphs_ && batched()) {
     // The flags are read by the replay when it runs: the previous one must be done. Every step
@@ -365,6 +462,16 @@ void CudaWorkers<T>::compute(const Flags& selected, const T* theta) {
 template <class T>
 void CudaWorkers<T>::compute_missing(const T* theta) {
   context_.use();
+  if (minibatches()) {
+    // Minibatch gradients are not the shard's: the evaluation's are computed apart.
+    for (Worker& w : workers_) {
+      if (w.full_fresh) continue;
+      loss_of(w).gradient(w.x.get(), w.y.get(), w.rows, theta, w.full_g.get(),
+                          w.full_loss_parts.get(), context_.stream(), context_.cublas());
+      w.full_fresh = true;
+    }
+    return;
+  }
   which_.clear();
   for (std::size_t i = 0; i < workers_.size(); ++i)
     if (!workers_[i].fresh) which_.push_back(i);
@@ -382,12 +489,16 @@ void CudaWorkers<T>::trigger(const Round& round, const Flags& selected, std::uin
   std::copy(selected.begin(), selected.end(), host_selected_.get());
   selected_.upload(host_selected_.get(), n, s);
   LAG_CUDA(cudaMemsetAsync(flags, 0, total, s));
-  if (round.trigger == Round::Trigger::Laq || round.trigger == Round::Trigger::Clag) {
+  if (round.trigger == Round::Trigger::Laq || round.trigger == Round::Trigger::Clag ||
+      round.trigger == Round::Trigger::LasgWk) {
     ensure_compression();
-    LAG_CUDA(cuda::compressed_trigger(round.trigger == Round::Trigger::Laq ? 0 : 1, stats_.get(),
-                                      norms_.get(), eps_hat_.get(), skipped_.get(), selected_.get(),
-                                      round.tau, round.zeta, round.max_skip, static_cast<int>(n),
-                                      flags + first, s));
+    const cuda::StatefulRule rule = round.trigger == Round::Trigger::Laq ? cuda::StatefulRule::Laq
+                                    : round.trigger == Round::Trigger::Clag
+                                        ? cuda::StatefulRule::Clag
+                                        : cuda::StatefulRule::LasgWk;
+    LAG_CUDA(cuda::compressed_trigger(rule, stats_.get(), norms_.get(), eps_hat_.get(),
+                                      skipped_.get(), selected_.get(), round.tau, round.zeta,
+                                      round.max_skip, static_cast<int>(n), flags + first, s));
     return;
   }
   LAG_CUDA(cuda::wk_trigger(norms_.get(), selected_.get(), round.tau, static_cast<int>(n),
@@ -449,6 +560,11 @@ void CudaWorkers<T>::commit(std::size_t i, const Round& round) {
           cuda::commit_top_k<T>(w.payload.get(), round.top_k, w.delta.get(), w.g_hat.get(), s));
       break;
   }
+  if (round.trigger == Round::Trigger::LasgWk) {
+    if (!w.theta_hat.get()) w.theta_hat = cuda::DeviceBuffer<T>(context_.device(), params_);
+    copy_device(w.theta_hat.get(), theta_, params_, s);
+    w.has_theta_hat = true;
+  }
   if (stats_.get()) LAG_CUDA(cudaMemsetAsync(skipped_.get() + i, 0, sizeof(long long), s));
 }
 
@@ -456,7 +572,8 @@ template <class T>
 void CudaWorkers<T>::add_gradients(T* sum) {
   context_.use();
   for (const Worker& w : workers_)
-    LAG_CUDA(cuda::axpy<T>(T(1), w.g.get(), sum, params_, context_.stream()));
+    LAG_CUDA(
+        cuda::axpy<T>(T(1), (w.sampler ? w.full_g : w.g).get(), sum, params_, context_.stream()));
 }
 
 template <class T>

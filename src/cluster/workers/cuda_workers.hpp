@@ -7,10 +7,17 @@
 // IAGs): one graph holds every worker's jobs, each run only if its flag in host-mapped memory is
 // set. The graphs hold fixed pointers, which is why commit() copies g into g_hat instead of
 // swapping them when graphs are on.
+//
+// Minibatches (Sampling): each worker's rows are drawn on the host by the same MinibatchSampler
+// as on the CPU, their indices uploaded, and the rows gathered on the device into a batch of the
+// worker's own (kernels/gather.cuh), on which the same gradient code runs, scaled as Sampling
+// says. Such rounds run one worker after another, outside the graphs. LASG-WK's gradient at
+// theta_hat_m is computed on the same batch, and its rule runs on the device.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "cluster/device_context.hpp"
@@ -20,6 +27,7 @@
 #include "exchange.cuh"
 #include "lag/dataset.hpp"
 #include "lag/model.hpp"
+#include "lag/sampler.hpp"
 #include "model/device_loss.hpp"
 
 namespace lag {
@@ -35,15 +43,14 @@ class CudaWorkers final : public Workers<T> {
 
   std::size_t count() const override { return workers_.size(); }
   std::size_t params() const override { return params_; }
-  // Minibatches are not on the GPU yet: a Sampling with a batch is refused (lag::Error).
   void reset(const Sampling& sampling, std::size_t first) override;
   void save(ClusterState<T>& state) override;
   void load(const ClusterState<T>& state) override;
   void compute(const Flags& selected, const T* theta) override;
   void compute_missing(const T* theta) override;
   void mark_stale() override;
-  // LAQ quantizes and Top-k selects on the device (kernels/compress.cuh), one worker after
-  // another; the rules run on the device too.
+  // LAQ quantizes and Top-k selects on the device (kernels/compress.cuh), LASG-WK computes its
+  // gradient at theta_hat, one worker after another; the rules run on the device too.
   void prepare(const Round& round, const Flags& selected) override;
   void trigger(const Round& round, const Flags& selected, std::uint8_t* flags, std::size_t first,
                std::size_t total) override;
@@ -52,7 +59,10 @@ class CudaWorkers final : public Workers<T> {
   void commit(std::size_t i, const Round& round) override;
   void add_gradients(T* sum) override;
   std::size_t loss_record_size() const override { return 2; }
-  const double* loss_record(std::size_t i) const override { return workers_[i].loss_parts.get(); }
+  const double* loss_record(std::size_t i) const override {
+    const Worker& w = workers_[i];
+    return (w.sampler ? w.full_loss_parts : w.loss_parts).get();
+  }
   double loss(std::size_t i, const double* record) const override;
 
   // For the one-GPU exchange graph (cuda_cluster.hpp): ||delta_i||^2 of every worker (device),
@@ -75,12 +85,29 @@ class CudaWorkers final : public Workers<T> {
     cuda::DeviceBuffer<T> q, v, g_prev;
     cuda::DeviceBuffer<std::uint8_t> payload;
     bool has_prev = false;
+    // Minibatches: the sampler, this round's rows (host) and the batch gathered from them, and
+    // the whole-shard gradient and loss of the evaluation. LASG-WK: theta_hat, the gradient at it
+    // on the round's batch (h) and its loss.
+    std::optional<MinibatchSampler> sampler;
+    std::vector<std::uint32_t> batch;
+    cuda::DeviceBuffer<T> batch_x, batch_y, full_g, theta_hat, h;
+    cuda::DeviceBuffer<double> full_loss_parts, h_loss_parts;
+    bool full_fresh = false, has_theta_hat = false;
   };
 
   void ensure_compression();                           // the shared buffers
   void ensure_buffers(Worker& w, const Round& round);  // what the round needs of worker w
 
   bool batched() const;
+  bool minibatches() const { return !workers_.empty() && workers_[0].sampler.has_value(); }
+  cuda::DeviceLoss<T>& loss_of(Worker& w) { return w.loss ? *w.loss : *shared_loss_; }
+  double* workspace_of(Worker& w) { return w.loss ? w.workspace.get() : shared_workspace_.get(); }
+  // The listed workers draw their next minibatches and gather them on the device.
+  void gather_batches(const std::vector<std::size_t>& which);
+  // The gradient of worker w at theta on this round's rows (its gathered batch, else its shard)
+  // into out and loss_parts.
+  void round_gradient(Worker& w, const T* theta, T* out, double* loss_parts);
+  void lasg_prepare(const Flags& selected);
   // Gradient and delta of the listed workers; with `run_if` (batched only), worker i's jobs run
   // only if run_if[i] != 0 when they execute.
   void enqueue(const std::vector<std::size_t>& which, const T* theta,
@@ -89,8 +116,9 @@ class CudaWorkers final : public Workers<T> {
   void replay(cudaGraphExec_t& graph, const T* theta, const std::uint8_t* run_if);
 
   cuda::DeviceContext& context_;
+  ModelSpec model_;
   ModelKind kind_;
-  std::size_t params_;
+  std::size_t features_, params_;
   bool graphs_;
   std::vector<Worker> workers_;
   std::unique_ptr<cuda::DeviceLoss<T>> shared_loss_;  // softmax/MLP
@@ -100,6 +128,9 @@ class CudaWorkers final : public Workers<T> {
   cuda::PinnedBuffer<std::uint8_t> host_selected_;
   cuda::PinnedBuffer<std::uint8_t> run_flags_;  // mapped: the flagged graph's selection
   cuda::DeviceBuffer<std::uint8_t> outbox_;     // pack()'s message
+  std::vector<std::uint32_t> host_rows_;        // the round's minibatch rows, worker after worker
+  cuda::DeviceBuffer<std::uint32_t> rows_;      // ... on the device
+  const T* theta_ = nullptr;  // where the last compute() was (LASG-WK's theta_hat on upload)
   // Compressed rounds: per worker [R, eps, ||v||^2, ||g - g_prev||^2], LAQ's eps_hat and
   // skipped rounds, and the kernels' scratch.
   cuda::DeviceBuffer<double> stats_, eps_hat_, compress_workspace_;
