@@ -189,7 +189,13 @@ __global__ void __launch_bounds__(128)
       if (rule == StatefulRule::Laq) {
         f = laq_fires(stats[4 * m + 2], tau, stats[4 * m + 1], eps_hat[m]) ||
             (max_skip > 0 && skipped[m] >= max_skip);
-        if (!f) ++skipped[m];
+        if (f && stats[4 * m] == 0) {  // R = 0: the flag alone goes; the worker commits
+          eps_hat[m] = stats[4 * m + 1];
+          skipped[m] = 0;
+          f = false;
+        } else if (!f) {
+          ++skipped[m];
+        }
       } else if (rule == StatefulRule::Clag) {
         f = clag_fires(delta_norm2[m], zeta, stats[4 * m + 3]);
       } else {

@@ -54,7 +54,9 @@ enum class StatefulRule : int { Laq = 0, Clag = 1, LasgWk = 2 };
 
 // The rules that keep per-worker state beside ||delta||^2, for `workers` workers (device memory):
 //   LAQ:     fire = selected && (laq_fires(innovation2, tau, eps, eps_hat) || (max_skip > 0 &&
-//            skipped >= max_skip)); a worker that does not fire counts one more skip.
+//            skipped >= max_skip)); a worker that does not fire counts one more skip. A worker
+//            that fires with R = 0 (Q = q_hat) sends its flag only: fire = 0, and it commits
+//            here (eps_hat = eps, skipped = 0).
 //   CLAG:    fire = selected && clag_fires(delta_norm2, zeta, change2).
 //   LASG-WK: fire = selected && (wk_fires(innovation2, tau) || (max_skip > 0 && skipped >=
 //            max_skip)), innovation2 being ||g - h||^2 (the minibatch's gradients at theta and at

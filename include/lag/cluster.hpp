@@ -25,8 +25,10 @@ using Flags = std::vector<std::uint8_t>;  // one entry per worker, 0 or 1
 //            minibatch, ||grad l(theta^k; xi) - grad l(theta_hat_m; xi)||^2 > tau, or the worker
 //            has not uploaded for max_skip iterations (then delta_m is sent). Laq: the quantized
 //            innovation's ||v_m||^2 >= tau + 3 (eps_m + eps_hat_m), or the worker has not uploaded
-//            for max_skip iterations. Clag: ||delta_m||^2 > zeta ||g_m - g_prev_m||^2. A forced
-//            round (iteration 1) uploads every selected worker but keeps the rule's bookkeeping.
+//            for max_skip iterations; one whose radius is 0 (Q_m = q_hat_m) then sends its flag
+//            only: it does not fire, but commits (eps_hat_m = eps_m, its skips to 0). Clag:
+//            ||delta_m||^2 > zeta ||g_m - g_prev_m||^2. A forced round (iteration 1) uploads every
+//            selected worker but keeps the rule's bookkeeping.
 //   upload   Delta: delta_m = g_m - g_hat_m (then g_hat_m = g_m). Gradient: g_m, replacing the
 //            aggregate (GD). Quantized: LAQ's codes and radius (then g_hat_m = Q_m, the worker's
 //            quantized gradient). TopK: the top_k largest coordinates of delta_m and their indices

@@ -70,7 +70,9 @@ struct Settings {
 };
 
 // One of the three algorithms, written out plainly from the rules (Round's comment, the issue).
-Trace reference(const Problem& p, Algorithm algo, const Settings& s, double alpha, int iters) {
+// `flag_only` counts LAQ's uploads with R = 0, which send the flag alone.
+Trace reference(const Problem& p, Algorithm algo, const Settings& s, double alpha, int iters,
+                std::size_t* flag_only) {
   const int M = p.data.workers();
   const std::size_t d = p.data.dim;
   Trace t;
@@ -111,6 +113,10 @@ Trace reference(const Problem& p, Algorithm algo, const Settings& s, double alph
           skipped[m] = 0;
         } else {
           ++skipped[m];
+        }
+        if (fire && k > 1 && radius == 0) {  // Q = q_hat: only the flag goes, no payload
+          fire = false;
+          ++*flag_only;
         }
       } else {
         Vec innovation(d);
@@ -162,9 +168,10 @@ double theory_step(const Problem& p, double a, double zeta) {
   return gamma / M;
 }
 
-void expect_matches_reference(Algorithm algo, const Settings& s) {
+// `flag_only` (when given) gets the reference's flag-only uploads.
+void expect_matches_reference(Algorithm algo, const Settings& s, const Problem& p = small_problem(),
+                              std::size_t* flag_only = nullptr) {
   SCOPED_TRACE(algorithm_name(algo));
-  const Problem p = small_problem();
   constexpr int kIters = 40;
   ThreadPool pool(2);
   CpuCluster<double> cpu(p.data, ModelSpec{}, pool);
@@ -176,7 +183,9 @@ void expect_matches_reference(Algorithm algo, const Settings& s) {
                                               : theory_step(p, static_cast<double>(s.k) / 6.0,
                                                             algo == Algorithm::Clag ? s.zeta : 0.0);
   EXPECT_NEAR(r.alpha, alpha, 1e-15 * alpha);
-  const Trace t = reference(p, algo, s, alpha, kIters);
+  std::size_t flag_only_uploads = 0;
+  const Trace t = reference(p, algo, s, alpha, kIters, &flag_only_uploads);
+  if (flag_only) *flag_only = flag_only_uploads;
   ASSERT_EQ(counting.uploads.size(), static_cast<std::size_t>(kIters));
   std::size_t skips = 0;
   for (int k = 0; k < kIters; ++k) {
@@ -204,6 +213,25 @@ TEST(Compressed, LaqMatchesTheReferenceLoop) {
   s.bits = 2;
   s.max_skip = 3;  // the skip limit forces uploads
   expect_matches_reference(Algorithm::Laq, s);
+}
+
+// A worker whose gradient never moves from its q_hat (a shard of zero rows: g = 0 = q_hat) has
+// R = 0 in every round: when the skip limit makes it upload, it sends its flag alone. It is then
+// no sender, and its skip count starts again.
+TEST(Compressed, LaqWorkerWithZeroRadiusSendsItsFlagOnly) {
+  Problem p = small_problem();
+  Shard<double> zero = p.data.shards.front();
+  std::fill(zero.x.begin(), zero.x.end(), 0.0);
+  std::fill(zero.y.begin(), zero.y.end(), 0.0);
+  p.data.shards.push_back(zero);
+  const test::GramTops tops = test::gram_top_eigenvalues(p.data);
+  p.constants.smoothness = tops.total;
+  p.constants.worker_smoothness = tops.worker;
+  Settings s;
+  s.max_skip = 3;
+  std::size_t flag_only = 0;
+  expect_matches_reference(Algorithm::Laq, s, p, &flag_only);
+  EXPECT_GE(flag_only, 5u);
 }
 
 TEST(Compressed, Ef21MatchesTheReferenceLoop) {

@@ -926,6 +926,32 @@ TEST(Trigger, LasgWkRuleCountsSkips) {
   EXPECT_EQ(dfire.download(), (std::vector<std::uint8_t>{1, 0, 0, 0, 0, 0}));
 }
 
+// LAQ's rule on the device with R = 0 (stats[4m]): a worker that would upload sends its flag only
+// (fire 0) and commits there (eps_hat = eps, skips 0); one that would not counts a skip.
+TEST(Trigger, LaqWithZeroRadiusSendsItsFlagOnly) {
+  LAG_REQUIRE_GPU();
+  const double tau = 0.5;
+  // Workers: R > 0 and innovation above tau + 3 eps; R = 0 at the skip limit; R = 0 below it;
+  // R > 0 below the threshold.
+  const std::vector<double> stats = {1.0,  0.0,  0.75, 0.0,   // fires
+                                     0.0,  0.0,  0.0,  0.0,   // forced, flag only
+                                     0.0,  0.0,  0.0,  0.0,   // skips
+                                     0.25, 0.01, 0.25, 0.0};  // skips
+  const std::vector<double> eps_hat = {0.0, 0.125, 0.125, 0.0};
+  const std::vector<long long> skipped = {0, 3, 1, 2};
+  const std::vector<std::uint8_t> selected(4, 1);
+  Dev<double> dstats(stats), dnorms(std::vector<double>(4, 1.0)), deps(eps_hat);
+  Dev<long long> dskipped(skipped);
+  Dev<std::uint8_t> dsel(selected), dfire(4);
+  finish(lag::cuda::compressed_trigger(lag::cuda::StatefulRule::Laq, dstats.get(), dnorms.get(),
+                                       deps.get(), dskipped.get(), dsel.get(), tau, 0.0, 3, 4,
+                                       dfire.get(), nullptr),
+         "compressed_trigger");
+  EXPECT_EQ(dfire.download(), (std::vector<std::uint8_t>{1, 0, 0, 0}));
+  EXPECT_EQ(dskipped.download(), (std::vector<long long>{0, 0, 2, 3}));
+  EXPECT_EQ(deps.download(), (std::vector<double>{0.0, 0.0, 0.125, 0.0}));
+}
+
 TEST(VectorOps, SelfTest) {
   LAG_REQUIRE_GPU();
   std::string why;

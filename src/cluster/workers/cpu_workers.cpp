@@ -298,6 +298,7 @@ void CpuWorkers<T>::prepare(const Round& round, const Flags& selected) {
       std::memcpy(w.payload.data(), &radius, sizeof radius);
       w.eps = r.error2;
       w.innovation2 = r.innovation2;
+      w.radius = r.radius;
     } else if (round.upload == Round::Upload::TopK) {
       const std::size_t k = round.top_k;
       w.top.resize(k);
@@ -333,7 +334,15 @@ void CpuWorkers<T>::trigger(const Round& round, const Flags& selected, std::uint
       case Round::Trigger::Laq:
         fire = laq_fires(w.innovation2, round.tau, w.eps, w.eps_hat) ||
                (round.max_skip > 0 && w.skipped >= round.max_skip);
-        if (!fire) ++w.skipped;
+        if (fire && w.radius == 0) {
+          // Q = q_hat: the upload would carry nothing, so only the flag goes (docs: LAQ). The
+          // worker commits as for an upload; the server has nothing to add.
+          w.eps_hat = w.eps;
+          w.skipped = 0;
+          fire = false;
+        } else if (!fire) {
+          ++w.skipped;
+        }
         break;
       case Round::Trigger::Clag:
         fire = clag_fires(w.delta_norm2, round.zeta, w.prev_change2);

@@ -66,14 +66,15 @@ class CpuWorkers final : public Workers<T> {
     double loss = 0;
     double delta_norm2 = 0;
     bool fresh = false;  // g and loss are at the current theta
-    // Compressed rounds (sized when first used). LAQ: Q and its innovation v, the error eps of
-    // this round's quantization, eps_hat of the last upload's, rounds skipped since. CLAG: the
+    // Compressed rounds (sized when first used). LAQ: Q and its innovation v, the radius and
+    // error eps of this round's quantization, eps_hat of the last upload's, rounds skipped since.
+    // CLAG: the
     // previous fresh gradient and ||g - g_prev||^2. The payload: LAQ's radius and codes, or
     // Top-k's values and indices.
     std::vector<T> q, v, g_prev;
     std::vector<std::uint8_t> payload;
     std::vector<std::uint32_t> top;
-    double eps = 0, eps_hat = 0, innovation2 = 0, prev_change2 = 0;
+    double radius = 0, eps = 0, eps_hat = 0, innovation2 = 0, prev_change2 = 0;
     std::int64_t skipped = 0;
     // Minibatches: the sampler, this round's rows gathered (x, y), and the whole-shard gradient
     // and loss of the evaluation. LASG-WK: theta_hat, the gradient at it on the round's rows (h)
