@@ -184,7 +184,9 @@ if [ "$checkpoint" != "identical" ]; then failed=$((failed + 1)); fi
 
 say "== minibatches on the GPU"
 # SGD, LASG-WK and LASG-PS through the CLI on both backends (paper-linear, minibatches of 10 of
-# each worker's 50 rows): the same uploads and bytes per run and per epoch.
+# each worker's 50 rows): the same uploads and bytes per run and per epoch. (Every decision of
+# these runs has a margin above rounding: the CPU's fp32 runs decide as its fp64 runs, all 500
+# iterations, so a GPU's other summation order cannot flip one.)
 for b in cuda cpu; do
   timeout 120 "$bin/lag" train --backend "$b" --data "$work/data" --algo sgd,lasg-wk,lasg-ps \
     --batch-size 10 --lr-schedule inv-sqrt --max-iters 500 --quiet --out "$work/mb-$b" \

@@ -200,5 +200,33 @@ TEST(CudaMinibatch, TheWholeShardAsTheBatchIsTheFullBatchLagRunBitForBit) {
   }
 }
 
+// One cluster serves every algorithm of a command (`--algo sgd,lag-wk`): a full-batch run after
+// a minibatch run is the run on a fresh cluster, its losses included (a scaled minibatch gradient
+// leaves ||theta||^2 in a worker's loss record, which the batched full-batch launches never
+// write), for the batched logistic workers with graphs on and off.
+TEST(CudaMinibatch, AFullBatchRunAfterAMinibatchRunIsTheFreshRun) {
+  LAG_REQUIRE_GPU();
+  const int device = visible_cuda_devices().front();
+  const Case k = std::move(cases()[1]);  // logistic, lambda > 0
+  for (bool graphs : {true, false}) {
+    SCOPED_TRACE(graphs ? "graphs on" : "graphs off");
+    TrainOptions full;
+    full.algorithm = Algorithm::LagWK;
+    full.max_iters = 30;
+    CudaCluster<double> reused(k.data, k.model, device, graphs),
+        fresh(k.data, k.model, device, graphs);
+    const Outcome before = run(reused, k, Algorithm::Sgd);
+    ASSERT_FALSE(before.uploads.empty());
+    std::vector<double> a, b;
+    const RunResult x =
+        train(reused, k.constants, full, [&](const IterationRow& row) { a.push_back(row.loss); });
+    const RunResult y =
+        train(fresh, k.constants, full, [&](const IterationRow& row) { b.push_back(row.loss); });
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(x.final_loss, y.final_loss);
+    EXPECT_EQ(x.theta, y.theta);
+  }
+}
+
 }  // namespace
 }  // namespace lag

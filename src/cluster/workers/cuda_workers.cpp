@@ -111,6 +111,9 @@ void CudaWorkers<T>::reset(const Sampling& sampling, std::size_t first) {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     Worker& w = workers_[i];
     w.g_hat.zero(context_.stream());
+    // A scaled minibatch gradient wrote ||theta||^2 into [1], which the batched launches of a
+    // full-batch run never write (for them it must stay 0).
+    w.loss_parts.zero(context_.stream());
     w.fresh = w.full_fresh = false;
     w.has_prev = w.has_theta_hat = false;
     w.sampler.reset();
