@@ -1,6 +1,8 @@
 #include "model/gradient.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "lag/softplus.hpp"
 
@@ -24,27 +26,40 @@ inline void axpy_row(T c, const T* __restrict x, T* __restrict g, std::size_t n)
   for (std::size_t j = 0; j < n; ++j) g[j] += c * x[j];
 }
 
-// ---- four rows at a time -------------------------------------------------------------------
+// ---- four streams of rows ------------------------------------------------------------------
 // A row at a time, the gradient runs at ~70% of the memory read bandwidth: each dot product is
-// one chain of dependent FMAs (latency-bound, few cache misses in flight), and the update of g
-// loads and stores all of g once per row. Four rows at a time give four independent chains and
-// one load/store of g per four rows; on top, the update of g for block b shares its loop with
-// the dot products of block b+1 (software pipelining), so misses on X are in flight all the
-// time, also while g is updated (86-93% of read bandwidth for 200000 x 500 fp64).
+// one chain of dependent FMAs (latency-bound), and the update of g loads and stores all of g once
+// per row. Four rows at a time give four independent chains, and the update of g for one group of
+// rows shares its loop with the dot products of the next group (software pipelining), so misses
+// on X are in flight all the time, also while g is updated.
 //
-// The arithmetic per element is unchanged: each row's dot product is the same single-variable
-// `omp simd` reduction over j as dot_row, and g[j] gets the rows' contributions one after
-// the other, in row order, exactly as with axpy_row row by row. Results do not depend on the
-// blocking (nor, therefore, on how callers split rows over threads).
-constexpr std::size_t kBlock = 4;
+// Which four rows: four consecutive rows are four reads a row apart, and with short rows (2000
+// bytes of fp32 at d = 500) two of them share a 4 kB page, where the hardware prefetcher, which
+// follows one stream per page, loses them: 64% of the read bandwidth on one thread. So the rows
+// are split into four quarters of q = rows/4 rows, and group b is row b of each quarter: four
+// sequential streams far apart, each of which the prefetcher follows (docs/benchmarks.md §1).
+// Each quarter sums into its own vector (the first into g itself), row after row; the quarters are
+// then added in order, g = ((g + s1) + s2) + s3, and the rows - 4q left over are added one after
+// another, the same for the loss. That order is fixed by `rows` alone (callers split rows into
+// fixed chunks), so the bits never depend on threads; each row's own arithmetic (its dot product,
+// the same single-variable `omp simd` reduction as dot_row, and g[j] += c x[j]) is unchanged.
+constexpr std::size_t kStreams = 4;
 
-// out[k] = x_k . theta for the four rows x_k = x + k dim.
+// sum += a row's loss, the loss rounded first: a compiler may fuse the product that ends a loss
+// (1/2 r r) into the sum as one FMA in one grouping of rows and not in another, which would make
+// the sum depend on the grouping.
+inline void add_loss(double& sum, double row_loss) {
+  volatile double rounded = row_loss;
+  sum += rounded;
+}
+
+// out[k] = x_k . theta.
 template <class T>
-inline void dot_block(const T* x, std::size_t dim, const T* __restrict theta, T* out) {
-  const T* __restrict x0 = x;
-  const T* __restrict x1 = x + dim;
-  const T* __restrict x2 = x + 2 * dim;
-  const T* __restrict x3 = x + 3 * dim;
+inline void dot_streams(const T* const* x, std::size_t dim, const T* __restrict theta, T* out) {
+  const T* __restrict x0 = x[0];
+  const T* __restrict x1 = x[1];
+  const T* __restrict x2 = x[2];
+  const T* __restrict x3 = x[3];
   T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
   for (std::size_t j = 0; j < dim; ++j) {
@@ -60,47 +75,51 @@ inline void dot_block(const T* x, std::size_t dim, const T* __restrict theta, T*
   out[3] = s3;
 }
 
-// g += sum_k c[k] x_k, row 0 first.
+// acc[k] += c[k] x_k for the four streams.
 template <class T>
-inline void axpy_block(const T* c, const T* x, std::size_t dim, T* __restrict g) {
-  const T* __restrict x0 = x;
-  const T* __restrict x1 = x + dim;
-  const T* __restrict x2 = x + 2 * dim;
-  const T* __restrict x3 = x + 3 * dim;
+inline void axpy_streams(const T* c, const T* const* x, std::size_t dim, T* const* acc) {
+  const T* __restrict x0 = x[0];
+  const T* __restrict x1 = x[1];
+  const T* __restrict x2 = x[2];
+  const T* __restrict x3 = x[3];
+  T* __restrict a0 = acc[0];
+  T* __restrict a1 = acc[1];
+  T* __restrict a2 = acc[2];
+  T* __restrict a3 = acc[3];
   const T c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
 #pragma omp simd
   for (std::size_t j = 0; j < dim; ++j) {
-    T v = g[j];
-    v += c0 * x0[j];
-    v += c1 * x1[j];
-    v += c2 * x2[j];
-    v += c3 * x3[j];
-    g[j] = v;
+    a0[j] += c0 * x0[j];
+    a1[j] += c1 * x1[j];
+    a2[j] += c2 * x2[j];
+    a3[j] += c3 * x3[j];
   }
 }
 
-// axpy_block(c, x, dim, g) and dot_block(next, dim, theta, out) in one pass over j.
+// axpy_streams(c, x, dim, acc) and dot_streams(next, dim, theta, out) in one pass over j.
 template <class T>
-inline void axpy_dot_block(const T* c, const T* x, std::size_t dim, T* __restrict g, const T* next,
-                           const T* __restrict theta, T* out) {
-  const T* __restrict x0 = x;
-  const T* __restrict x1 = x + dim;
-  const T* __restrict x2 = x + 2 * dim;
-  const T* __restrict x3 = x + 3 * dim;
-  const T* __restrict n0 = next;
-  const T* __restrict n1 = next + dim;
-  const T* __restrict n2 = next + 2 * dim;
-  const T* __restrict n3 = next + 3 * dim;
+inline void axpy_dot_streams(const T* c, const T* const* x, std::size_t dim, T* const* acc,
+                             const T* const* next, const T* __restrict theta, T* out) {
+  const T* __restrict x0 = x[0];
+  const T* __restrict x1 = x[1];
+  const T* __restrict x2 = x[2];
+  const T* __restrict x3 = x[3];
+  T* __restrict a0 = acc[0];
+  T* __restrict a1 = acc[1];
+  T* __restrict a2 = acc[2];
+  T* __restrict a3 = acc[3];
+  const T* __restrict n0 = next[0];
+  const T* __restrict n1 = next[1];
+  const T* __restrict n2 = next[2];
+  const T* __restrict n3 = next[3];
   const T c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
   T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
   for (std::size_t j = 0; j < dim; ++j) {
-    T v = g[j];
-    v += c0 * x0[j];
-    v += c1 * x1[j];
-    v += c2 * x2[j];
-    v += c3 * x3[j];
-    g[j] = v;
+    a0[j] += c0 * x0[j];
+    a1[j] += c1 * x1[j];
+    a2[j] += c2 * x2[j];
+    a3[j] += c3 * x3[j];
     const T t = theta[j];
     s0 += n0[j] * t;
     s1 += n1[j] * t;
@@ -113,27 +132,49 @@ inline void axpy_dot_block(const T* c, const T* x, std::size_t dim, T* __restric
   out[3] = s3;
 }
 
-// g += sum_i coef_i x_i over the rows, where coefficient(i, dot_i) returns coef_i (and adds
-// row i's loss); it is called in row order.
+// g += sum_i coef_i x_i over the rows, in the order above; coefficient(i, dot_i, loss) returns
+// coef_i and adds row i's loss to `loss`. Returns the loss.
 template <class T, class Coefficient>
-inline void accumulate_rows(const T* x, std::size_t rows, std::size_t dim, const T* theta, T* g,
-                            Coefficient&& coefficient) {
-  std::size_t i = 0;
-  T d[kBlock];
-  T c[kBlock];
-  if (rows >= kBlock) dot_block(x, dim, theta, d);
-  for (; i + kBlock <= rows; i += kBlock) {
-    for (std::size_t k = 0; k < kBlock; ++k) c[k] = coefficient(i + k, d[k]);
-    const T* xi = x + i * dim;
-    if (i + 2 * kBlock <= rows)
-      axpy_dot_block(c, xi, dim, g, xi + kBlock * dim, theta, d);
-    else
-      axpy_block(c, xi, dim, g);
+inline double accumulate_rows(const T* x, std::size_t rows, std::size_t dim, const T* theta, T* g,
+                              Coefficient&& coefficient) {
+  const std::size_t q = rows / kStreams;
+  double loss = 0;
+  if (q > 0) {
+    thread_local std::vector<T> sums;  // quarters 1-3 (quarter 0 sums into g)
+    sums.assign((kStreams - 1) * dim, T(0));
+    T* const acc[kStreams] = {g, sums.data(), sums.data() + dim, sums.data() + 2 * dim};
+    double quarter_loss[kStreams] = {0, 0, 0, 0};
+    const auto group = [&](std::size_t b, const T** out) {
+      for (std::size_t k = 0; k < kStreams; ++k) out[k] = x + (k * q + b) * dim;
+    };
+    const T* current[kStreams];
+    const T* next[kStreams];
+    T d[kStreams], c[kStreams];
+    group(0, current);
+    dot_streams(current, dim, theta, d);
+    for (std::size_t b = 0; b < q; ++b) {
+      for (std::size_t k = 0; k < kStreams; ++k)
+        c[k] = coefficient(k * q + b, d[k], quarter_loss[k]);
+      if (b + 1 < q) {
+        group(b + 1, next);
+        axpy_dot_streams(c, current, dim, acc, next, theta, d);
+        std::copy(next, next + kStreams, current);
+      } else {
+        axpy_streams(c, current, dim, acc);
+      }
+    }
+    for (std::size_t k = 1; k < kStreams; ++k) {
+      const T* __restrict s = acc[k];
+#pragma omp simd
+      for (std::size_t j = 0; j < dim; ++j) g[j] += s[j];
+    }
+    loss = ((quarter_loss[0] + quarter_loss[1]) + quarter_loss[2]) + quarter_loss[3];
   }
-  for (; i < rows; ++i) {
+  for (std::size_t i = kStreams * q; i < rows; ++i) {
     const T* xi = x + i * dim;
-    axpy_row(coefficient(i, dot_row(xi, theta, dim)), xi, g, dim);
+    axpy_row(coefficient(i, dot_row(xi, theta, dim), loss), xi, g, dim);
   }
+  return loss;
 }
 
 }  // namespace
@@ -165,38 +206,39 @@ double norm2(const T* a, std::size_t n) {
 template <class T>
 double accumulate_gradient(ModelKind kind, const T* x, const T* y, std::size_t rows,
                            std::size_t dim, const T* theta, T* g) {
-  double loss = 0;
-  if (kind == ModelKind::LeastSquares) {
-    accumulate_rows(x, rows, dim, theta, g, [&](std::size_t i, T dot) {
+  if (kind == ModelKind::LeastSquares)
+    return accumulate_rows(x, rows, dim, theta, g, [&](std::size_t i, T dot, double& loss) {
       const T r = dot - y[i];
-      loss += 0.5 * static_cast<double>(r) * static_cast<double>(r);
+      add_loss(loss, 0.5 * static_cast<double>(r) * static_cast<double>(r));
       return r;
     });
-  } else {
-    accumulate_rows(x, rows, dim, theta, g, [&](std::size_t i, T dot) {
-      const T z = y[i] * dot;
-      // d/dtheta softplus(-z) = -y sigmoid(-z) x = -y / (1 + exp(z)) x
-      const T c = -y[i] / (T(1) + std::exp(z));
-      loss += softplus(-static_cast<double>(z));
-      return c;
-    });
-  }
-  return loss;
+  return accumulate_rows(x, rows, dim, theta, g, [&](std::size_t i, T dot, double& loss) {
+    const T z = y[i] * dot;
+    // d/dtheta softplus(-z) = -y sigmoid(-z) x = -y / (1 + exp(z)) x
+    const T c = -y[i] / (T(1) + std::exp(z));
+    add_loss(loss, softplus(-static_cast<double>(z)));
+    return c;
+  });
 }
 
 template <class T>
 double accumulate_loss(ModelKind kind, const T* x, const T* y, std::size_t rows, std::size_t dim,
                        const T* theta) {
-  double loss = 0;
-  for (std::size_t i = 0; i < rows; ++i) {
+  const auto row_loss = [&](std::size_t i) {
     const T z = dot_row(x + i * dim, theta, dim);
     if (kind == ModelKind::LeastSquares) {
       const double r = static_cast<double>(z) - static_cast<double>(y[i]);
-      loss += 0.5 * r * r;
-    } else {
-      loss += softplus(-static_cast<double>(y[i]) * static_cast<double>(z));
+      return 0.5 * r * r;
     }
-  }
+    return softplus(-static_cast<double>(y[i]) * static_cast<double>(z));
+  };
+  // Summed in accumulate_gradient's order: per quarter, the quarters in order, then the rest.
+  const std::size_t q = rows / kStreams;
+  double quarter_loss[kStreams] = {0, 0, 0, 0};
+  for (std::size_t k = 0; k < kStreams; ++k)
+    for (std::size_t b = 0; b < q; ++b) add_loss(quarter_loss[k], row_loss(k * q + b));
+  double loss = ((quarter_loss[0] + quarter_loss[1]) + quarter_loss[2]) + quarter_loss[3];
+  for (std::size_t i = kStreams * q; i < rows; ++i) add_loss(loss, row_loss(i));
   return loss;
 }
 

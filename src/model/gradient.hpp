@@ -9,14 +9,15 @@
 namespace lag::cpu {
 
 // g += sum over rows [0, rows) of the data term's gradient at theta; returns the data term's
-// loss over those rows (accumulated in double). The regulariser is not included.
+// loss over those rows (accumulated in double). The regulariser is not included. The rows are
+// summed in four quarters, then the rest (gradient.cpp): an order fixed by `rows` alone.
 //   least squares: r = x.theta - y;  loss 1/2 r^2;            g += r x
 //   logistic:      z = y x.theta;    loss softplus(-z);       g += -y sigmoid(-z) x
 template <class T>
 double accumulate_gradient(ModelKind kind, const T* x, const T* y, std::size_t rows,
                            std::size_t dim, const T* theta, T* g);
 
-// Loss only (no gradient), same conventions.
+// Loss only (no gradient), same conventions, summed in the same order.
 template <class T>
 double accumulate_loss(ModelKind kind, const T* x, const T* y, std::size_t rows, std::size_t dim,
                        const T* theta);
