@@ -75,28 +75,8 @@ inline void dot_streams(const T* const* x, std::size_t dim, const T* __restrict 
   out[3] = s3;
 }
 
-// acc[k] += c[k] x_k for the four streams.
-template <class T>
-inline void axpy_streams(const T* c, const T* const* x, std::size_t dim, T* const* acc) {
-  const T* __restrict x0 = x[0];
-  const T* __restrict x1 = x[1];
-  const T* __restrict x2 = x[2];
-  const T* __restrict x3 = x[3];
-  T* __restrict a0 = acc[0];
-  T* __restrict a1 = acc[1];
-  T* __restrict a2 = acc[2];
-  T* __restrict a3 = acc[3];
-  const T c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
-#pragma omp simd
-  for (std::size_t j = 0; j < dim; ++j) {
-    a0[j] += c0 * x0[j];
-    a1[j] += c1 * x1[j];
-    a2[j] += c2 * x2[j];
-    a3[j] += c3 * x3[j];
-  }
-}
-
-// axpy_streams(c, x, dim, acc) and dot_streams(next, dim, theta, out) in one pass over j.
+// acc[k] += c[k] x_k for the four streams, and dot_streams(next, dim, theta, out), in one pass
+// over j.
 template <class T>
 inline void axpy_dot_streams(const T* c, const T* const* x, std::size_t dim, T* const* acc,
                              const T* const* next, const T* __restrict theta, T* out) {
@@ -155,13 +135,10 @@ inline double accumulate_rows(const T* x, std::size_t rows, std::size_t dim, con
     for (std::size_t b = 0; b < q; ++b) {
       for (std::size_t k = 0; k < kStreams; ++k)
         c[k] = coefficient(k * q + b, d[k], quarter_loss[k]);
-      if (b + 1 < q) {
-        group(b + 1, next);
-        axpy_dot_streams(c, current, dim, acc, next, theta, d);
-        std::copy(next, next + kStreams, current);
-      } else {
-        axpy_streams(c, current, dim, acc);
-      }
+      // The last group's "next" is itself (its rows are in L1; those dot products are dropped).
+      group(b + 1 < q ? b + 1 : b, next);
+      axpy_dot_streams(c, current, dim, acc, next, theta, d);
+      std::copy(next, next + kStreams, current);
     }
     for (std::size_t k = 1; k < kStreams; ++k) {
       const T* __restrict s = acc[k];

@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "../test_helpers.hpp"
+#include "../whole_shard_check.hpp"
 #include "cluster/cpu_cluster.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
@@ -188,43 +190,12 @@ TEST(Minibatch, LasgPsMatchesTheReferenceLoop) {
   expect_matches_reference(Algorithm::LasgPS, s);
 }
 
-// A batch of the whole shard is the full batch (rows in shard order, scale 1), so LASG-WK with
-// c = xi / D and no skip limit is LAG-WK, and LASG-PS is LAG-PS, bit for bit (D a power of two:
-// xi / (D a) and (xi / D) / a round alike).
 TEST(Minibatch, TheWholeShardAsTheBatchIsTheFullBatchLagRunBitForBit) {
   const Problem p = small_problem();
   ThreadPool pool(2);
-  const std::pair<Algorithm, Algorithm> pairs[] = {{Algorithm::LagWK, Algorithm::LasgWK},
-                                                   {Algorithm::LagPS, Algorithm::LasgPS}};
-  for (const auto& [lag_algo, lasg_algo] : pairs) {
-    SCOPED_TRACE(algorithm_name(lasg_algo));
-    const double xi = lag_algo == Algorithm::LagWK ? 1.0 : 8.0;
-    TrainOptions lag;
-    lag.algorithm = lag_algo;
-    lag.max_iters = 80;
-    lag.depth = 8;
-    lag.xi = xi;
-    TrainOptions lasg = lag;
-    lasg.algorithm = lasg_algo;
-    lasg.xi = xi / 8;
-    lasg.batch_size = 20;
-    lasg.max_skip = 0;
-    CpuCluster<double> a(p.data, ModelSpec{}, pool), b(p.data, ModelSpec{}, pool);
-    test::CountingCluster<double> ca(a), cb(b);
-    const RunResult ra = train(ca, p.constants, lag);
-    const RunResult rb = train(cb, p.constants, lasg);
-    ASSERT_EQ(ca.uploads.size(), cb.uploads.size());
-    std::uint64_t skips = 0;
-    for (std::size_t k = 0; k < ca.uploads.size(); ++k) {
-      EXPECT_EQ(ca.uploads[k], cb.uploads[k]) << "iteration " << k + 1;
-      for (auto f : ca.uploads[k]) skips += f == 0;
-    }
-    EXPECT_GT(skips, 0u) << "LAG never skipped: a weak test";
-    EXPECT_EQ(ra.total.uploads, rb.total.uploads);
-    EXPECT_EQ(ra.total.bytes_up, rb.total.bytes_up);
-    ASSERT_EQ(ra.theta.size(), rb.theta.size());
-    EXPECT_EQ(std::memcmp(ra.theta.data(), rb.theta.data(), ra.theta.size() * sizeof(double)), 0);
-  }
+  test::expect_whole_shard_batch_is_full_batch_lag(p.constants, 20, [&] {
+    return std::make_unique<CpuCluster<double>>(p.data, ModelSpec{}, pool);
+  });
 }
 
 // The same bits on 1 and 3 threads, fp64 and fp32.

@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "../test_helpers.hpp"
+#include "../whole_shard_check.hpp"
 #include "cluster/cpu_cluster.hpp"
 #include "cluster/cuda_cluster.hpp"
 #include "gpu_probe.hpp"
@@ -160,44 +162,15 @@ TEST(CudaMinibatch, StochasticAlgorithmsDecideAsTheCpu) {
   }
 }
 
-// As on the CPU (tests/engine/test_minibatch.cpp): a batch of the whole shard gathers the rows in
-// shard order and scales by 1, so LASG-WK with c = xi / D and no skip limit is the GPU's LAG-WK,
-// and LASG-PS its LAG-PS, bit for bit, though the full-batch runs take the batched launches and
-// the graphs and the minibatch runs take neither.
+// As on the CPU (tests/whole_shard_check.hpp), though the full-batch runs take the batched
+// launches and the graphs and the minibatch runs take neither.
 TEST(CudaMinibatch, TheWholeShardAsTheBatchIsTheFullBatchLagRunBitForBit) {
   LAG_REQUIRE_GPU();
   const int device = visible_cuda_devices().front();
-  Case k = std::move(cases().front());
-  const std::pair<Algorithm, Algorithm> pairs[] = {{Algorithm::LagWK, Algorithm::LasgWK},
-                                                   {Algorithm::LagPS, Algorithm::LasgPS}};
-  for (const auto& [lag_algo, lasg_algo] : pairs) {
-    SCOPED_TRACE(algorithm_name(lasg_algo));
-    const double xi = lag_algo == Algorithm::LagWK ? 1.0 : 8.0;
-    TrainOptions lag;
-    lag.algorithm = lag_algo;
-    lag.max_iters = 80;
-    lag.depth = 8;
-    lag.xi = xi;
-    TrainOptions lasg = lag;
-    lasg.algorithm = lasg_algo;
-    lasg.xi = xi / 8;
-    lasg.batch_size = 20;
-    lasg.max_skip = 0;
-    CudaCluster<double> a(k.data, k.model, device), b(k.data, k.model, device);
-    test::CountingCluster<double> ca(a), cb(b);
-    const RunResult ra = train(ca, k.constants, lag);
-    const RunResult rb = train(cb, k.constants, lasg);
-    ASSERT_EQ(ca.uploads.size(), cb.uploads.size());
-    std::uint64_t skips = 0;
-    for (std::size_t i = 0; i < ca.uploads.size(); ++i) {
-      EXPECT_EQ(ca.uploads[i], cb.uploads[i]) << "iteration " << i + 1;
-      for (auto f : ca.uploads[i]) skips += f == 0;
-    }
-    EXPECT_GT(skips, 0u) << "LAG never skipped: a weak test";
-    EXPECT_EQ(ra.total.uploads, rb.total.uploads);
-    ASSERT_EQ(ra.theta.size(), rb.theta.size());
-    EXPECT_EQ(std::memcmp(ra.theta.data(), rb.theta.data(), ra.theta.size() * sizeof(double)), 0);
-  }
+  const Case k = std::move(cases().front());
+  test::expect_whole_shard_batch_is_full_batch_lag(k.constants, 20, [&] {
+    return std::make_unique<CudaCluster<double>>(k.data, k.model, device);
+  });
 }
 
 // One cluster serves every algorithm of a command (`--algo sgd,lag-wk`): a full-batch run after
