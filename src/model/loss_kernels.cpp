@@ -6,7 +6,6 @@
 #include "lag/error.hpp"
 #include "model/blas.hpp"
 #include "model/gradient.hpp"
-#include "model/softmax_gradient.hpp"
 
 namespace lag::cpu {
 
@@ -48,7 +47,32 @@ class BinaryKernel final : public LossKernel<T> {
   std::size_t d_;
 };
 
-// ---- softmax regression: theta = W (K x d), in one pass over X (softmax_gradient.hpp) -------
+// Row-wise softmax of z (rows x k) in place, returning sum_i [logsumexp(z_i) - z_{i,y_i}] and
+// counting rows whose largest logit is the label. With `minus_onehot`, z becomes p - onehot(y),
+// the gradient of the loss with respect to the logits.
+template <class T>
+double softmax_rows(T* z, const T* y, std::size_t rows, std::size_t k, bool minus_onehot,
+                    std::size_t* correct) {
+  double loss = 0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    T* zi = z + i * k;
+    const auto label = static_cast<std::size_t>(y[i]);
+    const std::size_t best = static_cast<std::size_t>(std::max_element(zi, zi + k) - zi);
+    if (correct && best == label) ++*correct;
+    const T top = zi[best];
+    double sum = 0;
+    for (std::size_t c = 0; c < k; ++c) sum += std::exp(static_cast<double>(zi[c] - top));
+    loss += std::log(sum) + static_cast<double>(top) - static_cast<double>(zi[label]);
+    if (minus_onehot) {
+      for (std::size_t c = 0; c < k; ++c)
+        zi[c] = static_cast<T>(std::exp(static_cast<double>(zi[c] - top)) / sum);
+      zi[label] -= T(1);
+    }
+  }
+  return loss;
+}
+
+// ---- softmax regression: theta = W (K x d) ----------------------------------------------
 
 template <class T>
 class SoftmaxKernel final : public LossKernel<T> {
@@ -57,14 +81,29 @@ class SoftmaxKernel final : public LossKernel<T> {
 
   double gradient(const T* x, const T* y, std::size_t rows, const T* w, T* g,
                   std::vector<T>& scratch) const override {
-    scratch.resize(kSoftmaxGroup * k_);
-    return softmax_gradient(x, y, rows, d_, k_, w, g, scratch.data());
+    scratch.resize(kGemmRows * k_);
+    double loss = 0;
+    for (std::size_t b = 0; b < rows; b += kGemmRows) {
+      const std::size_t n = std::min(kGemmRows, rows - b);
+      const T* xb = x + b * d_;
+      T* z = scratch.data();
+      gemm(false, true, n, k_, d_, T(1), xb, d_, w, d_, T(0), z, k_);  // Z = X W^T
+      loss += softmax_rows(z, y + b, n, k_, true, nullptr);            // Z = P - Y
+      gemm(true, false, k_, d_, n, T(1), z, k_, xb, d_, T(1), g, d_);  // G += (P - Y)^T X
+    }
+    return loss;
   }
 
   double evaluate(const T* x, const T* y, std::size_t rows, const T* w, std::vector<T>& scratch,
                   std::size_t& correct) const override {
-    scratch.resize(kSoftmaxGroup * k_);
-    return softmax_evaluate(x, y, rows, d_, k_, w, scratch.data(), correct);
+    scratch.resize(kGemmRows * k_);
+    double loss = 0;
+    for (std::size_t b = 0; b < rows; b += kGemmRows) {
+      const std::size_t n = std::min(kGemmRows, rows - b);
+      gemm(false, true, n, k_, d_, T(1), x + b * d_, d_, w, d_, T(0), scratch.data(), k_);
+      loss += softmax_rows(scratch.data(), y + b, n, k_, false, &correct);
+    }
+    return loss;
   }
 
   double gradient_flops(std::size_t rows) const override {

@@ -1,6 +1,6 @@
 // Per-model CPU kernels: the data term's loss and gradient over a block of rows, and predictions
-// for accuracy. Linear and logistic use the fused single-pass kernels of gradient.hpp, softmax
-// that of softmax_gradient.hpp; the MLP goes through BLAS GEMMs plus elementwise loops.
+// for accuracy. Linear and logistic use the fused single-pass kernels of gradient.hpp; softmax
+// and the MLP go through BLAS GEMMs plus elementwise loops.
 #pragma once
 
 #include <cstddef>
@@ -35,9 +35,9 @@ class LossKernel {
 template <class T>
 std::unique_ptr<LossKernel<T>> make_loss_kernel(const ModelSpec& model, std::size_t features);
 
-// Rows of the MLP go through BLAS in blocks of at most this many rows, so that the block of X
-// stays in L2 between the two GEMMs that read it (measured on Fashion-MNIST: 64 rows is twice as
-// fast as 512 for softmax, when it took this path) and the per-thread scratch stays small.
+// Rows of the multi-class models go through BLAS in blocks of at most this many rows, so that
+// the block of X stays in L2 between the two GEMMs that read it (measured on Fashion-MNIST:
+// 64 rows is twice as fast as 512 for softmax) and the per-thread scratch stays small.
 constexpr std::size_t kGemmRows = 64;
 
 // Make BLAS single-threaded: the kernels run inside our own thread pool (one BLAS call per

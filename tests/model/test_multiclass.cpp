@@ -7,14 +7,12 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <string>
 
 #include "../test_helpers.hpp"
 #include "cluster/cpu_cluster.hpp"
 #include "lag/engine.hpp"
 #include "lag/error.hpp"
 #include "lag/smoothness.hpp"
-#include "model/blas.hpp"
 #include "model/curvature.hpp"
 #include "model/loss_kernels.hpp"
 #include "model/test_evaluator.hpp"
@@ -99,65 +97,6 @@ TEST(Multiclass, SoftmaxGradientOverManyBlocksMatchesOneRowAtATime) {
     loss1 += kernel->gradient(s.row(i), &s.y[i], 1, theta.data(), g1.data(), scratch);
   EXPECT_NEAR(loss, loss1, 1e-10 * loss);
   for (std::size_t j = 0; j < g.size(); ++j) EXPECT_NEAR(g[j], g1[j], 1e-9 * (1 + std::fabs(g[j])));
-}
-
-// The single-pass softmax kernel (model/softmax_gradient.hpp) against the two-GEMM formulation
-// it replaced (Z = X W^T, Z <- softmax(Z) - Y, G += Z^T X through BLAS, written here), on row
-// counts that leave 0-3 rows after the groups of four and K odd and even: the gradient to 1e-12
-// (fp64) / 1e-5 (fp32) of its largest entry and the loss to 1e-12 / 1e-6 relative (only the order
-// of the sums differs), and bit-identical results on a second call.
-template <class T>
-void expect_single_pass_equals_gemm_path(std::size_t rows, int classes) {
-  SCOPED_TRACE("rows " + std::to_string(rows) + ", K " + std::to_string(classes) +
-               (sizeof(T) == 4 ? ", fp32" : ", fp64"));
-  const ModelSpec model{ModelKind::Softmax, 0, classes, 0};
-  const Dataset<T> data = convert_precision<T>(blobs(1, rows, 29, classes, 8));
-  const Shard<T>& s = data.shards[0];
-  const std::size_t d = s.dim, k = static_cast<std::size_t>(classes);
-  std::vector<T> w(k * d);
-  Random rng(12);
-  for (T& v : w) v = static_cast<T>(0.2 * rng.normal());
-  // The GEMM path.
-  std::vector<T> z(rows * k), expected(k * d, T(0));
-  cpu::gemm(false, true, rows, k, d, T(1), s.x.data(), d, w.data(), d, T(0), z.data(), k);
-  double expected_loss = 0;
-  for (std::size_t i = 0; i < rows; ++i) {
-    T* zi = z.data() + i * k;
-    const T top = *std::max_element(zi, zi + k);
-    double sum = 0;
-    for (std::size_t c = 0; c < k; ++c) sum += std::exp(static_cast<double>(zi[c] - top));
-    const auto label = static_cast<std::size_t>(s.y[i]);
-    expected_loss += std::log(sum) + static_cast<double>(top) - static_cast<double>(zi[label]);
-    for (std::size_t c = 0; c < k; ++c)
-      zi[c] = static_cast<T>(std::exp(static_cast<double>(zi[c] - top)) / sum);
-    zi[label] -= T(1);
-  }
-  cpu::gemm(true, false, k, d, rows, T(1), z.data(), k, s.x.data(), d, T(0), expected.data(), d);
-  // The kernel, twice.
-  const auto kernel = cpu::make_loss_kernel<T>(model, d);
-  std::vector<T> g(k * d, T(0)), again(k * d, T(0)), scratch;
-  const double loss = kernel->gradient(s.x.data(), s.y.data(), rows, w.data(), g.data(), scratch);
-  const double loss_again =
-      kernel->gradient(s.x.data(), s.y.data(), rows, w.data(), again.data(), scratch);
-  const bool fp32 = sizeof(T) == 4;
-  double largest = 0;
-  for (T v : expected) largest = std::max(largest, std::fabs(static_cast<double>(v)));
-  for (std::size_t j = 0; j < g.size(); ++j)
-    EXPECT_NEAR(g[j], expected[j], (fp32 ? 1e-5 : 1e-12) * largest) << "entry " << j;
-  EXPECT_NEAR(loss, expected_loss, (fp32 ? 1e-6 : 1e-12) * expected_loss);
-  EXPECT_EQ(std::memcmp(g.data(), again.data(), g.size() * sizeof(T)), 0);
-  EXPECT_EQ(loss, loss_again);
-  std::size_t correct = 0;
-  EXPECT_NEAR(kernel->evaluate(s.x.data(), s.y.data(), rows, w.data(), scratch, correct), loss,
-              1e-12 * loss);
-}
-
-TEST(Multiclass, SoftmaxSinglePassEqualsTheGemmPath) {
-  for (std::size_t rows : {1u, 4u, 150u, 151u, 202u, 203u})
-    for (int classes : {2, 3, 10}) {
-      expect_single_pass_equals_gemm_path<double>(rows, classes);
-      expect_single_pass_equals_gemm_path<float>(rows, classes);
-    }
 }
 
 // The fp32 kernels against the fp64 ones on the same inputs: data and theta are rounded to fp32
