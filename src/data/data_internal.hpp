@@ -55,14 +55,19 @@ class FileLines {
 
   // Before the first next(): the newlines and the occurrences of `c` in the whole file, and its
   // size (after a byte-order mark), for reserving: one pass over it, which also shows `each`
-  // every piece in order (whole lines, as next() reads them); the lines are then read from the
-  // start.
+  // all of its lines (whole lines, as next() reads them); the lines are then read from the start.
+  // With `parts` > 1, each piece of the file is split into that many runs of whole lines, scanned
+  // at once by as many threads: each(part, p, size) is then called concurrently for different
+  // parts (never for one part at a time twice), each part's runs in file order.
   struct Counts {
     std::size_t newlines = 0;
     std::size_t hits = 0;
     std::size_t bytes = 0;
   };
-  Counts count(char c, const std::function<void(const char*, std::size_t)>& each = nullptr);
+  using PartScan = std::function<void(std::size_t part, const char* p, std::size_t size)>;
+  Counts count(char c, const PartScan& each = nullptr, std::size_t parts = 1);
+  // Pieces smaller than this many bytes per part are scanned by one thread.
+  static constexpr std::size_t kMinPartBytes = std::size_t{1} << 20;
 
  private:
   [[nodiscard]] bool fill();

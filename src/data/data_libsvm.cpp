@@ -65,6 +65,7 @@ class IndexBound {
       if (p[i] == ':') colon(p, i);
   }
   std::uint64_t largest() const { return largest_; }
+  void merge(const IndexBound& other) { largest_ = std::max(largest_, other.largest_); }
 
  private:
   static bool is_digit(char c) { return static_cast<unsigned>(c - '0') < 10; }
@@ -104,10 +105,14 @@ class LibsvmParser {
  public:
   LibsvmParser(const std::string& path, std::size_t dim) : path_(path), dim_(dim) {}
 
-  void reserve(FileLines& text) {
+  // `threads` scan the text at once (the widest index is the largest of theirs).
+  void reserve(FileLines& text, std::size_t threads) {
+    std::vector<IndexBound> bounds(threads);
+    const FileLines::Counts counts = text.count(
+        ':', [&](std::size_t part, const char* p, std::size_t n) { bounds[part].scan(p, n); },
+        threads);
     IndexBound bound;
-    const FileLines::Counts counts =
-        text.count(':', [&](const char* p, std::size_t n) { bound.scan(p, n); });
+    for (const IndexBound& b : bounds) bound.merge(b);
     const std::size_t lines = counts.newlines + 1;
     rows_.y.reserve(lines);
     // Dense at once, unless the rows would be far larger than the text (sparse data, whose
@@ -426,10 +431,10 @@ void parse_dense_in_parallel(const std::string& path, std::size_t dim, LibsvmPar
 
 LoadedFile read_libsvm(const std::string& path, FileLines& lines, const LoadOptions& options) {
   LibsvmParser parser(path, options.dim);
-  parser.reserve(lines);
   const std::size_t threads = options.threads > 0
                                   ? static_cast<std::size_t>(options.threads)
                                   : std::max(1u, std::thread::hardware_concurrency());
+  parser.reserve(lines, threads);
   if (parser.dense() && threads > 1) {
     parse_dense_in_parallel(path, options.dim, parser, lines, threads);
   } else {

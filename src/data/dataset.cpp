@@ -172,19 +172,57 @@ bool FileLines::next(const char*& begin, const char*& end) {
   return true;
 }
 
-FileLines::Counts FileLines::count(char c,
-                                   const std::function<void(const char*, std::size_t)>& each) {
+FileLines::Counts FileLines::count(char c, const PartScan& each, std::size_t parts) {
   Counts n;
+  // Whole lines [p, p + size) split into `parts` runs of whole lines, counted (and shown to
+  // `each`) at once, one thread per run: the counts add up and `each` keeps one state per part,
+  // so the result is that of one pass whatever the split.
+  std::vector<Counts> part_counts(std::max<std::size_t>(parts, 1));
   const auto add = [&](const char* p, std::size_t size) {
-    n.newlines += count_byte(p, size, '\n');
-    n.hits += count_byte(p, size, c);
-    n.bytes += size;
-    if (each) each(p, size);
+    const std::size_t k = size >= kMinPartBytes * parts ? parts : 1;
+    std::vector<std::pair<const char*, std::size_t>> runs;
+    const char* start = p;
+    const char* const end = p + size;
+    for (std::size_t i = 1; i <= k; ++i) {
+      const char* stop = i == k ? end : p + size * i / k;
+      if (stop < start) stop = start;
+      if (i < k) {
+        const void* nl = std::memchr(stop, '\n', static_cast<std::size_t>(end - stop));
+        stop = nl != nullptr ? static_cast<const char*>(nl) + 1 : end;
+      }
+      runs.emplace_back(start, static_cast<std::size_t>(stop - start));
+      start = stop;
+    }
+    const auto scan = [&](std::size_t i) {
+      const auto [q, m] = runs[i];
+      part_counts[i].newlines += count_byte(q, m, '\n');
+      part_counts[i].hits += count_byte(q, m, c);
+      part_counts[i].bytes += m;
+      if (each) each(i, q, m);
+    };
+    std::vector<std::thread> helpers;
+    for (std::size_t i = 1; i < runs.size(); ++i) {
+      try {
+        helpers.emplace_back(scan, i);
+      } catch (const std::system_error&) {
+        scan(i);  // no thread to be had: this one scans it
+      }
+    }
+    scan(0);
+    for (std::thread& h : helpers) h.join();
+  };
+  const auto total = [&] {
+    for (const Counts& k : part_counts) {
+      n.newlines += k.newlines;
+      n.hits += k.hits;
+      n.bytes += k.bytes;
+    }
+    return n;
   };
   if (whole_) {                          // read it all now, and serve the lines from memory
     if (!started_ && !fill()) return n;  // empty
     add(buf_.data(), buf_.size());
-    return n;
+    return total();
   }
   // Piece by piece as next() reads them (whole lines), then back to the start.
   while (fill()) {
@@ -196,7 +234,7 @@ FileLines::Counts FileLines::count(char c,
   buf_.clear();
   pos_ = lines_end_ = 0;
   started_ = eof_ = false;
-  return n;
+  return total();
 }
 
 std::size_t count_byte(const char* p, std::size_t size, char c) {
