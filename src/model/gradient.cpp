@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "lag/softplus.hpp"
 
@@ -29,20 +28,22 @@ inline void axpy_row(T c, const T* __restrict x, T* __restrict g, std::size_t n)
 // ---- four streams of rows ------------------------------------------------------------------
 // A row at a time, the gradient runs at ~70% of the memory read bandwidth: each dot product is
 // one chain of dependent FMAs (latency-bound), and the update of g loads and stores all of g once
-// per row. Four rows at a time give four independent chains, and the update of g for one group of
-// rows shares its loop with the dot products of the next group (software pipelining), so misses
-// on X are in flight all the time, also while g is updated.
+// per row. Four rows at a time give four independent chains and one load/store of g per four
+// rows, and the update of g for one group of rows shares its loop with the dot products of the
+// next group (software pipelining), so misses on X are in flight all the time, also while g is
+// updated.
 //
 // Which four rows: four consecutive rows are four reads a row apart, and with short rows (2000
 // bytes of fp32 at d = 500) two of them share a 4 kB page, where the hardware prefetcher, which
 // follows one stream per page, loses them: 64% of the read bandwidth on one thread. So the rows
 // are split into four quarters of q = rows/4 rows, and group b is row b of each quarter: four
 // sequential streams far apart, each of which the prefetcher follows (docs/benchmarks.md §1).
-// Each quarter sums into its own vector (the first into g itself), row after row; the quarters are
-// then added in order, g = ((g + s1) + s2) + s3, and the rows - 4q left over are added one after
-// another, the same for the loss. That order is fixed by `rows` alone (callers split rows into
-// fixed chunks), so the bits never depend on threads; each row's own arithmetic (its dot product,
-// the same single-variable `omp simd` reduction as dot_row, and g[j] += c x[j]) is unchanged.
+//
+// The order of the sums is therefore that of the rows taken as 0, q, 2q, 3q, 1, q+1, 2q+1, 3q+1,
+// ..., then the rows - 4q left over in order: g[j] and the loss get one row after another in
+// that order, each row's arithmetic (its dot product, the same single-variable `omp simd`
+// reduction as dot_row, and g[j] += c x[j]) being that of one row alone. The order is fixed by
+// `rows` (callers split rows into fixed chunks), so the bits never depend on threads.
 constexpr std::size_t kStreams = 4;
 
 // sum += a row's loss, the loss rounded first: a compiler may fuse the product that ends a loss
@@ -75,19 +76,14 @@ inline void dot_streams(const T* const* x, std::size_t dim, const T* __restrict 
   out[3] = s3;
 }
 
-// acc[k] += c[k] x_k for the four streams, and dot_streams(next, dim, theta, out), in one pass
-// over j.
+// g += sum_k c[k] x_k, stream 0 first, and dot_streams(next, dim, theta, out), in one pass over j.
 template <class T>
-inline void axpy_dot_streams(const T* c, const T* const* x, std::size_t dim, T* const* acc,
+inline void axpy_dot_streams(const T* c, const T* const* x, std::size_t dim, T* __restrict g,
                              const T* const* next, const T* __restrict theta, T* out) {
   const T* __restrict x0 = x[0];
   const T* __restrict x1 = x[1];
   const T* __restrict x2 = x[2];
   const T* __restrict x3 = x[3];
-  T* __restrict a0 = acc[0];
-  T* __restrict a1 = acc[1];
-  T* __restrict a2 = acc[2];
-  T* __restrict a3 = acc[3];
   const T* __restrict n0 = next[0];
   const T* __restrict n1 = next[1];
   const T* __restrict n2 = next[2];
@@ -96,10 +92,12 @@ inline void axpy_dot_streams(const T* c, const T* const* x, std::size_t dim, T* 
   T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
   for (std::size_t j = 0; j < dim; ++j) {
-    a0[j] += c0 * x0[j];
-    a1[j] += c1 * x1[j];
-    a2[j] += c2 * x2[j];
-    a3[j] += c3 * x3[j];
+    T v = g[j];
+    v += c0 * x0[j];
+    v += c1 * x1[j];
+    v += c2 * x2[j];
+    v += c3 * x3[j];
+    g[j] = v;
     const T t = theta[j];
     s0 += n0[j] * t;
     s1 += n1[j] * t;
@@ -113,17 +111,13 @@ inline void axpy_dot_streams(const T* c, const T* const* x, std::size_t dim, T* 
 }
 
 // g += sum_i coef_i x_i over the rows, in the order above; coefficient(i, dot_i, loss) returns
-// coef_i and adds row i's loss to `loss`. Returns the loss.
+// coef_i and adds row i's loss to `loss` (called in that order). Returns the loss.
 template <class T, class Coefficient>
 inline double accumulate_rows(const T* x, std::size_t rows, std::size_t dim, const T* theta, T* g,
                               Coefficient&& coefficient) {
   const std::size_t q = rows / kStreams;
   double loss = 0;
   if (q > 0) {
-    thread_local std::vector<T> sums;  // quarters 1-3 (quarter 0 sums into g)
-    sums.assign((kStreams - 1) * dim, T(0));
-    T* const acc[kStreams] = {g, sums.data(), sums.data() + dim, sums.data() + 2 * dim};
-    double quarter_loss[kStreams] = {0, 0, 0, 0};
     const auto group = [&](std::size_t b, const T** out) {
       for (std::size_t k = 0; k < kStreams; ++k) out[k] = x + (k * q + b) * dim;
     };
@@ -133,19 +127,12 @@ inline double accumulate_rows(const T* x, std::size_t rows, std::size_t dim, con
     group(0, current);
     dot_streams(current, dim, theta, d);
     for (std::size_t b = 0; b < q; ++b) {
-      for (std::size_t k = 0; k < kStreams; ++k)
-        c[k] = coefficient(k * q + b, d[k], quarter_loss[k]);
+      for (std::size_t k = 0; k < kStreams; ++k) c[k] = coefficient(k * q + b, d[k], loss);
       // The last group's "next" is itself (its rows are in L1; those dot products are dropped).
       group(b + 1 < q ? b + 1 : b, next);
-      axpy_dot_streams(c, current, dim, acc, next, theta, d);
+      axpy_dot_streams(c, current, dim, g, next, theta, d);
       std::copy(next, next + kStreams, current);
     }
-    for (std::size_t k = 1; k < kStreams; ++k) {
-      const T* __restrict s = acc[k];
-#pragma omp simd
-      for (std::size_t j = 0; j < dim; ++j) g[j] += s[j];
-    }
-    loss = ((quarter_loss[0] + quarter_loss[1]) + quarter_loss[2]) + quarter_loss[3];
   }
   for (std::size_t i = kStreams * q; i < rows; ++i) {
     const T* xi = x + i * dim;
@@ -209,12 +196,11 @@ double accumulate_loss(ModelKind kind, const T* x, const T* y, std::size_t rows,
     }
     return softplus(-static_cast<double>(y[i]) * static_cast<double>(z));
   };
-  // Summed in accumulate_gradient's order: per quarter, the quarters in order, then the rest.
+  // Summed in accumulate_gradient's order.
   const std::size_t q = rows / kStreams;
-  double quarter_loss[kStreams] = {0, 0, 0, 0};
-  for (std::size_t k = 0; k < kStreams; ++k)
-    for (std::size_t b = 0; b < q; ++b) add_loss(quarter_loss[k], row_loss(k * q + b));
-  double loss = ((quarter_loss[0] + quarter_loss[1]) + quarter_loss[2]) + quarter_loss[3];
+  double loss = 0;
+  for (std::size_t b = 0; b < q; ++b)
+    for (std::size_t k = 0; k < kStreams; ++k) add_loss(loss, row_loss(k * q + b));
   for (std::size_t i = kStreams * q; i < rows; ++i) add_loss(loss, row_loss(i));
   return loss;
 }

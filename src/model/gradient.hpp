@@ -10,7 +10,8 @@ namespace lag::cpu {
 
 // g += sum over rows [0, rows) of the data term's gradient at theta; returns the data term's
 // loss over those rows (accumulated in double). The regulariser is not included. The rows are
-// summed in four quarters, then the rest (gradient.cpp): an order fixed by `rows` alone.
+// summed in the order 0, q, 2q, 3q, 1, q+1, ... (q = rows/4), then the rest (gradient.cpp): an
+// order fixed by `rows` alone.
 //   least squares: r = x.theta - y;  loss 1/2 r^2;            g += r x
 //   logistic:      z = y x.theta;    loss softplus(-z);       g += -y sigmoid(-z) x
 template <class T>
