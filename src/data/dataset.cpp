@@ -193,12 +193,17 @@ FileLines::Counts FileLines::count(char c, const PartScan& each, std::size_t par
       runs.emplace_back(start, static_cast<std::size_t>(stop - start));
       start = stop;
     }
+    std::vector<std::exception_ptr> failed(runs.size());
     const auto scan = [&](std::size_t i) {
-      const auto [q, m] = runs[i];
-      part_counts[i].newlines += count_byte(q, m, '\n');
-      part_counts[i].hits += count_byte(q, m, c);
-      part_counts[i].bytes += m;
-      if (each) each(i, q, m);
+      try {
+        const auto [q, m] = runs[i];
+        part_counts[i].newlines += count_byte(q, m, '\n');
+        part_counts[i].hits += count_byte(q, m, c);
+        part_counts[i].bytes += m;
+        if (each) each(i, q, m);
+      } catch (...) {
+        failed[i] = std::current_exception();  // rethrown below, in part order
+      }
     };
     std::vector<std::thread> helpers;
     for (std::size_t i = 1; i < runs.size(); ++i) {
@@ -210,6 +215,8 @@ FileLines::Counts FileLines::count(char c, const PartScan& each, std::size_t par
     }
     scan(0);
     for (std::thread& h : helpers) h.join();
+    for (const std::exception_ptr& e : failed)
+      if (e) std::rethrow_exception(e);
   };
   const auto total = [&] {
     for (const Counts& k : part_counts) {
