@@ -56,9 +56,10 @@ class FileLines {
   // Before the first next(): the newlines and the occurrences of `c` in the whole file, and its
   // size (after a byte-order mark), for reserving: one pass over it, which also shows `each`
   // all of its lines (whole lines, as next() reads them); the lines are then read from the start.
-  // With `parts` > 1, each piece of the file is split into that many runs of whole lines, scanned
-  // at once by as many threads: each(part, p, size) is then called concurrently for different
-  // parts (never for one part at a time twice), each part's runs in file order.
+  // With `parts` > 1, each piece of the file is split into up to that many runs of whole lines
+  // (one per kMinPartBytes), scanned at once by as many threads: each(part, p, size) is then
+  // called concurrently for different parts (never for one part at a time twice), each part's
+  // runs in file order.
   struct Counts {
     std::size_t newlines = 0;
     std::size_t hits = 0;
@@ -66,7 +67,7 @@ class FileLines {
   };
   using PartScan = std::function<void(std::size_t part, const char* p, std::size_t size)>;
   Counts count(char c, const PartScan& each = nullptr, std::size_t parts = 1);
-  // Pieces smaller than this many bytes per part are scanned by one thread.
+  // The smallest run a thread is given.
   static constexpr std::size_t kMinPartBytes = std::size_t{1} << 20;
 
  private:

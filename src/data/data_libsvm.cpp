@@ -410,10 +410,11 @@ void parse_dense_in_parallel(const std::string& path, std::size_t dim, LibsvmPar
       }
     };
     std::vector<std::thread> helpers;
+    helpers.reserve(filled);
     for (std::size_t i = 1; i < filled; ++i) {
       try {
         helpers.emplace_back(parse, i);
-      } catch (const std::system_error&) {
+      } catch (...) {
         parse(i);  // no thread to be had: this one parses it
       }
     }

@@ -177,9 +177,11 @@ FileLines::Counts FileLines::count(char c, const PartScan& each, std::size_t par
   // Whole lines [p, p + size) split into `parts` runs of whole lines, counted (and shown to
   // `each`) at once, one thread per run: the counts add up and `each` keeps one state per part,
   // so the result is that of one pass whatever the split.
-  std::vector<Counts> part_counts(std::max<std::size_t>(parts, 1));
+  parts = std::max<std::size_t>(parts, 1);
+  std::vector<Counts> part_counts(parts);
   const auto add = [&](const char* p, std::size_t size) {
-    const std::size_t k = size >= kMinPartBytes * parts ? parts : 1;
+    // As many runs as there are kMinPartBytes in the piece, up to `parts`.
+    const std::size_t k = std::clamp<std::size_t>(size / kMinPartBytes, 1, parts);
     std::vector<std::pair<const char*, std::size_t>> runs;
     const char* start = p;
     const char* const end = p + size;
@@ -190,7 +192,9 @@ FileLines::Counts FileLines::count(char c, const PartScan& each, std::size_t par
         const void* nl = std::memchr(stop, '\n', static_cast<std::size_t>(end - stop));
         stop = nl != nullptr ? static_cast<const char*>(nl) + 1 : end;
       }
-      runs.emplace_back(start, static_cast<std::size_t>(stop - start));
+      // (A line longer than a run swallows the next split points: no empty runs.)
+      if (stop > start || runs.empty())
+        runs.emplace_back(start, static_cast<std::size_t>(stop - start));
       start = stop;
     }
     std::vector<std::exception_ptr> failed(runs.size());
@@ -206,10 +210,11 @@ FileLines::Counts FileLines::count(char c, const PartScan& each, std::size_t par
       }
     };
     std::vector<std::thread> helpers;
+    helpers.reserve(runs.size());
     for (std::size_t i = 1; i < runs.size(); ++i) {
       try {
         helpers.emplace_back(scan, i);
-      } catch (const std::system_error&) {
+      } catch (...) {
         scan(i);  // no thread to be had: this one scans it
       }
     }

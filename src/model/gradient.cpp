@@ -42,8 +42,11 @@ inline void axpy_row(T c, const T* __restrict x, T* __restrict g, std::size_t n)
 // The order of the sums is therefore that of the rows taken as 0, q, 2q, 3q, 1, q+1, 2q+1, 3q+1,
 // ..., then the rows - 4q left over in order: g[j] and the loss get one row after another in
 // that order, each row's arithmetic (its dot product, the same single-variable `omp simd`
-// reduction as dot_row, and g[j] += c x[j]) being that of one row alone. The order is fixed by
-// `rows` (callers split rows into fixed chunks), so the bits never depend on threads.
+// reduction as dot_row, and g[j] += c x[j]) being that of one row alone. (That last part holds
+// as GCC vectorises these loops; clang splits dot_row's single sum over several vector sums,
+// so with clang a row's dot product differs between the two paths.) The order is fixed by
+// `rows` (callers split rows into fixed chunks), so the bits never depend on threads with
+// either compiler.
 constexpr std::size_t kStreams = 4;
 
 // sum += a row's loss, the loss rounded first: a compiler may fuse the product that ends a loss

@@ -372,14 +372,11 @@ TEST_F(DataLoading, ParallelLoadingGivesTheSameShardsAndErrorsForAnyThreadCount)
   }
 }
 
-// One large file is parsed by several threads in batches of lines (8 MiB each): the rows,
-// labels, label census and widest index (the first line that has it), and the first error in
-// line order, are those of one thread. 25.5 MiB here: four batches, two waves on two threads.
 // The first pass over a file (its line count and widest index) is split over the threads too,
 // in runs of whole lines: a widest index that only the last run sees still sets the width.
 TEST_F(DataLoading, TheFirstPassFindsAWidestIndexOnlyItsLastThreadSees) {
   std::string text;
-  for (int i = 0; i < 300000; ++i)  // about 6 MiB: every run of a 2- or 3-thread pass is >= 1 MiB
+  for (int i = 0; i < 300000; ++i)  // about 3.6 MB: a 2- or 3-thread pass splits it
     text += std::to_string(i % 2 == 0 ? 1 : -1) + " 1:0.5 2:" + std::to_string(i % 9) + "\n";
   text += "1 1:2 17:3\n";  // the widest index, on the last line only
   const std::string path = write("late-widest.svm", text);
@@ -396,6 +393,9 @@ TEST_F(DataLoading, TheFirstPassFindsAWidestIndexOnlyItsLastThreadSees) {
   }
 }
 
+// One large file is parsed by several threads in batches of lines (8 MiB each): the rows,
+// labels, label census and widest index (the first line that has it), and the first error in
+// line order, are those of one thread. 25.5 MiB here: four batches, two waves on two threads.
 TEST_F(DataLoading, OneLargeFileParsedInParallelMatchesOneThread) {
   constexpr int kRows = 1200000;
   std::string text;
