@@ -141,11 +141,10 @@ void CudaWorkers<T>::reset(const Sampling& sampling, std::size_t first) {
 
 namespace {
 
-// Rounds with nothing to prepare.
+// Rounds of LAG itself, with nothing to prepare (LASG-WK's rounds are handled before).
 bool lag_round(const Round& round) {
-  return round.trigger != Round::Trigger::LasgWk && round.upload != Round::Upload::Quantized &&
-         round.upload != Round::Upload::TopK && round.trigger != Round::Trigger::Laq &&
-         round.trigger != Round::Trigger::Clag;
+  return round.upload != Round::Upload::Quantized && round.upload != Round::Upload::TopK &&
+         round.trigger != Round::Trigger::Laq && round.trigger != Round::Trigger::Clag;
 }
 
 }  // namespace
