@@ -88,7 +88,7 @@ void BM_KernelGradient(benchmark::State& state) {
   state.SetLabel(mlp ? "mlp" : "softmax");
 }
 
-// The trainer's path: CpuCluster::compute over the thread pool (rows in 4096-row tasks).
+// The trainer's path: CpuCluster::compute over the thread pool (rows in 4004-row tasks).
 template <class T>
 void BM_ClusterGradient(benchmark::State& state) {
   const bool mlp = state.range(0) != 0;
