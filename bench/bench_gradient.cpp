@@ -15,6 +15,9 @@
 // Before the suite, main() also checks the fused gradient against two-gemv and that
 // CpuCluster gives the same bits with 1 and 2 threads.
 //
+// After the summary, every kernel is timed again in pairs with a read pass (LAG_BENCH_PAIRS
+// pairs, default 9; 0: none), for a ratio that the machine's drift does not skew.
+//
 // Size: LAG_BENCH_ROWS (default 200000) x LAG_BENCH_DIM (default 500). Without
 // --benchmark_min_time each benchmark runs 5 x >= 0.3 s.
 
@@ -29,6 +32,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -113,6 +117,12 @@ double read_sum_threads(const double* a, std::size_t n, int threads, lag::Thread
   return s;
 }
 
+// The read reference of `threads` threads: read_sum itself on the calling thread for one (as
+// BM_ReadBandwidth; through the pool, one thread reads 10% slower here), else read_sum_threads.
+double read_all(const double* a, std::size_t n, int threads, lag::ThreadPool& pool) {
+  return threads == 1 ? read_sum(a, n) : read_sum_threads(a, n, threads, pool);
+}
+
 // (b) Two gemv: r = X theta - y (NoTrans), g = X^T r (Trans).
 void two_gemv(const double* x, const double* y, std::size_t rows, std::size_t dim,
               const double* theta, double* r, double* g) {
@@ -164,9 +174,8 @@ void time_references() {
   for (int threads : {1, all_threads()}) {
     const std::size_t k = slot(threads);
     lag::ThreadPool pool(threads);
-    r.read_gbs[k] = p.bytes64() / 1e9 / median_seconds([&] {
-                      sink += read_sum_threads(p.x(), p.rows * p.dim, threads, pool);
-                    });
+    r.read_gbs[k] = p.bytes64() / 1e9 /
+                    median_seconds([&] { sink += read_all(p.x(), p.rows * p.dim, threads, pool); });
     openblas_set_num_threads(threads);
     std::vector<double> res(p.rows), g(p.dim);
     r.gemv64_gbs[k] = p.bytes64() / 1e9 / median_seconds([&] {
@@ -490,6 +499,103 @@ void print_summary(const std::vector<Result>& results) {
   }
 }
 
+// ---- paired with the read pass --------------------------------------------------------------
+// The read bandwidth of this shared machine drifts from minute to minute, so "best against
+// best" can set a kernel against a read pass from a better moment. Here every kernel pass is
+// timed right next to a read pass on as many threads (read first in even pairs, the kernel
+// first in odd ones), and the ratio of the two is taken pair by pair.
+
+double seconds_of(const std::function<void()>& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct Paired {
+  double median = 0, low = 0, high = 0;
+};
+
+Paired paired_ratio(int threads, double bytes, const std::function<void()>& kernel, int pairs) {
+  const Problem& p = problem();
+  lag::ThreadPool pool(threads);
+  double sink = 0;
+  const std::function<void()> read = [&] {
+    sink += read_all(p.x(), p.rows * p.dim, threads, pool);
+  };
+  read();
+  kernel();
+  std::vector<double> ratios;
+  for (int k = 0; k < pairs; ++k) {
+    double t_read = 0, t_kernel = 0;
+    if (k % 2 == 0) {
+      t_read = seconds_of(read);
+      t_kernel = seconds_of(kernel);
+    } else {
+      t_kernel = seconds_of(kernel);
+      t_read = seconds_of(read);
+    }
+    ratios.push_back((bytes / t_kernel) / (p.bytes64() / t_read));
+  }
+  benchmark::DoNotOptimize(sink);
+  std::sort(ratios.begin(), ratios.end());
+  return {ratios[ratios.size() / 2], ratios.front(), ratios.back()};
+}
+
+template <class T>
+void print_paired_fused(int pairs) {
+  const Problem& p = problem();
+  std::vector<T> g(p.dim);
+  const T* x = nullptr;
+  const T* y = nullptr;
+  const T* theta = nullptr;
+  if constexpr (sizeof(T) == sizeof(double)) {
+    x = p.x(), y = p.y(), theta = p.theta.data();
+  } else {
+    x = p.x32(), y = p.y32(), theta = p.theta32.data();
+  }
+  const Paired r = paired_ratio(
+      1, sizeof(T) == 8 ? p.bytes64() : p.bytes32(),
+      [&] {
+        std::fill(g.begin(), g.end(), T(0));
+        benchmark::DoNotOptimize(lag::cpu::accumulate_gradient<T>(
+            lag::ModelKind::LeastSquares, x, y, p.rows, p.dim, theta, g.data()));
+      },
+      pairs);
+  std::printf("%-30s %7d %7.1f%% %7.1f%% %7.1f%%\n",
+              sizeof(T) == 8 ? "Fused<double>" : "Fused<float>", 1, 100 * r.median, 100 * r.low,
+              100 * r.high);
+}
+
+template <class T>
+void print_paired_cluster(int threads, int pairs) {
+  const Problem& p = problem();
+  lag::ThreadPool pool(threads);
+  lag::CpuCluster<T> cluster(dataset<T>(), lag::ModelSpec{}, pool);
+  const lag::Flags all{1};
+  const Paired r = paired_ratio(
+      threads, sizeof(T) == 8 ? p.bytes64() : p.bytes32(), [&] { cluster.compute(all); }, pairs);
+  const std::string name =
+      std::string(sizeof(T) == 8 ? "CpuCluster<double>" : "CpuCluster<float>") +
+      "/threads:" + std::to_string(threads);
+  std::printf("%-30s %7d %7.1f%% %7.1f%% %7.1f%%\n", name.c_str(), threads, 100 * r.median,
+              100 * r.low, 100 * r.high);
+}
+
+void print_paired(int pairs) {
+  if (pairs <= 0) return;
+  std::printf(
+      "\nPaired with the read pass: %d pairs per kernel, each kernel pass timed next to a read\n"
+      "pass on as many threads; %% read per pair, median [lowest, highest]:\n\n",
+      pairs);
+  std::printf("%-30s %7s %8s %8s %8s\n", "kernel", "threads", "median", "lowest", "highest");
+  print_paired_fused<double>(pairs);
+  print_paired_fused<float>(pairs);
+  for (int threads : {1, all_threads()}) {
+    print_paired_cluster<double>(threads, pairs);
+    print_paired_cluster<float>(threads, pairs);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -557,6 +663,7 @@ int main(int argc, char** argv) {
                                                  : benchmark::ConsoleReporter::OO_Tabular);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   print_summary(reporter.results);
+  print_paired(static_cast<int>(env_size("LAG_BENCH_PAIRS", 9)));
   std::printf(
       "load average after the suite: %s (other processes on this machine skew the "
       "numbers)\n",
