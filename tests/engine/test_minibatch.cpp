@@ -28,10 +28,10 @@ struct Problem {
   ProblemConstants constants;
 };
 
-// Three workers of 20 rows, least squares (L = lambda_max of the Gram matrices).
-Problem small_problem() {
+// Three workers of `rows` rows (default 20), least squares (L = lambda_max of the Gram matrices).
+Problem small_problem(std::size_t rows = 20) {
   Problem p;
-  p.data = test::gaussian_data(3, 20, 5, false, 0.3, 43);
+  p.data = test::gaussian_data(3, rows, 5, false, 0.3, 43);
   const test::GramTops tops = test::gram_top_eigenvalues(p.data);
   p.constants.smoothness = tops.total;
   p.constants.worker_smoothness = tops.worker;
@@ -137,10 +137,10 @@ TrainOptions options_for(Algorithm algo, const Settings& s, int iters) {
   return o;
 }
 
-void expect_matches_reference(Algorithm algo, const Settings& s) {
+void expect_matches_reference(Algorithm algo, const Settings& s, std::size_t shard_rows = 20,
+                              int kIters = 60) {
   SCOPED_TRACE(algorithm_name(algo));
-  const Problem p = small_problem();
-  constexpr int kIters = 60;
+  const Problem p = small_problem(shard_rows);
   ThreadPool pool(2);
   CpuCluster<double> cpu(p.data, ModelSpec{}, pool);
   test::CountingCluster<double> counting(cpu);
@@ -170,6 +170,13 @@ TEST(Minibatch, SgdMatchesTheReferenceLoop) {
   expect_matches_reference(Algorithm::Sgd, s);
   s.batch = 7;  // batches that cross the ends of epochs (20 rows)
   expect_matches_reference(Algorithm::Sgd, s);
+}
+
+// A batch of more rows than one task holds: each task gathers its own part of the batch.
+TEST(Minibatch, ABatchSpreadOverSeveralTasksMatchesTheReferenceLoop) {
+  Settings s;
+  s.batch = 2 * CpuCluster<double>::kChunkRows + 100;  // three tasks, the last one short
+  expect_matches_reference(Algorithm::Sgd, s, s.batch + 500, 6);
 }
 
 TEST(Minibatch, LasgWkMatchesTheReferenceLoop) {

@@ -135,10 +135,11 @@ void CpuWorkers<T>::run(const std::vector<Job>& jobs, const Finish& finish) {
       tasks.size(),
       [&](std::size_t t) {
         const Job& job = jobs[tasks[t].first];
-        const Worker& w = *job.worker;
+        Worker& w = *job.worker;
         const std::size_t c = tasks[t].second;
         const std::size_t begin = c * kChunkRows;
         const std::size_t rows = std::min(kChunkRows, job.rows - begin);
+        if (job.gather) gather(w, begin, rows);
         T* out = chunks_of(job) == 1 ? job.out : partials_.data() + (w.first_chunk + c) * n;
         std::fill(out, out + n, T(0));
         partial_loss_[w.first_chunk + c] =
@@ -182,6 +183,16 @@ void CpuWorkers<T>::run(const std::vector<Job>& jobs, const Finish& finish) {
 }
 
 template <class T>
+void CpuWorkers<T>::gather(Worker& w, std::size_t begin, std::size_t rows) const {
+  const std::size_t f = features_;
+  const Shard<T>& s = *w.shard;
+  for (std::size_t r = begin; r < begin + rows; ++r) {
+    std::copy(s.row(w.batch[r]), s.row(w.batch[r]) + f, w.batch_x.data() + r * f);
+    w.batch_y[r] = s.y[w.batch[r]];
+  }
+}
+
+template <class T>
 typename CpuWorkers<T>::Job CpuWorkers<T>::round_job(Worker& w, const T* theta, T* out,
                                                      double* loss) const {
   if (!w.sampler)
@@ -194,20 +205,12 @@ template <class T>
 void CpuWorkers<T>::compute_listed(const std::vector<int>& which, const T* theta) {
   theta_ = theta;
   if (which.empty()) return;
-  const std::size_t f = features_;
   jobs_.clear();
   for (int m : which) {
     Worker& w = workers_[static_cast<std::size_t>(m)];
-    if (w.sampler) {
-      // The minibatch, gathered in shard order (the sampler sorts it).
-      const Shard<T>& s = *w.shard;
-      w.sampler->draw(w.batch);
-      for (std::size_t r = 0; r < w.batch.size(); ++r) {
-        std::copy(s.row(w.batch[r]), s.row(w.batch[r]) + f, w.batch_x.data() + r * f);
-        w.batch_y[r] = s.y[w.batch[r]];
-      }
-    }
+    if (w.sampler) w.sampler->draw(w.batch);  // the rows are gathered by the job's tasks
     jobs_.push_back(round_job(w, theta, w.g.data(), &w.loss));
+    jobs_.back().gather = w.sampler.has_value();
   }
   const std::size_t n = params_;
   run(jobs_, [&](std::size_t j) {

@@ -102,6 +102,10 @@ class CpuWorkers final : public Workers<T> {
     T* out;
     double* loss;
     double scale;
+    // The rows of x are the worker's minibatch, still to be copied from its shard: each task
+    // gathers its own chunk just before it computes on it, on its own thread, so the rows are
+    // in that core's cache for the GEMMs (gathering every worker's batch first left them in L3).
+    bool gather = false;
   };
 
   ModelSpec model_;
@@ -123,6 +127,8 @@ class CpuWorkers final : public Workers<T> {
   // The gradient over the worker's rows of this round (its minibatch, drawn and gathered by
   // compute(); else its shard) at `theta`, into `out` and `loss`, scaled as Sampling says.
   Job round_job(Worker& w, const T* theta, T* out, double* loss) const;
+  // Rows [begin, begin + rows) of w's minibatch, from its shard into batch_x and batch_y.
+  void gather(Worker& w, std::size_t begin, std::size_t rows) const;
   // The jobs, chunk-parallel with a fixed-order chunk reduction; finish(j) after job j.
   template <class Finish>
   void run(const std::vector<Job>& jobs, const Finish& finish);
