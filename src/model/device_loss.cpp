@@ -87,7 +87,12 @@ void DeviceLoss<T>::gradient(const T* x, const T* y, std::size_t rows, const T* 
       break;
   }
   if (scale != 1.0) LAG_CUDA(scale_gradient_and_loss<T>(g, params_, scale, loss_parts, stream));
-  regularise(theta, g, loss_parts, stream);
+  // As the CPU: no regulariser at all when lambda is 0 (not g += 0 theta, which would turn an
+  // infinite theta into NaN and -0 into +0).
+  if (lambda_ > 0)
+    regularise(theta, g, loss_parts, stream);
+  else
+    LAG_CUDA(cudaMemsetAsync(loss_parts + 1, 0, sizeof(double), stream));
 }
 
 template <class T>

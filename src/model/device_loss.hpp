@@ -23,9 +23,10 @@ class DeviceLoss {
   // Linear and logistic models: the fused kernel's workspace (see fused_gradient_job).
   void* fused_workspace() const { return fused_workspace_.get(); }
 
-  // g = gradient of the worker's loss at theta (regulariser included); loss_parts[0] = the loss
-  // without the regulariser for softmax/MLP (with it for linear/logistic), loss_parts[1] =
-  // ||theta||^2 for softmax/MLP (0 otherwise), so that loss = [0] + lambda/2 [1] (see loss()).
+  // g = gradient of the worker's loss at theta (regulariser included); loss = [0] + lambda/2 [1]
+  // (see loss()): loss_parts[0] = the loss with the regulariser for linear/logistic on the whole
+  // shard (scale 1), else without it, and loss_parts[1] = ||theta||^2 where [0] does not hold
+  // the regulariser and lambda > 0, else 0.
   // Asynchronous on `stream` (the handle must be bound to it). A minibatch passes `scale` =
   // shard rows / batch rows: the sums over its rows (gradient and loss) are scaled by it before
   // the regulariser is added, as on the CPU (lag/cluster.hpp, Sampling); scale 1 is the shard's

@@ -353,8 +353,9 @@ void CudaWorkers<T>::gather_batches(const std::vector<std::size_t>& which) {
     std::copy(w.batch.begin(), w.batch.end(),
               host_rows_.begin() + static_cast<std::ptrdiff_t>(j * B));
   }
-  // From pageable memory: the call returns once the rows are staged, so host_rows_ is free again
-  // (the stream is idle between the protocol's steps, so the copy waits for nothing).
+  // From pageable memory. host_rows_ is next written by the next round's draw, and every round
+  // ends with a wait on the stream (the step, or the exchange on one rank), so the copy has
+  // read it by then, whether or not cudaMemcpyAsync from pageable memory returned early.
   rows_.upload(host_rows_.data(), host_rows_.size(), context_.stream());
   for (std::size_t j = 0; j < which.size(); ++j) {
     Worker& w = workers_[which[j]];
