@@ -1,6 +1,6 @@
 // Single-pass CPU gradient (least squares) on one rows x dim shard, against
-//   (a) the machine's memory read bandwidth (vectorised sum over the same X) on one thread and
-//       on all hardware threads,
+//   (a) the machine's memory read bandwidth (a vectorised sum over the same X, with software
+//       prefetch) on one thread and on all hardware threads,
 //   (b) the "two gemv" baseline: r = X theta - y, g = X^T r with OpenBLAS (reads X twice), on
 //       one BLAS thread and on all,
 //   (c) lag::cpu::accumulate_gradient, one thread over all rows (fp64 and fp32),
@@ -50,7 +50,7 @@
 namespace {
 
 using lag::bench::env_size;
-using lag::bench::read_sum;
+using lag::bench::read_sum_prefetched;
 using lag::bench::uniform_pm1;
 
 // ---- problem ----------------------------------------------------------------------------
@@ -101,7 +101,8 @@ void make_problem(std::size_t rows, std::size_t dim) {
 
 // ---- kernels ----------------------------------------------------------------------------
 
-// (a) Read bandwidth: lag::bench::read_sum (bench_common.hpp).
+// (a) Read bandwidth: lag::bench::read_sum_prefetched (bench_common.hpp): the fastest plain read
+// of X found on the build machine (software prefetch 1 KB ahead, as the fused kernel does).
 
 // Same, split over `threads` std::threads in contiguous blocks (reference for the 2-thread
 // cluster: what two cores can pull from memory together).
@@ -110,17 +111,18 @@ double read_sum_threads(const double* a, std::size_t n, int threads, lag::Thread
   const std::size_t t = static_cast<std::size_t>(threads);
   pool.parallel_for(t, [&](std::size_t k) {
     const std::size_t begin = n * k / t, end = n * (k + 1) / t;
-    part[k] = read_sum(a + begin, end - begin);
+    part[k] = read_sum_prefetched(a + begin, end - begin);
   });
   double s = 0;
   for (double v : part) s += v;
   return s;
 }
 
-// The read reference of `threads` threads: read_sum itself on the calling thread for one (as
-// BM_ReadBandwidth; through the pool, one thread reads 10% slower here), else read_sum_threads.
+// The read reference of `threads` threads: read_sum_prefetched itself on the calling thread for
+// one (as BM_ReadBandwidth; through the pool's path one thread read 10% slower), else
+// read_sum_threads.
 double read_all(const double* a, std::size_t n, int threads, lag::ThreadPool& pool) {
-  return threads == 1 ? read_sum(a, n) : read_sum_threads(a, n, threads, pool);
+  return threads == 1 ? read_sum_prefetched(a, n) : read_sum_threads(a, n, threads, pool);
 }
 
 // (b) Two gemv: r = X theta - y (NoTrans), g = X^T r (Trans).
@@ -233,7 +235,7 @@ constexpr Compare precision_of() {
 void BM_ReadBandwidth(benchmark::State& state) {
   const Problem& p = problem();
   const LoopTimer timer;
-  for (auto _ : state) benchmark::DoNotOptimize(read_sum(p.x(), p.rows * p.dim));
+  for (auto _ : state) benchmark::DoNotOptimize(read_sum_prefetched(p.x(), p.rows * p.dim));
   set_counters(state, timer.seconds(), p.bytes64(), 1, Compare::Nothing);
 }
 

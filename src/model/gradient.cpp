@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "lag/softplus.hpp"
 
@@ -9,20 +10,42 @@ namespace lag::cpu {
 
 namespace {
 
-// `omp simd` lets the compiler vectorise the reduction (without it, it may not reorder floating
-// point sums); the order is fixed by the compiled code, so every run gives the same bits.
+// Every dot product here keeps kLanes<T> partial sums, one cache line of T wide (lane l gets
+// the products j = l, l + kLanes, ...), adds them up in a fixed tree (sum_lanes), then adds the
+// products past the last whole line one by one. Written out (not left to an `omp simd`
+// reduction, whose grouping is the compiler's), the order is the same with every compiler and
+// every run, and the loops of the four streams below can issue one prefetch per line. Every
+// product is added with std::fma, so that no compiler's choice of where to fuse (GCC fused the
+// whole lines and only part of the tail) changes a bit.
+template <class T>
+constexpr std::size_t kLanes = 64 / sizeof(T);
+
+// acc[0] + acc[1] + ... in the tree (l, l + w) for w = kLanes/2, kLanes/4, ..., 1.
+template <class T>
+inline T sum_lanes(T* acc) {
+  for (std::size_t w = kLanes<T> / 2; w > 0; w /= 2)
+    for (std::size_t l = 0; l < w; ++l) acc[l] += acc[l + w];
+  return acc[0];
+}
+
 template <class T>
 inline T dot_row(const T* __restrict a, const T* __restrict b, std::size_t n) {
-  T s = 0;
-#pragma omp simd reduction(+ : s)
-  for (std::size_t j = 0; j < n; ++j) s += a[j] * b[j];
+  constexpr std::size_t L = kLanes<T>;
+  T acc[L] = {};
+  std::size_t j = 0;
+  for (; j + L <= n; j += L) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) acc[l] = std::fma(a[j + l], b[j + l], acc[l]);
+  }
+  T s = sum_lanes(acc);
+  for (; j < n; ++j) s = std::fma(a[j], b[j], s);
   return s;
 }
 
 template <class T>
 inline void axpy_row(T c, const T* __restrict x, T* __restrict g, std::size_t n) {
 #pragma omp simd
-  for (std::size_t j = 0; j < n; ++j) g[j] += c * x[j];
+  for (std::size_t j = 0; j < n; ++j) g[j] = std::fma(c, x[j], g[j]);
 }
 
 // ---- four streams of rows ------------------------------------------------------------------
@@ -41,13 +64,15 @@ inline void axpy_row(T c, const T* __restrict x, T* __restrict g, std::size_t n)
 //
 // The order of the sums is therefore that of the rows taken as 0, q, 2q, 3q, 1, q+1, 2q+1, 3q+1,
 // ..., then the rows - 4q left over in order: g[j] and the loss get one row after another in
-// that order, each row's arithmetic (its dot product, the same single-variable `omp simd`
-// reduction as dot_row, and g[j] += c x[j]) being that of one row alone. (That last part holds
-// as GCC vectorises these loops; clang splits dot_row's single sum over several vector sums,
-// so with clang a row's dot product differs between the two paths.) The order is fixed by
-// `rows` (callers split rows into fixed chunks), so the bits never depend on threads with
-// either compiler.
+// that order, each row's arithmetic (its dot product, lanes as dot_row's, and g[j] += c x[j])
+// being that of one row alone. The order is fixed by `rows` (callers split rows into fixed
+// chunks), so the bits never depend on threads.
+//
+// Prefetch: with the hardware prefetcher alone, one thread read the four streams at 80-88% of
+// the read bandwidth; asking for each stream's line 1 KB ahead (prefetch_ahead) brings it to
+// 96-99% (docs/benchmarks.md §1).
 constexpr std::size_t kStreams = 4;
+constexpr std::size_t kPrefetchBytes = 1024;  // how far ahead in each stream
 
 // sum += a row's loss, the loss rounded first: a compiler may fuse the product that ends a loss
 // (1/2 r r) into the sum as one FMA in one grouping of rows and not in another, which would make
@@ -57,32 +82,26 @@ inline void add_loss(double& sum, double row_loss) {
   sum += rounded;
 }
 
-// out[k] = x_k . theta.
-template <class T>
-inline void dot_streams(const T* const* x, std::size_t dim, const T* __restrict theta, T* out) {
-  const T* __restrict x0 = x[0];
-  const T* __restrict x1 = x[1];
-  const T* __restrict x2 = x[2];
-  const T* __restrict x3 = x[3];
-  T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-  for (std::size_t j = 0; j < dim; ++j) {
-    const T t = theta[j];
-    s0 += x0[j] * t;
-    s1 += x1[j] * t;
-    s2 += x2[j] * t;
-    s3 += x3[j] * t;
-  }
-  out[0] = s0;
-  out[1] = s1;
-  out[2] = s2;
-  out[3] = s3;
+// Asks for the line kPrefetchBytes past p, into L2 (a hint: no fault past the end of the rows,
+// and the address is formed as an integer, so no pointer leaves its array).
+inline void prefetch_ahead(const void* p) {
+  __builtin_prefetch(
+      reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + kPrefetchBytes), 0, 2);
 }
 
-// g += sum_k c[k] x_k, stream 0 first, and dot_streams(next, dim, theta, out), in one pass over j.
+// out[k] = x_k . theta, each as dot_row.
+template <class T>
+inline void dot_streams(const T* const* x, std::size_t dim, const T* __restrict theta, T* out) {
+  for (std::size_t k = 0; k < kStreams; ++k) out[k] = dot_row(x[k], theta, dim);
+}
+
+// g += sum_k c[k] x_k (stream 0 first), and out[k] = next_k . theta as dot_row, in one pass
+// over j. Each step over a line of the next rows asks for the line kPrefetchBytes further on in
+// each stream.
 template <class T>
 inline void axpy_dot_streams(const T* c, const T* const* x, std::size_t dim, T* __restrict g,
                              const T* const* next, const T* __restrict theta, T* out) {
+  constexpr std::size_t L = kLanes<T>;
   const T* __restrict x0 = x[0];
   const T* __restrict x1 = x[1];
   const T* __restrict x2 = x[2];
@@ -92,20 +111,42 @@ inline void axpy_dot_streams(const T* c, const T* const* x, std::size_t dim, T* 
   const T* __restrict n2 = next[2];
   const T* __restrict n3 = next[3];
   const T c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
-  T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-  for (std::size_t j = 0; j < dim; ++j) {
+  T a0[L] = {}, a1[L] = {}, a2[L] = {}, a3[L] = {};
+  std::size_t j = 0;
+  for (; j + L <= dim; j += L) {
+    prefetch_ahead(n0 + j);
+    prefetch_ahead(n1 + j);
+    prefetch_ahead(n2 + j);
+    prefetch_ahead(n3 + j);
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {
+      const std::size_t i = j + l;
+      T v = g[i];
+      v = std::fma(c0, x0[i], v);
+      v = std::fma(c1, x1[i], v);
+      v = std::fma(c2, x2[i], v);
+      v = std::fma(c3, x3[i], v);
+      g[i] = v;
+      const T t = theta[i];
+      a0[l] = std::fma(n0[i], t, a0[l]);
+      a1[l] = std::fma(n1[i], t, a1[l]);
+      a2[l] = std::fma(n2[i], t, a2[l]);
+      a3[l] = std::fma(n3[i], t, a3[l]);
+    }
+  }
+  T s0 = sum_lanes(a0), s1 = sum_lanes(a1), s2 = sum_lanes(a2), s3 = sum_lanes(a3);
+  for (; j < dim; ++j) {
     T v = g[j];
-    v += c0 * x0[j];
-    v += c1 * x1[j];
-    v += c2 * x2[j];
-    v += c3 * x3[j];
+    v = std::fma(c0, x0[j], v);
+    v = std::fma(c1, x1[j], v);
+    v = std::fma(c2, x2[j], v);
+    v = std::fma(c3, x3[j], v);
     g[j] = v;
     const T t = theta[j];
-    s0 += n0[j] * t;
-    s1 += n1[j] * t;
-    s2 += n2[j] * t;
-    s3 += n3[j] * t;
+    s0 = std::fma(n0[j], t, s0);
+    s1 = std::fma(n1[j], t, s1);
+    s2 = std::fma(n2[j], t, s2);
+    s3 = std::fma(n3[j], t, s3);
   }
   out[0] = s0;
   out[1] = s1;

@@ -113,6 +113,43 @@ void expect_stream_order(ModelKind kind, std::size_t rows, std::size_t dim) {
   }
 }
 
+// A dot product's order (src/model/gradient.cpp): 64 / sizeof(T) lanes, lane l summing the
+// products j = l, l + lanes, ... (each one fused multiply-add), the lanes added in the tree
+// (l, l + w) for w = lanes/2, ..., 1, then the products past the last whole line one by one.
+// Written out here with std::fma, for fp64 and fp32, lengths around the lane count.
+template <class T>
+T dot_in_lanes(const std::vector<T>& a, const std::vector<T>& b) {
+  constexpr std::size_t lanes = 64 / sizeof(T);
+  std::vector<T> acc(lanes, T(0));
+  const std::size_t whole = a.size() / lanes * lanes;
+  for (std::size_t j = 0; j < whole; ++j) acc[j % lanes] = std::fma(a[j], b[j], acc[j % lanes]);
+  for (std::size_t w = lanes / 2; w > 0; w /= 2)
+    for (std::size_t l = 0; l < w; ++l) acc[l] = acc[l] + acc[l + w];
+  T s = acc[0];
+  for (std::size_t j = whole; j < a.size(); ++j) s = std::fma(a[j], b[j], s);
+  return s;
+}
+
+template <class T>
+void expect_dot_in_lanes() {
+  for (std::size_t n : {0u, 1u, 7u, 8u, 9u, 15u, 16u, 17u, 33u, 100u, 500u, 785u}) {
+    std::vector<T> a(n), b(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      a[j] = static_cast<T>(std::sin(0.7 * static_cast<double>(j) + 0.1));
+      b[j] = static_cast<T>(std::cos(1.3 * static_cast<double>(j)) / 3);
+    }
+    const T got = cpu::dot(a.data(), b.data(), n);
+    const T want = dot_in_lanes(a, b);
+    EXPECT_EQ(std::memcmp(&got, &want, sizeof(T)), 0)
+        << "n = " << n << (sizeof(T) == 4 ? " fp32: " : " fp64: ") << got << " against " << want;
+  }
+}
+
+TEST(Gradient, DotProductsSumLanesOfOneCacheLineInAFixedTree) {
+  expect_dot_in_lanes<double>();
+  expect_dot_in_lanes<float>();
+}
+
 TEST(Gradient, RowsAreSummedInTheOrderOfTheFourStreams) {
   for (ModelKind kind : {ModelKind::LeastSquares, ModelKind::Logistic})
     for (std::size_t rows : {3u, 8u, 9u, 10u, 11u, 37u})  // leftovers 3, 0, 1, 2, 3, 1
