@@ -35,13 +35,21 @@ inline double uniform_pm1(std::uint64_t& state) {
 
 // Read bandwidth reference: the sum of the array with 16 independent lanes (4 AVX2 vectors of
 // doubles), so that the adds never limit the loop (a plain scalar loop, one add after the
-// other, only reaches about half the bandwidth).
-template <class T>
-T read_sum(const T* a, std::size_t n) {
-  constexpr std::size_t kLanes = 16;
+// other, only reaches about half the bandwidth). With `kPrefetch`, each step also asks for its
+// lines 1 KB ahead into L2 (one software prefetch per line): on the build machine one core
+// reads 10-20% faster that way than with the hardware prefetcher alone, so that is the read
+// bandwidth kernels doing the same are measured against (read_sum_prefetched).
+template <bool kPrefetch, class T>
+T read_sum_lanes(const T* a, std::size_t n) {
+  constexpr std::size_t kLanes = 16, kAhead = 1024, kLine = 64;
   alignas(64) T acc[kLanes] = {};
   std::size_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
+    if constexpr (kPrefetch) {
+      const auto at = reinterpret_cast<std::uintptr_t>(a + i);
+      for (std::size_t b = 0; b < kLanes * sizeof(T); b += kLine)
+        __builtin_prefetch(reinterpret_cast<const void*>(at + b + kAhead), 0, 2);
+    }
 #pragma omp simd aligned(acc : 64)
     for (std::size_t j = 0; j < kLanes; ++j) acc[j] += a[i + j];
   }
@@ -51,25 +59,14 @@ T read_sum(const T* a, std::size_t n) {
   return s;
 }
 
-// read_sum, also asking for the lines 1 KB ahead into L2 (one software prefetch per line): on
-// the build machine one core reads 10-20% faster this way than with the hardware prefetcher
-// alone, so it is the read bandwidth that kernels doing the same are measured against.
+template <class T>
+T read_sum(const T* a, std::size_t n) {
+  return read_sum_lanes<false>(a, n);
+}
+
 template <class T>
 T read_sum_prefetched(const T* a, std::size_t n) {
-  constexpr std::size_t kLanes = 16, kAhead = 1024, kLine = 64;
-  alignas(64) T acc[kLanes] = {};
-  std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    const auto at = reinterpret_cast<std::uintptr_t>(a + i);
-    for (std::size_t b = 0; b < kLanes * sizeof(T); b += kLine)
-      __builtin_prefetch(reinterpret_cast<const void*>(at + b + kAhead), 0, 2);
-#pragma omp simd aligned(acc : 64)
-    for (std::size_t j = 0; j < kLanes; ++j) acc[j] += a[i + j];
-  }
-  T s = 0;
-  for (; i < n; ++i) s += a[i];
-  for (T v : acc) s += v;
-  return s;
+  return read_sum_lanes<true>(a, n);
 }
 
 }  // namespace lag::bench

@@ -67,6 +67,15 @@ struct Problem {
   const float* x32() const { return data32.shards[0].x.data(); }
   const float* y32() const { return data32.shards[0].y.data(); }
   double bytes64() const { return static_cast<double>(rows * dim * sizeof(double)); }
+  // X, y and theta in precision T.
+  template <class T>
+  void inputs(const T*& xs, const T*& ys, const T*& thetas) const {
+    if constexpr (sizeof(T) == sizeof(double)) {
+      xs = x(), ys = y(), thetas = theta.data();
+    } else {
+      xs = x32(), ys = y32(), thetas = theta32.data();
+    }
+  }
   double bytes32() const { return static_cast<double>(rows * dim * sizeof(float)); }
 };
 
@@ -258,11 +267,7 @@ void BM_TwoGemv(benchmark::State& state) {
   const T* x = nullptr;
   const T* y = nullptr;
   const T* theta = nullptr;
-  if constexpr (sizeof(T) == sizeof(double)) {
-    x = p.x(), y = p.y(), theta = p.theta.data();
-  } else {
-    x = p.x32(), y = p.y32(), theta = p.theta32.data();
-  }
+  p.inputs(x, y, theta);
   const LoopTimer timer;
   for (auto _ : state) {
     two_gemv(x, y, p.rows, p.dim, theta, r.data(), g.data());
@@ -280,11 +285,7 @@ void BM_Fused(benchmark::State& state) {
   const T* x = nullptr;
   const T* y = nullptr;
   const T* theta = nullptr;
-  if constexpr (sizeof(T) == sizeof(double)) {
-    x = p.x(), y = p.y(), theta = p.theta.data();
-  } else {
-    x = p.x32(), y = p.y32(), theta = p.theta32.data();
-  }
+  p.inputs(x, y, theta);
   const LoopTimer timer;
   for (auto _ : state) {
     std::fill(g.begin(), g.end(), T(0));
@@ -550,11 +551,7 @@ void print_paired_fused(int pairs) {
   const T* x = nullptr;
   const T* y = nullptr;
   const T* theta = nullptr;
-  if constexpr (sizeof(T) == sizeof(double)) {
-    x = p.x(), y = p.y(), theta = p.theta.data();
-  } else {
-    x = p.x32(), y = p.y32(), theta = p.theta32.data();
-  }
+  p.inputs(x, y, theta);
   const Paired r = paired_ratio(
       1, sizeof(T) == 8 ? p.bytes64() : p.bytes32(),
       [&] {

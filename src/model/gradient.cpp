@@ -11,12 +11,12 @@ namespace lag::cpu {
 namespace {
 
 // Every dot product here keeps kLanes<T> partial sums, one cache line of T wide (lane l gets
-// the products j = l, l + kLanes, ...), adds them up in a fixed tree (sum_lanes), then adds the
-// products past the last whole line one by one. Written out (not left to an `omp simd`
-// reduction, whose grouping is the compiler's), the order is the same with every compiler and
-// every run, and the loops of the four streams below can issue one prefetch per line. Every
-// product is added with std::fma, so that no compiler's choice of where to fuse (GCC fused the
-// whole lines and only part of the tail) changes a bit.
+// every product j with j mod kLanes = l, the last line possibly short), then adds the lanes up
+// in a fixed tree (sum_lanes). Written out (not left to an `omp simd` reduction, whose grouping
+// is the compiler's), the order is the same with every compiler and every run, and the loops of
+// the four streams below can issue one prefetch per line. Every product is added with std::fma,
+// so that no compiler's choice of where to fuse (GCC fused the whole lines and only part of a
+// plain tail loop) changes a bit.
 template <class T>
 constexpr std::size_t kLanes = 64 / sizeof(T);
 
@@ -32,14 +32,14 @@ template <class T>
 inline T dot_row(const T* __restrict a, const T* __restrict b, std::size_t n) {
   constexpr std::size_t L = kLanes<T>;
   T acc[L] = {};
+  const auto step = [&](std::size_t j, std::size_t l) { acc[l] = std::fma(a[j], b[j], acc[l]); };
   std::size_t j = 0;
   for (; j + L <= n; j += L) {
 #pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) acc[l] = std::fma(a[j + l], b[j + l], acc[l]);
+    for (std::size_t l = 0; l < L; ++l) step(j + l, l);
   }
-  T s = sum_lanes(acc);
-  for (; j < n; ++j) s = std::fma(a[j], b[j], s);
-  return s;
+  for (std::size_t l = 0; j + l < n; ++l) step(j + l, l);
+  return sum_lanes(acc);
 }
 
 template <class T>
@@ -112,6 +112,20 @@ inline void axpy_dot_streams(const T* c, const T* const* x, std::size_t dim, T* 
   const T* __restrict n3 = next[3];
   const T c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
   T a0[L] = {}, a1[L] = {}, a2[L] = {}, a3[L] = {};
+  // Element i of g, and product i of each next row into lane l.
+  const auto step = [&](std::size_t i, std::size_t l) {
+    T v = g[i];
+    v = std::fma(c0, x0[i], v);
+    v = std::fma(c1, x1[i], v);
+    v = std::fma(c2, x2[i], v);
+    v = std::fma(c3, x3[i], v);
+    g[i] = v;
+    const T t = theta[i];
+    a0[l] = std::fma(n0[i], t, a0[l]);
+    a1[l] = std::fma(n1[i], t, a1[l]);
+    a2[l] = std::fma(n2[i], t, a2[l]);
+    a3[l] = std::fma(n3[i], t, a3[l]);
+  };
   std::size_t j = 0;
   for (; j + L <= dim; j += L) {
     prefetch_ahead(n0 + j);
@@ -119,39 +133,13 @@ inline void axpy_dot_streams(const T* c, const T* const* x, std::size_t dim, T* 
     prefetch_ahead(n2 + j);
     prefetch_ahead(n3 + j);
 #pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) {
-      const std::size_t i = j + l;
-      T v = g[i];
-      v = std::fma(c0, x0[i], v);
-      v = std::fma(c1, x1[i], v);
-      v = std::fma(c2, x2[i], v);
-      v = std::fma(c3, x3[i], v);
-      g[i] = v;
-      const T t = theta[i];
-      a0[l] = std::fma(n0[i], t, a0[l]);
-      a1[l] = std::fma(n1[i], t, a1[l]);
-      a2[l] = std::fma(n2[i], t, a2[l]);
-      a3[l] = std::fma(n3[i], t, a3[l]);
-    }
+    for (std::size_t l = 0; l < L; ++l) step(j + l, l);
   }
-  T s0 = sum_lanes(a0), s1 = sum_lanes(a1), s2 = sum_lanes(a2), s3 = sum_lanes(a3);
-  for (; j < dim; ++j) {
-    T v = g[j];
-    v = std::fma(c0, x0[j], v);
-    v = std::fma(c1, x1[j], v);
-    v = std::fma(c2, x2[j], v);
-    v = std::fma(c3, x3[j], v);
-    g[j] = v;
-    const T t = theta[j];
-    s0 = std::fma(n0[j], t, s0);
-    s1 = std::fma(n1[j], t, s1);
-    s2 = std::fma(n2[j], t, s2);
-    s3 = std::fma(n3[j], t, s3);
-  }
-  out[0] = s0;
-  out[1] = s1;
-  out[2] = s2;
-  out[3] = s3;
+  for (std::size_t l = 0; j + l < dim; ++l) step(j + l, l);
+  out[0] = sum_lanes(a0);
+  out[1] = sum_lanes(a1);
+  out[2] = sum_lanes(a2);
+  out[3] = sum_lanes(a3);
 }
 
 // g += sum_i coef_i x_i over the rows, in the order above; coefficient(i, dot_i, loss) returns

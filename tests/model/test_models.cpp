@@ -114,20 +114,17 @@ void expect_stream_order(ModelKind kind, std::size_t rows, std::size_t dim) {
 }
 
 // A dot product's order (src/model/gradient.cpp): 64 / sizeof(T) lanes, lane l summing the
-// products j = l, l + lanes, ... (each one fused multiply-add), the lanes added in the tree
-// (l, l + w) for w = lanes/2, ..., 1, then the products past the last whole line one by one.
-// Written out here with std::fma, for fp64 and fp32, lengths around the lane count.
+// products j = l, l + lanes, ... (each one fused multiply-add), the lanes then added in the
+// tree (l, l + w) for w = lanes/2, ..., 1. Written out here with std::fma, for fp64 and fp32,
+// lengths around the lane count.
 template <class T>
 T dot_in_lanes(const std::vector<T>& a, const std::vector<T>& b) {
   constexpr std::size_t lanes = 64 / sizeof(T);
   std::vector<T> acc(lanes, T(0));
-  const std::size_t whole = a.size() / lanes * lanes;
-  for (std::size_t j = 0; j < whole; ++j) acc[j % lanes] = std::fma(a[j], b[j], acc[j % lanes]);
+  for (std::size_t j = 0; j < a.size(); ++j) acc[j % lanes] = std::fma(a[j], b[j], acc[j % lanes]);
   for (std::size_t w = lanes / 2; w > 0; w /= 2)
     for (std::size_t l = 0; l < w; ++l) acc[l] = acc[l] + acc[l + w];
-  T s = acc[0];
-  for (std::size_t j = whole; j < a.size(); ++j) s = std::fma(a[j], b[j], s);
-  return s;
+  return acc[0];
 }
 
 template <class T>
