@@ -23,9 +23,9 @@ class CpuWorkers final : public Workers<T> {
   // sums, and therefore the bits of every result, are the same for any number of threads.
   // 4 x 1001: the fused linear kernels read a task's rows as four streams of rows/4 rows
   // (model/gradient.cpp), and with 4096 rows the four would start 1024 rows apart, at one offset
-  // within a 4 kB page for every row length, which costs 5-10% of the bandwidth of one thread.
-  // 1001 is odd, so that happens only for rows of a multiple of 4096 bytes (docs/benchmarks.md
-  // §1).
+  // within a 4 kB page for every row length, which cost 5-10% of one thread's bandwidth before
+  // the kernels prefetched, and still costs 2-4% in fp32. 1001 is odd, so that happens only for
+  // rows of a multiple of 4096 bytes (docs/benchmarks.md §1).
   static constexpr std::size_t kChunkRows = 4004;
 
   // `shards` and `pool` must outlive the workers; model.classes (and hidden) must be set for the
