@@ -124,8 +124,9 @@ class CpuWorkers final : public Workers<T> {
   const T* theta_ = nullptr;  // where the last compute() was (LASG-WK's theta_hat on upload)
 
   bool minibatches() const { return !workers_.empty() && workers_[0].sampler.has_value(); }
-  // The gradient over the worker's rows of this round (its minibatch, drawn and gathered by
-  // compute(); else its shard) at `theta`, into `out` and `loss`, scaled as Sampling says.
+  // The gradient over the worker's rows of this round (its minibatch, drawn by compute() and
+  // gathered by the tasks of compute()'s job; else its shard) at `theta`, into `out` and `loss`,
+  // scaled as Sampling says.
   Job round_job(Worker& w, const T* theta, T* out, double* loss) const;
   // Rows [begin, begin + rows) of w's minibatch, from its shard into batch_x and batch_y.
   void gather(Worker& w, std::size_t begin, std::size_t rows) const;
