@@ -77,6 +77,10 @@ struct Problem {
     }
   }
   double bytes32() const { return static_cast<double>(rows * dim * sizeof(float)); }
+  template <class T>
+  double bytes() const {
+    return sizeof(T) == sizeof(double) ? bytes64() : bytes32();
+  }
 };
 
 Problem& problem() {
@@ -274,27 +278,38 @@ void BM_TwoGemv(benchmark::State& state) {
     benchmark::DoNotOptimize(g.data());
     benchmark::ClobberMemory();
   }
-  set_counters(state, timer.seconds(), sizeof(T) == 8 ? p.bytes64() : p.bytes32(), threads,
-               precision_of<T>());
+  set_counters(state, timer.seconds(), p.bytes<T>(), threads, precision_of<T>());
 }
+
+// One fused gradient over all of X in precision T, as a callable (BM_Fused, the paired table).
+template <class T>
+class FusedPass {
+ public:
+  FusedPass() : p_(problem()), g_(p_.dim) { p_.inputs(x_, y_, theta_); }
+  void operator()() {
+    std::fill(g_.begin(), g_.end(), T(0));
+    benchmark::DoNotOptimize(lag::cpu::accumulate_gradient<T>(lag::ModelKind::LeastSquares, x_, y_,
+                                                              p_.rows, p_.dim, theta_, g_.data()));
+  }
+
+ private:
+  const Problem& p_;
+  std::vector<T> g_;
+  const T* x_ = nullptr;
+  const T* y_ = nullptr;
+  const T* theta_ = nullptr;
+};
 
 template <class T>
 void BM_Fused(benchmark::State& state) {
   const Problem& p = problem();
-  std::vector<T> g(p.dim);
-  const T* x = nullptr;
-  const T* y = nullptr;
-  const T* theta = nullptr;
-  p.inputs(x, y, theta);
+  FusedPass<T> pass;
   const LoopTimer timer;
   for (auto _ : state) {
-    std::fill(g.begin(), g.end(), T(0));
-    benchmark::DoNotOptimize(lag::cpu::accumulate_gradient<T>(lag::ModelKind::LeastSquares, x, y,
-                                                              p.rows, p.dim, theta, g.data()));
+    pass();
     benchmark::ClobberMemory();
   }
-  set_counters(state, timer.seconds(), sizeof(T) == 8 ? p.bytes64() : p.bytes32(), 1,
-               precision_of<T>());
+  set_counters(state, timer.seconds(), p.bytes<T>(), 1, precision_of<T>());
 }
 
 template <class T>
@@ -323,8 +338,7 @@ void BM_CpuCluster(benchmark::State& state) {
     cluster.compute(all);
     benchmark::ClobberMemory();
   }
-  set_counters(state, timer.seconds(), sizeof(T) == 8 ? p.bytes64() : p.bytes32(), threads,
-               precision_of<T>());
+  set_counters(state, timer.seconds(), p.bytes<T>(), threads, precision_of<T>());
 }
 
 // ---- correctness cross-checks (printed, not fatal) -----------------------------------------
@@ -546,20 +560,9 @@ Paired paired_ratio(int threads, double bytes, const std::function<void()>& kern
 
 template <class T>
 void print_paired_fused(int pairs) {
-  const Problem& p = problem();
-  std::vector<T> g(p.dim);
-  const T* x = nullptr;
-  const T* y = nullptr;
-  const T* theta = nullptr;
-  p.inputs(x, y, theta);
+  FusedPass<T> pass;
   const Paired r = paired_ratio(
-      1, sizeof(T) == 8 ? p.bytes64() : p.bytes32(),
-      [&] {
-        std::fill(g.begin(), g.end(), T(0));
-        benchmark::DoNotOptimize(lag::cpu::accumulate_gradient<T>(
-            lag::ModelKind::LeastSquares, x, y, p.rows, p.dim, theta, g.data()));
-      },
-      pairs);
+      1, problem().bytes<T>(), [&] { pass(); }, pairs);
   std::printf("%-30s %7d %7.1f%% %7.1f%% %7.1f%%\n",
               sizeof(T) == 8 ? "Fused<double>" : "Fused<float>", 1, 100 * r.median, 100 * r.low,
               100 * r.high);
@@ -572,7 +575,7 @@ void print_paired_cluster(int threads, int pairs) {
   lag::CpuCluster<T> cluster(dataset<T>(), lag::ModelSpec{}, pool);
   const lag::Flags all{1};
   const Paired r = paired_ratio(
-      threads, sizeof(T) == 8 ? p.bytes64() : p.bytes32(), [&] { cluster.compute(all); }, pairs);
+      threads, p.bytes<T>(), [&] { cluster.compute(all); }, pairs);
   const std::string name =
       std::string(sizeof(T) == 8 ? "CpuCluster<double>" : "CpuCluster<float>") +
       "/threads:" + std::to_string(threads);

@@ -47,17 +47,16 @@ class BinaryKernel final : public LossKernel<T> {
   std::size_t d_;
 };
 
-// Softmax of each row of z (rows x k, element (i, c) at z[i * row_step + c * class_step]) in
-// place, returning sum_i [logsumexp(z_i) - z_{i,y_i}] and counting rows whose largest logit is
-// the label (the first largest). With `minus_onehot`, z becomes p - onehot(y), the gradient of
-// the loss with respect to the logits.
+// Softmax of each column of zt (the logits transposed, k x rows: row i's logit c at
+// zt[c * rows + i]) in place, returning sum_i [logsumexp(z_i) - z_{i,y_i}] and counting rows
+// whose largest logit is the label (the first largest). With `minus_onehot`, zt becomes
+// (p - onehot(y))^T, the gradient of the loss with respect to the logits.
 template <class T>
-double softmax_rows(T* z, const T* y, std::size_t rows, std::size_t k, std::size_t row_step,
-                    std::size_t class_step, bool minus_onehot, std::size_t* correct) {
+double softmax_columns(T* zt, const T* y, std::size_t rows, std::size_t k, bool minus_onehot,
+                       std::size_t* correct) {
   double loss = 0;
   for (std::size_t i = 0; i < rows; ++i) {
-    T* zi = z + i * row_step;
-    const auto at = [&](std::size_t c) -> T& { return zi[c * class_step]; };
+    const auto at = [&](std::size_t c) -> T& { return zt[c * rows + i]; };
     const auto label = static_cast<std::size_t>(y[i]);
     std::size_t best = 0;
     for (std::size_t c = 1; c < k; ++c)
@@ -92,7 +91,7 @@ class SoftmaxKernel final : public LossKernel<T> {
       const T* xb = x + b * d_;
       T* zt = scratch.data();  // the logits transposed, K x n (see logits())
       logits(xb, n, w, zt);
-      loss += softmax_rows(zt, y + b, n, k_, 1, n, true, nullptr);      // Z = P - Y
+      loss += softmax_columns(zt, y + b, n, k_, true, nullptr);         // Z = P - Y
       gemm(false, false, k_, d_, n, T(1), zt, n, xb, d_, T(1), g, d_);  // G += (P - Y)^T X
     }
     return loss;
@@ -105,7 +104,7 @@ class SoftmaxKernel final : public LossKernel<T> {
     for (std::size_t b = 0; b < rows; b += kGemmRows) {
       const std::size_t n = std::min(kGemmRows, rows - b);
       logits(x + b * d_, n, w, scratch.data());
-      loss += softmax_rows(scratch.data(), y + b, n, k_, 1, n, false, &correct);
+      loss += softmax_columns(scratch.data(), y + b, n, k_, false, &correct);
     }
     return loss;
   }
@@ -189,7 +188,7 @@ class MlpKernel final : public LossKernel<T> {
     gemm(false, false, k_, n, h_, T(1), w2, h_, at, n, T(0), zt, n);
     for (std::size_t c = 0; c < k_; ++c)
       for (std::size_t i = 0; i < n; ++i) zt[c * n + i] += b2[c];
-    return softmax_rows(zt, y, n, k_, 1, n, minus_onehot, correct);
+    return softmax_columns(zt, y, n, k_, minus_onehot, correct);
   }
 
   std::size_t k_, h_, d_;
